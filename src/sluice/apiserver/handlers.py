@@ -1,0 +1,489 @@
+"""HTTP front of the embedded cluster: Kubernetes REST paths onto :class:`Cluster` calls.
+
+This module knows URLs, query parameters, content types and status codes;
+:mod:`registry` knows what the verbs mean. Paths follow the API server's
+layout (``/api/v1/namespaces/{ns}/{resource}/{name}/{subresource}`` and
+``/apis/{group}/{version}/...``); bodies may be JSON or YAML; responses are
+JSON, or ``meta.k8s.io/v1`` Tables when the client asks for them as kubectl
+does; watches are chunked streams of JSON lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from sluice.apiserver import discovery, openapi, tables
+from sluice.apiserver.errors import (
+    ApiError,
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
+from sluice.apiserver.registry import (
+    APPLY_PATCH,
+    Cluster,
+    DeleteOptions,
+    WriteOptions,
+)
+from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.selectors import FieldSelector, LabelSelector
+
+Obj = dict[str, Any]
+log = logging.getLogger("sluice.apiserver")
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+PUBLIC_PATHS = {"/healthz", "/livez", "/readyz"}
+
+_PATH = re.compile(
+    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
+    r"(?:/namespaces/(?P<ns>[^/]+))?"
+    r"(?:/(?P<plural>[^/]+)(?:/(?P<name>[^/]+)(?:/(?P<sub>[^/]+))?)?)?/?$")
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def json_response(obj: Any, status: int = 200, content_type: str = "application/json",
+                  headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=_dumps(obj), status=status,
+                        headers={**(headers or {}), "Content-Type": content_type})
+
+
+def error_response(exc: ApiError) -> web.Response:
+    headers = {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return json_response(exc.status(), exc.code, headers=headers)
+
+
+def _bool(value: str | None) -> bool:
+    # Some clients send True/False (kubernetes_asyncio); the API server is case-insensitive.
+    return (value or "").lower() in ("true", "1")
+
+
+def _wants_table(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    first = accept.split(",")[0]
+    return "as=Table" in first
+
+
+def _manager(request: web.Request) -> str:
+    given = request.query.get("fieldManager", "")
+    if given:
+        return given
+    # Like the API server: the user agent's program name, e.g. "kubectl" or "OpenAPI-Generator".
+    ua = request.headers.get("User-Agent", "unknown")
+    return ua.split("/")[0][:128] or "unknown"
+
+
+class Api:
+    """aiohttp handlers bound to one :class:`Cluster`."""
+
+    def __init__(self, cluster: Cluster, tokens: set[str] | None,
+                 bookmark_interval: float = 5.0) -> None:
+        self.cluster = cluster
+        self.tokens = tokens
+        self.bookmark_interval = bookmark_interval
+        self.started = time.time()
+        self._stopping = asyncio.Event()
+
+    def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._middleware)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+
+    def stop_watches(self) -> None:
+        self._stopping.set()
+        self.cluster.events.close_all()
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.tokens is not None and request.path not in PUBLIC_PATHS:
+            auth = request.headers.get("Authorization", "")
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            if token not in self.tokens:
+                return error_response(Unauthorized())
+        try:
+            resp: web.StreamResponse = await handler(request)
+            return resp
+        except ApiError as exc:
+            return error_response(exc)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer as a Status
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return error_response(InternalError(type(exc).__name__))
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            return web.Response(text="ok")
+        if path == "/version":
+            return json_response(discovery.version_info())
+        if path in ("/api", "/apis", "/api/", "/apis/"):
+            return self._discovery_root(request, path.rstrip("/"))
+        if path.startswith("/openapi/"):
+            return self._openapi(request, path)
+        m = _PATH.match(path)
+        if not m:
+            raise NotFound("", "", "")
+        group = m["group"] or ""
+        version = m["core"] or m["version"]
+        plural = m["plural"]
+        if plural is None and m["ns"] and group == "":
+            # /api/v1/namespaces/{name} is the Namespace itself.
+            plural, m_ns, m_name = "namespaces", "", m["ns"]
+            rt = self.cluster.catalogue.get(group, version, plural)
+            if rt is None:
+                raise NotFound("", "", "")
+            return await self._resource(request, rt, m_ns, m_name, "")
+        if plural is None:
+            doc = discovery.resource_list(self.cluster.catalogue, group, version)
+            if doc is None:
+                raise NotFound("", "", "")
+            return json_response(doc)
+        ns = m["ns"] or ""
+        name = m["name"] or ""
+        sub = m["sub"] or ""
+        # /api/v1/namespaces/{name}[/status|finalize] addresses the Namespace itself.
+        if group == "" and m["ns"] and plural in ("status", "finalize") and not name:
+            plural, name, sub, ns = "namespaces", m["ns"], plural, ""
+        rt = self.cluster.catalogue.get(group, version, plural)
+        if rt is None:
+            raise NotFound("", "", "")
+        if rt.namespaced and name and not ns:
+            raise NotFound(rt.group, rt.plural, name)
+        if not rt.namespaced and m["ns"] and not (group == "" and plural == "namespaces"):
+            raise NotFound(rt.group, rt.plural, name)
+        if sub and sub not in ("status", "scale", "finalize"):
+            raise NotFound(rt.group, rt.plural, name)
+        if sub == "status" and not rt.status and rt.storage_key != ("", "namespaces"):
+            raise NotFound(rt.group, rt.plural, name)
+        if sub == "scale" and rt.scale is None:
+            raise NotFound(rt.group, rt.plural, name)
+        return await self._resource(request, rt, ns, name, sub)
+
+    # --------------------------------------------------------------- discovery
+    def _discovery_root(self, request: web.Request, path: str) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        cat = self.cluster.catalogue
+        if "as=APIGroupDiscoveryList" in accept and "v=v2" in accept:
+            doc = discovery.aggregated(cat, legacy=(path == "/api"))
+            ctype = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+            return json_response(doc, content_type=ctype)
+        if path == "/api":
+            return json_response(discovery.api_versions())
+        return json_response(discovery.api_groups(cat))
+
+    def _openapi(self, request: web.Request, path: str) -> web.Response:
+        cat = self.cluster.catalogue
+        if path == "/openapi/v2":
+            accept = request.headers.get("Accept", "")
+            if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
+                raise ApiError(406, "NotAcceptable", "only application/json is served")
+            return json_response(openapi.v2_document(cat))
+        if path == "/openapi/v3":
+            return json_response(openapi.v3_root(cat))
+        m = re.match(r"^/openapi/v3/(?:api/(v1)|apis/([^/]+)/([^/]+))$", path)
+        if m:
+            group = m[2] or ""
+            version = m[1] or m[3]
+            doc = openapi.v3_group_version(cat, group, version, self.cluster.schema)
+            if doc is not None:
+                return json_response(doc)
+        raise NotFound("", "", "")
+
+    # --------------------------------------------------------------- resources
+    async def _body(self, request: web.Request) -> Any:
+        if request.content_length and request.content_length > MAX_BODY_BYTES:
+            raise ApiError(413, "RequestEntityTooLarge",
+                           f"Request entity too large: limit is {MAX_BODY_BYTES}")
+        raw = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(413, "RequestEntityTooLarge",
+                           f"Request entity too large: limit is {MAX_BODY_BYTES}")
+        if not raw.strip():
+            raise BadRequest("the request body is empty")
+        ctype = request.content_type
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            kind = "yaml" if "yaml" in ctype else "json"
+            raise BadRequest(f"error decoding {kind}: {str(exc).splitlines()[0]}") from None
+
+    def _write_options(self, request: web.Request) -> WriteOptions:
+        q = request.query
+        dry = q.getall("dryRun", [])
+        if any(d != "All" for d in dry):
+            raise BadRequest(f"Invalid dryRun value: {dry}; only All is supported")
+        validation = q.get("fieldValidation", "Warn") or "Warn"
+        if validation not in ("Strict", "Warn", "Ignore"):
+            raise BadRequest(f'fieldValidation must be one of "Ignore", "Warn" or "Strict", '
+                             f'got "{validation}"')
+        return WriteOptions(dry_run=bool(dry), manager=_manager(request),
+                            force=_bool(q.get("force")), field_validation=validation)
+
+    async def _resource(self, request: web.Request, rt: ResourceType, ns: str, name: str,
+                        sub: str) -> web.StreamResponse:
+        c = self.cluster
+        q = request.query
+        method = request.method
+        if method == "GET":
+            if name and not _bool(q.get("watch")):
+                obj = c.get(rt, ns, name)
+                if sub == "scale":
+                    return json_response(_scale_of(rt, obj))
+                return self._maybe_table(request, rt, [obj], single=True)
+            labels = LabelSelector.parse(q.get("labelSelector"))
+            fields = FieldSelector.parse(q.get("fieldSelector"), rt.kind, rt.is_custom)
+            if name:
+                fields = FieldSelector(fields.terms + (("metadata.name", "=", name),))
+            if _bool(q.get("watch")):
+                return await self._watch(request, rt, ns or None, labels, fields)
+            limit = int(q.get("limit") or 0)
+            result = c.list(rt, ns or None, labels, fields, limit, q.get("continue", ""))
+            if _wants_table(request):
+                return self._table(request, rt, result["items"], result["metadata"])
+            return json_response(result)
+        if method == "POST":
+            if name:
+                raise MethodNotAllowed(f"the server does not allow this method on the "
+                                       f"requested resource")
+            body = await self._body(request)
+            if not isinstance(body, dict):
+                raise BadRequest("the request body must be an object")
+            obj = c.create(rt, ns, body, self._write_options(request))
+            return json_response(obj, 201)
+        if method == "PUT":
+            if not name:
+                raise MethodNotAllowed("the server does not allow this method on the requested "
+                                       "resource")
+            body = await self._body(request)
+            if not isinstance(body, dict):
+                raise BadRequest("the request body must be an object")
+            opts = self._write_options(request)
+            if sub == "scale":
+                return json_response(_set_scale(c, rt, ns, name, body, opts))
+            existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
+            obj = c.update(rt, ns, name, body, opts, "status" if sub == "status" else "")
+            return json_response(obj, 200 if existed else 201)
+        if method == "PATCH":
+            if not name:
+                raise MethodNotAllowed("the server does not allow this method on the requested "
+                                       "resource")
+            body = await self._body(request)
+            opts = self._write_options(request)
+            ctype = request.content_type
+            if sub == "scale":
+                scale = _scale_of(rt, c.get(rt, ns, name))
+                from sluice.apiserver.registry import merge_patch
+
+                return json_response(_set_scale(c, rt, ns, name, merge_patch(scale, body), opts))
+            existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
+            obj = c.patch(rt, ns, name, ctype, body, opts, "status" if sub == "status" else "")
+            return json_response(obj, 201 if (ctype == APPLY_PATCH and not existed) else 200)
+        if method == "DELETE":
+            opts = await self._delete_options(request)
+            if not name:
+                labels = LabelSelector.parse(q.get("labelSelector"))
+                fields = FieldSelector.parse(q.get("fieldSelector"), rt.kind, rt.is_custom)
+                return json_response(c.delete_collection(rt, ns or None, labels, fields, opts))
+            obj = c.delete(rt, ns, name, opts)
+            if obj["metadata"].get("deletionTimestamp") and \
+                    c.storage.get(rt.storage_key, ns if rt.namespaced else "", name):
+                return json_response(obj, 202 if obj["metadata"].get("finalizers") else 200)
+            if rt.is_custom or rt.storage_key in (("", "namespaces"),):
+                return json_response(obj)
+            return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                  "status": "Success",
+                                  "details": {"name": name, "group": rt.group,
+                                              "kind": rt.plural,
+                                              "uid": obj["metadata"].get("uid", "")}})
+        raise MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def _delete_options(self, request: web.Request) -> DeleteOptions:
+        q = request.query
+        opts = DeleteOptions(propagation=q.get("propagationPolicy", ""),
+                             dry_run=bool(q.getall("dryRun", [])))
+        if _bool(q.get("orphanDependents")):
+            opts.propagation = "Orphan"
+        if request.can_read_body:
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = yaml.safe_load(raw)
+                if isinstance(body, dict):
+                    opts.propagation = body.get("propagationPolicy") or opts.propagation
+                    if body.get("orphanDependents"):
+                        opts.propagation = "Orphan"
+                    pre = body.get("preconditions") or {}
+                    opts.precondition_uid = pre.get("uid") or ""
+                    opts.precondition_rv = pre.get("resourceVersion") or ""
+                    if body.get("dryRun"):
+                        opts.dry_run = True
+        if opts.propagation and opts.propagation not in ("Orphan", "Background", "Foreground"):
+            raise BadRequest(f"propagationPolicy: Unsupported value: \"{opts.propagation}\": "
+                             'supported values: "Foreground", "Background", "Orphan"')
+        return opts
+
+    # ------------------------------------------------------------------ tables
+    def _maybe_table(self, request: web.Request, rt: ResourceType, items: list[Obj],
+                     single: bool = False) -> web.Response:
+        if _wants_table(request):
+            return self._table(request, rt, items, {"resourceVersion": str(
+                self.cluster.storage.revision)})
+        return json_response(items[0] if single else items)
+
+    def _table(self, request: web.Request, rt: ResourceType, items: list[Obj],
+               meta: Obj) -> web.Response:
+        include = request.query.get("includeObject", "Metadata")
+        table = tables.table_for(rt.kind, rt.group, items, self.cluster.printer_columns(rt),
+                                 include, datetime.now(UTC),
+                                 resource_version=meta.get("resourceVersion", ""),
+                                 continue_token=meta.get("continue", ""))
+        return json_response(table, content_type="application/json;as=Table;v=v1;g=meta.k8s.io")
+
+    # ------------------------------------------------------------------- watch
+    async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None,
+                     labels: LabelSelector, fields: FieldSelector) -> web.StreamResponse:
+        q = request.query
+        c = self.cluster
+        rv_text = q.get("resourceVersion", "")
+        send_initial = _bool(q.get("sendInitialEvents"))
+        bookmarks = _bool(q.get("allowWatchBookmarks"))
+        timeout = float(q.get("timeoutSeconds") or 0) or None
+        table = _wants_table(request)
+        if rv_text and not rv_text.isdigit():
+            raise BadRequest(f"invalid resourceVersion: {rv_text}")
+
+        def match(obj: Obj) -> bool:
+            return labels.matches(obj) and fields.matches(obj)
+
+        namespace = ns if rt.namespaced else None
+        initial = send_initial or rv_text in ("", "0")
+        since = None if initial else int(rv_text)
+        watcher, replay = c.events.subscribe(rt.storage_key, namespace, match, since)
+        current = c.storage.revision
+        snapshot: list[Obj] = []
+        if initial:
+            snapshot = [o for o in c.storage.list(rt.storage_key, namespace) if match(o)]
+            watcher.sent_rv = current
+        else:
+            for ev in replay:
+                watcher.offer(ev)
+        resp = web.StreamResponse(status=200, headers={
+            "Content-Type": "application/json", "Cache-Control": "no-cache, private"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        first = [True]
+
+        async def send(etype: str, obj: Obj) -> None:
+            out: Any = c._out(rt, obj) if etype != "BOOKMARK" else obj
+            if table and etype != "BOOKMARK":
+                out = tables.table_for(rt.kind, rt.group, [out], c.printer_columns(rt),
+                                       q.get("includeObject", "Metadata"), datetime.now(UTC))
+                if not first[0]:
+                    out["columnDefinitions"] = []
+                first[0] = False
+            await resp.write(_dumps({"type": etype, "object": out}) + b"\n")
+
+        def bookmark(rv: int, end: bool = False) -> Obj:
+            meta: Obj = {"resourceVersion": str(rv)}
+            if end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+
+        deadline = time.monotonic() + timeout if timeout else None
+        try:
+            for obj in snapshot:
+                await send("ADDED", obj)
+            if send_initial and bookmarks:
+                await send("BOOKMARK", bookmark(current, end=True))
+            last_rv = current
+            while not self._stopping.is_set():
+                wait = self.bookmark_interval
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                    if wait <= 0:
+                        break
+                try:
+                    item = await asyncio.wait_for(watcher.queue.get(), wait)
+                except TimeoutError:
+                    if bookmarks:
+                        await send("BOOKMARK", bookmark(max(last_rv, watcher.sent_rv)))
+                    continue
+                if item is None:
+                    break
+                etype, obj, rv = item
+                last_rv = rv
+                await send(etype, obj)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            c.events.unsubscribe(watcher)
+        try:
+            await resp.write_eof()
+        except ConnectionResetError:
+            pass
+        return resp
+
+
+def _scale_of(rt: ResourceType, obj: Obj) -> Obj:
+    spec_path, status_path, selector_path = rt.scale or ("", "", "")
+
+    def get(path: str) -> Any:
+        cur: Any = obj
+        for part in path.strip(".").split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        return cur
+
+    selector = get(selector_path) if selector_path else None
+    if isinstance(selector, dict):
+        selector = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
+    if selector is None and rt.group == "apps":
+        sel = (obj.get("spec") or {}).get("selector") or {}
+        selector = ",".join(f"{k}={v}" for k, v in (sel.get("matchLabels") or {}).items())
+    meta = obj["metadata"]
+    status: Obj = {"replicas": get(status_path) or 0}
+    if selector:
+        status["selector"] = selector
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                              "creationTimestamp") if k in meta},
+            "spec": {"replicas": get(spec_path) or 0}, "status": status}
+
+
+def _set_scale(c: Cluster, rt: ResourceType, ns: str, name: str, scale: Obj,
+               opts: WriteOptions) -> Obj:
+    obj = c.get(rt, ns, name)
+    replicas = (scale.get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or replicas < 0:
+        from sluice.apiserver.errors import Cause, Invalid
+
+        raise Invalid("autoscaling", "Scale", name, [Cause(
+            "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
+    want_rv = (scale.get("metadata") or {}).get("resourceVersion")
+    if want_rv:
+        obj["metadata"]["resourceVersion"] = want_rv
+    cur: Any = obj
+    parts = (rt.scale or (".spec.replicas", "", ""))[0].strip(".").split(".")
+    for part in parts[:-1]:
+        cur = cur.setdefault(part, {})
+    cur[parts[-1]] = replicas
+    updated = c.update(rt, ns, name, obj, opts)
+    return _scale_of(rt, updated)

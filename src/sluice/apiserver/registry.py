@@ -1,0 +1,711 @@
+"""The verbs of the embedded cluster, with Kubernetes semantics and no HTTP.
+
+``Cluster`` is what kube-apiserver's generic registry is to etcd: it turns
+create, get, list, update, patch, apply and delete into checked writes on
+:mod:`storage`, stamping server-owned metadata, defaulting and validating,
+keeping ``managedFields``, handling finalizers and ``deletionTimestamp``, and
+publishing one watch event per write. The HTTP handlers translate requests
+into these calls; the garbage collector, the namespace lifecycle and the
+workload simulator call them directly, in the same event loop, so every
+method here runs to completion without awaiting and needs no locks.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.apiserver import managedfields, strategic, structural
+from sluice.apiserver.defaults import ClusterIPAllocator, apply_builtin_defaults, default_service
+from sluice.apiserver.errors import (
+    AlreadyExists,
+    ApiError,
+    BadRequest,
+    Cause,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
+from sluice.apiserver.objectmeta import (
+    now_rfc3339,
+    random_suffix,
+    strip_server_fields,
+    validate_metadata,
+    validate_name,
+)
+from sluice.apiserver.resources import Catalogue, ResourceType, types_from_crd
+from sluice.apiserver.selectors import FieldSelector, LabelSelector
+from sluice.apiserver.storage import Storage
+from sluice.apiserver.watch import Event, EventLog
+
+Obj = dict[str, Any]
+
+# etcd refuses values over 1.5 MiB; the API server reports it before storing anything.
+MAX_OBJECT_BYTES = 1_572_864
+
+CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
+NAMESPACE_KEY = ("", "namespaces")
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+APPLY_PATCH_CBOR = "application/apply-patch+cbor"
+
+
+@dataclass
+class WriteOptions:
+    """Query parameters shared by writes."""
+
+    dry_run: bool = False
+    manager: str = ""
+    force: bool = False
+    # Strict | Warn | Ignore: what to do with unknown or duplicate fields.
+    field_validation: str = "Warn"
+
+
+@dataclass
+class DeleteOptions:
+    propagation: str = ""  # Orphan | Background | Foreground; "" = the kind's default
+    precondition_uid: str = ""
+    precondition_rv: str = ""
+    dry_run: bool = False
+    grace_period: int | None = None
+
+
+def _meta(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        obj["metadata"] = meta
+    return meta
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+def _json_patch(target: Obj, ops: Any) -> Obj:
+    import jsonpatch  # imported lazily: only JSON patches need it
+
+    if not isinstance(ops, list):
+        raise BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    try:
+        result: Obj = jsonpatch.JsonPatch(ops).apply(target)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our "
+                       f"request: {exc}") from None
+    except (TypeError, KeyError, ValueError) as exc:
+        raise BadRequest(f"invalid JSON patch: {exc}") from None
+    return result
+
+
+class Cluster:
+    """Kubernetes API semantics over :class:`Storage`."""
+
+    def __init__(self, storage: Storage, catalogue: Catalogue | None = None) -> None:
+        self.storage = storage
+        self.catalogue = catalogue or Catalogue.with_builtins()
+        self.events = EventLog(storage.revision)
+        self._ips = ClusterIPAllocator()
+        self.builtin_schema: Callable[[ResourceType], Obj | None] = lambda rt: None
+        for crd in storage.list(CRD_KEY):
+            self._register_crd(crd)
+
+    # ----------------------------------------------------------------- helpers
+    def resource(self, group: str, version: str, plural: str) -> ResourceType:
+        rt = self.catalogue.get(group, version, plural)
+        if rt is None:
+            raise NotFound("", "", "")
+        return rt
+
+    def crd_version(self, rt: ResourceType) -> Obj | None:
+        if not rt.is_custom:
+            return None
+        crd = self.storage.get(CRD_KEY, "", rt.crd_name)
+        if not crd:
+            return None
+        for v in crd["spec"].get("versions", []):
+            if v.get("name") == rt.version:
+                return dict(v)
+        return None
+
+    def schema(self, rt: ResourceType) -> Obj | None:
+        """The OpenAPI v3 schema of a type: the CRD's, or the built-in one."""
+        if rt.is_custom:
+            v = self.crd_version(rt)
+            return ((v or {}).get("schema") or {}).get("openAPIV3Schema")
+        return self.builtin_schema(rt)
+
+    def printer_columns(self, rt: ResourceType) -> list[Obj] | None:
+        if not rt.is_custom:
+            return None
+        v = self.crd_version(rt) or {}
+        cols = v.get("additionalPrinterColumns")
+        if cols is None:
+            return [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+        return list(cols)
+
+    def _out(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A copy of a stored object as served at ``rt``'s version."""
+        out = copy.deepcopy(obj)
+        out["apiVersion"] = rt.api_version
+        out["kind"] = rt.kind
+        return out
+
+    def _check_namespace(self, rt: ResourceType, namespace: str, creating: bool) -> None:
+        if not rt.namespaced:
+            return
+        ns = self.storage.get(NAMESPACE_KEY, "", namespace)
+        if ns is None:
+            raise NotFound("", "namespaces", namespace)
+        if creating and ns.get("metadata", {}).get("deletionTimestamp"):
+            raise Forbidden(f'{rt.plural} "{""}" is forbidden: unable to create new content in '
+                            f"namespace {namespace} because it is being terminated")
+
+    # ------------------------------------------------------------------- reads
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        obj = self.storage.get(rt.storage_key, namespace if rt.namespaced else "", name)
+        if obj is None:
+            raise NotFound(rt.group, rt.plural, name)
+        return self._out(rt, obj)
+
+    def list(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
+             fields: FieldSelector, limit: int = 0, cont: str = "") -> Obj:
+        ns = namespace if rt.namespaced else None
+        start = ""
+        if cont:
+            try:
+                token = json.loads(base64.urlsafe_b64decode(cont.encode()).decode())
+                start = token["start"]
+            except (ValueError, KeyError, TypeError):
+                raise BadRequest("continue key is not valid: could not decode") from None
+            if int(token.get("rv", 0)) < self.events_floor():
+                raise Gone("The provided continue parameter is too old to display a consistent "
+                           "list result. You can start a new list without the continue "
+                           "parameter.")
+        pinned = fields.exact_name()
+        if pinned is not None and ns is not None:
+            one = self.storage.get(rt.storage_key, ns, pinned)
+            candidates = [one] if one else []
+        else:
+            candidates = self.storage.list(rt.storage_key, ns)
+        items: list[Obj] = []
+        next_token = ""
+        for obj in candidates:
+            meta = obj["metadata"]
+            key = f"{meta.get('namespace', '')}/{meta['name']}"
+            if start and key <= start:
+                continue
+            if not (labels.matches(obj) and fields.matches(obj)):
+                continue
+            if limit and len(items) == limit:
+                last = items[-1]["metadata"]
+                next_token = base64.urlsafe_b64encode(json.dumps(
+                    {"rv": self.storage.revision,
+                     "start": f"{last.get('namespace', '')}/{last['name']}"}).encode()).decode()
+                break
+            items.append(self._out(rt, obj))
+        meta_out: Obj = {"resourceVersion": str(self.storage.revision)}
+        if next_token:
+            meta_out["continue"] = next_token
+        return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta_out,
+                "items": items}
+
+    def events_floor(self) -> int:
+        return 0
+
+    # ------------------------------------------------------------------ create
+    def create(self, rt: ResourceType, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
+        obj = copy.deepcopy(body)
+        self._check_kind(rt, obj)
+        meta = _meta(obj)
+        strip_server_fields(meta)
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise BadRequest("the namespace of the provided object does not match the "
+                                 "namespace sent on the request")
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + random_suffix()
+        name = meta.get("name", "")
+        self._check_namespace(rt, namespace, creating=True)
+        if name and self.storage.get(rt.storage_key, meta.get("namespace", ""), name):
+            raise AlreadyExists(rt.group, rt.plural, name)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        if rt.is_custom or rt.kind in _GENERATION_KINDS:
+            meta["generation"] = 1
+        if rt.status and rt.is_custom:
+            obj.pop("status", None)
+        obj = self._admit(rt, None, obj, opts, subresource="")
+        meta = obj["metadata"]
+        if opts.manager or not meta.get("managedFields"):
+            fields = managedfields.record_update(
+                None, obj, opts.manager or "unknown", self.schema(rt), now_rfc3339(),
+                operation="Update") if opts.manager else []
+            if fields:
+                meta["managedFields"] = fields
+        return self._commit(rt, None, obj, opts.dry_run)
+
+    # ------------------------------------------------------------------ update
+    def update(self, rt: ResourceType, namespace: str, name: str, body: Obj,
+               opts: WriteOptions, subresource: str = "") -> Obj:
+        ns = namespace if rt.namespaced else ""
+        old = self.storage.get(rt.storage_key, ns, name)
+        obj = copy.deepcopy(body)
+        self._check_kind(rt, obj)
+        meta = _meta(obj)
+        if meta.get("name") and meta["name"] != name:
+            raise BadRequest("the name of the object (%s) does not match the name on the URL (%s)"
+                             % (meta["name"], name))
+        if old is None:
+            if subresource:
+                raise NotFound(rt.group, rt.plural, name)
+            # PUT creates when the object is missing, as for most built-in kinds.
+            meta["name"] = name
+            return self.create(rt, namespace, obj, opts)
+        given_rv = meta.get("resourceVersion")
+        if given_rv and given_rv != old["metadata"]["resourceVersion"]:
+            raise Conflict(rt.group, rt.plural, name, "the object has been modified; please "
+                           "apply your changes to the latest version and try again")
+        new = self._prepare_update(rt, old, obj, subresource)
+        new = self._admit(rt, old, new, opts, subresource)
+        new["metadata"]["managedFields"] = managedfields.record_update(
+            old, new, opts.manager or "unknown", self.schema(rt), now_rfc3339(),
+            subresource=subresource)
+        return self._commit(rt, old, new, opts.dry_run)
+
+    def _prepare_update(self, rt: ResourceType, old: Obj, new: Obj, subresource: str) -> Obj:
+        """Keep what a write may not change: server metadata, and spec/status per subresource."""
+        meta = new["metadata"]
+        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                  "generation", "namespace", "name"):
+            if k in old["metadata"]:
+                meta[k] = old["metadata"][k]
+            else:
+                meta.pop(k, None)
+        meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if subresource == "status":
+            # Only status moves through /status; everything else keeps its stored value.
+            kept = copy.deepcopy(old)
+            kept["metadata"]["managedFields"] = meta.get("managedFields",
+                                                         old["metadata"].get("managedFields"))
+            if "status" in new:
+                kept["status"] = new["status"]
+            else:
+                kept.pop("status", None)
+            return kept
+        if rt.status and "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        elif rt.status:
+            new.pop("status", None)
+        return new
+
+    # ------------------------------------------------------------------- patch
+    def patch(self, rt: ResourceType, namespace: str, name: str, content_type: str,
+              patch: Any, opts: WriteOptions, subresource: str = "") -> Obj:
+        ns = namespace if rt.namespaced else ""
+        old = self.storage.get(rt.storage_key, ns, name)
+        if content_type in (APPLY_PATCH, APPLY_PATCH_CBOR):
+            return self._apply(rt, namespace, name, old, patch, opts, subresource)
+        if old is None:
+            raise NotFound(rt.group, rt.plural, name)
+        current = self._out(rt, old)
+        if content_type == JSON_PATCH:
+            patched = _json_patch(current, patch)
+        elif content_type == MERGE_PATCH:
+            if not isinstance(patch, dict):
+                raise BadRequest("merge patch must be a JSON object")
+            patched = merge_patch(current, patch)
+        elif content_type == STRATEGIC_PATCH:
+            if rt.is_custom:
+                raise UnsupportedMediaType(
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}, {APPLY_PATCH_CBOR}")
+            if not isinstance(patch, dict):
+                raise BadRequest("strategic merge patch must be a JSON object")
+            patched = strategic.strategic_merge(current, patch, self.schema(rt))
+        else:
+            raise UnsupportedMediaType(f"the body of the request was in an unknown format - "
+                                       f"accepted media types include: {JSON_PATCH}, "
+                                       f"{MERGE_PATCH}, {STRATEGIC_PATCH}, {APPLY_PATCH}")
+        if not isinstance(patched, dict):
+            raise BadRequest("the patch did not produce an object")
+        pmeta = _meta(patched)
+        if pmeta.get("resourceVersion") and pmeta["resourceVersion"] != old["metadata"][
+                "resourceVersion"]:
+            raise Conflict(rt.group, rt.plural, name, "the object has been modified; please "
+                           "apply your changes to the latest version and try again")
+        pmeta["managedFields"] = old["metadata"].get("managedFields", [])
+        return self.update(rt, namespace, name, patched, opts, subresource)
+
+    def _apply(self, rt: ResourceType, namespace: str, name: str, old: Obj | None, config: Any,
+               opts: WriteOptions, subresource: str) -> Obj:
+        if not isinstance(config, dict):
+            raise BadRequest("error decoding YAML: the applied configuration is not an object")
+        if not opts.manager:
+            raise BadRequest("PATCH, fieldManager: Required value: is required for apply patch")
+        self._check_kind(rt, config, strict=True)
+        cmeta = _meta(config)
+        if cmeta.get("name") and cmeta["name"] != name:
+            raise BadRequest(f"the name of the object ({cmeta['name']}) does not match the name "
+                             f"on the URL ({name})")
+        if rt.namespaced and cmeta.get("namespace") and cmeta["namespace"] != namespace:
+            raise BadRequest("the namespace of the provided object does not match the namespace "
+                             "sent on the request")
+        if cmeta.get("resourceVersion") and old is not None and cmeta["resourceVersion"] != \
+                old["metadata"]["resourceVersion"]:
+            raise Conflict(rt.group, rt.plural, name, "the object has been modified; please "
+                           "apply your changes to the latest version and try again")
+        cmeta["name"] = name
+        if rt.namespaced:
+            cmeta["namespace"] = namespace
+        schema = self.schema(rt)
+        now = now_rfc3339()
+        live = self._out(rt, old) if old is not None else None
+        try:
+            applied = managedfields.apply(live, config, opts.manager, opts.force, schema, now,
+                                          subresource=subresource)
+        except ApiError as exc:
+            if exc.code == 409:
+                exc.group, exc.kind, exc.name = rt.group, rt.plural, name
+            raise
+        if old is None:
+            if subresource:
+                raise NotFound(rt.group, rt.plural, name)
+            fields = applied["metadata"].get("managedFields")
+            created = self.create(rt, namespace, applied, WriteOptions(
+                dry_run=opts.dry_run, manager="", field_validation=opts.field_validation))
+            if fields is not None and not opts.dry_run:
+                # create() recorded nothing (no manager); keep the apply ownership.
+                stored = self.storage.get(rt.storage_key, created["metadata"].get(
+                    "namespace", ""), created["metadata"]["name"])
+                if stored is not None:
+                    stored["metadata"]["managedFields"] = fields
+                    self.storage.put(rt.storage_key, stored)
+                    # The rewrite above only adds ownership; readers see the final state.
+                    created = self._out(rt, stored)
+            elif fields is not None:
+                created["metadata"]["managedFields"] = fields
+            return created
+        new = self._prepare_update(rt, old, applied, subresource)
+        new = self._admit(rt, old, new, opts, subresource)
+        if "managedFields" in applied["metadata"]:
+            new["metadata"]["managedFields"] = applied["metadata"]["managedFields"]
+        return self._commit(rt, old, new, opts.dry_run)
+
+    # ------------------------------------------------------------------ delete
+    def delete(self, rt: ResourceType, namespace: str, name: str, opts: DeleteOptions) -> Obj:
+        ns = namespace if rt.namespaced else ""
+        old = self.storage.get(rt.storage_key, ns, name)
+        if old is None:
+            raise NotFound(rt.group, rt.plural, name)
+        meta = old["metadata"]
+        if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
+            raise Conflict(rt.group, rt.plural, name,
+                           f"Precondition failed: UID in precondition: {opts.precondition_uid}, "
+                           f"UID in object meta: {meta.get('uid')}")
+        if opts.precondition_rv and opts.precondition_rv != meta.get("resourceVersion"):
+            raise Conflict(rt.group, rt.plural, name,
+                           f"Precondition failed: ResourceVersion in precondition: "
+                           f"{opts.precondition_rv}, ResourceVersion in object meta: "
+                           f"{meta.get('resourceVersion')}")
+        finalizers = list(meta.get("finalizers") or [])
+        policy = opts.propagation
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        if policy == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        is_namespace = rt.storage_key == NAMESPACE_KEY
+        if finalizers or is_namespace:
+            if meta.get("deletionTimestamp"):
+                return self._out(rt, old)
+            new = copy.deepcopy(old)
+            nmeta = new["metadata"]
+            nmeta["deletionTimestamp"] = now_rfc3339()
+            nmeta["deletionGracePeriodSeconds"] = 0
+            if finalizers:
+                nmeta["finalizers"] = finalizers
+            if "generation" in nmeta:
+                nmeta["generation"] = int(nmeta["generation"]) + 1
+            if is_namespace:
+                new.setdefault("status", {})["phase"] = "Terminating"
+            return self._commit(rt, old, new, opts.dry_run, finalize=False)
+        if opts.dry_run:
+            return self._out(rt, old)
+        return self._remove(rt, old)
+
+    def _remove(self, rt: ResourceType, old: Obj) -> Obj:
+        meta = old["metadata"]
+        rv = self.storage.delete(rt.storage_key, meta.get("namespace", ""), meta["name"])
+        gone = copy.deepcopy(old)
+        gone["metadata"]["resourceVersion"] = str(rv)
+        self.events.publish(Event("DELETED", rt.storage_key, meta.get("namespace", ""),
+                                  gone, old, rv))
+        if rt.storage_key == CRD_KEY:
+            self._unregister_crd(old)
+        return self._out(rt, gone)
+
+    def delete_collection(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
+                          fields: FieldSelector, opts: DeleteOptions) -> Obj:
+        listed = self.list(rt, namespace, labels, fields)
+        deleted = []
+        for item in listed["items"]:
+            m = item["metadata"]
+            try:
+                deleted.append(self.delete(rt, m.get("namespace", ""), m["name"], opts))
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        return {"kind": rt.list_kind, "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.storage.revision)}, "items": deleted}
+
+    # ------------------------------------------------------------- admission
+    def _check_kind(self, rt: ResourceType, obj: Obj, strict: bool = False) -> None:
+        kind = obj.get("kind")
+        api_version = obj.get("apiVersion")
+        if strict and (not kind or not api_version):
+            raise BadRequest("Object 'Kind' is missing in '" + json.dumps(obj)[:200] + "'")
+        if kind and kind != rt.kind:
+            raise BadRequest(f"the kind of the provided object ({kind}) does not match the "
+                             f"resource ({rt.kind})")
+        if api_version and api_version != rt.api_version:
+            group = api_version.rpartition("/")[0] if "/" in api_version else ""
+            if group != rt.group:
+                raise BadRequest(f"the API version in the data ({api_version}) does not match "
+                                 f"the expected API version ({rt.api_version})")
+
+    def _admit(self, rt: ResourceType, old: Obj | None, obj: Obj, opts: WriteOptions,
+               subresource: str) -> Obj:
+        """Default, prune, validate: what turns a request body into a storable object."""
+        obj["apiVersion"] = rt.api_version
+        obj["kind"] = rt.kind
+        meta = obj["metadata"]
+        causes = validate_name(rt.group, rt.kind, meta.get("name", "")) if old is None else []
+        causes += validate_metadata(meta)
+        if rt.is_custom:
+            schema = self.schema(rt)
+            if schema:
+                unknown = structural.prune(obj, schema)
+                if unknown and opts.field_validation == "Strict":
+                    raise _unknown_fields(unknown)
+                structural.apply_defaults(obj, schema)
+                causes += structural.validate(obj, schema)
+        else:
+            schema = self.schema(rt)
+            if schema and opts.field_validation == "Strict":
+                probe = copy.deepcopy(obj)
+                unknown = structural.prune(probe, schema)
+                if unknown:
+                    raise _unknown_fields(unknown)
+            apply_builtin_defaults(rt.group, rt.kind, obj)
+            if rt.storage_key == ("", "services"):
+                default_service(obj, self._allocate_ip)
+            causes += _builtin_checks(rt, obj)
+        if rt.storage_key == CRD_KEY:
+            causes += structural.validate_crd_definition(obj)
+        if causes:
+            raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
+        if old is not None:
+            self._bump_generation(rt, old, obj)
+        return obj
+
+    def _bump_generation(self, rt: ResourceType, old: Obj, new: Obj) -> None:
+        if "generation" not in old["metadata"]:
+            return
+        ignore = {"metadata", "apiVersion", "kind"}
+        if rt.status:
+            ignore.add("status")
+        before = {k: v for k, v in old.items() if k not in ignore}
+        after = {k: v for k, v in new.items() if k not in ignore}
+        gen = int(old["metadata"]["generation"])
+        if before != after:
+            gen += 1
+        new["metadata"]["generation"] = gen
+
+    def _allocate_ip(self) -> str:
+        used = {s.get("spec", {}).get("clusterIP", "") for s in
+                self.storage.list(("", "services"))}
+        return self._ips.allocate(used)
+
+    # ----------------------------------------------------------------- commit
+    def _commit(self, rt: ResourceType, old: Obj | None, new: Obj, dry_run: bool,
+                finalize: bool = True) -> Obj:
+        if old is not None and _same(old, new):
+            return self._out(rt, old)
+        stored = copy.deepcopy(new)
+        stored["apiVersion"] = self._storage_api_version(rt)
+        size = len(json.dumps(stored, separators=(",", ":")))
+        if size > MAX_OBJECT_BYTES:
+            raise RequestEntityTooLarge(f"etcdserver: request is too large ({size} bytes, "
+                                        f"limit {MAX_OBJECT_BYTES})")
+        if dry_run:
+            out = self._out(rt, stored)
+            if old is None:
+                out["metadata"].pop("resourceVersion", None)
+            return out
+        meta = stored["metadata"]
+        if finalize and meta.get("deletionTimestamp") and not meta.get("finalizers") and \
+                rt.storage_key != NAMESPACE_KEY:
+            if old is not None:
+                return self._remove(rt, stored)
+        if old is None and rt.storage_key == NAMESPACE_KEY:
+            pass
+        self.storage.put(rt.storage_key, stored)
+        etype = "ADDED" if old is None else "MODIFIED"
+        self.events.publish(Event(etype, rt.storage_key, meta.get("namespace", ""), stored, old,
+                                  int(meta["resourceVersion"])))
+        if rt.storage_key == CRD_KEY:
+            self._register_crd(stored)
+        return self._out(rt, stored)
+
+    def _storage_api_version(self, rt: ResourceType) -> str:
+        if rt.storage_version and rt.storage_version != rt.version:
+            return f"{rt.group}/{rt.storage_version}"
+        return rt.api_version
+
+    # ------------------------------------------------------------------- CRDs
+    def _register_crd(self, crd: Obj) -> None:
+        name = crd["metadata"]["name"]
+        self.catalogue.remove_crd(name)
+        if crd["metadata"].get("deletionTimestamp"):
+            return
+        for rt in types_from_crd(crd):
+            self.catalogue.add(rt)
+        status = crd.get("status") or {}
+        conds = {c.get("type") for c in status.get("conditions") or []
+                 if c.get("status") == "True"}
+        if {"Established", "NamesAccepted"} <= conds:
+            return
+        # The real API server establishes a CRD asynchronously; ours is ready at once,
+        # so the condition is written in the same turn of the event loop.
+        now = now_rfc3339()
+        new = copy.deepcopy(crd)
+        names = new["spec"]["names"]
+        new["status"] = {
+            "acceptedNames": {k: names[k] for k in
+                              ("kind", "listKind", "plural", "singular", "shortNames",
+                               "categories") if k in names},
+            "conditions": [
+                {"type": "NamesAccepted", "status": "True", "lastTransitionTime": now,
+                 "reason": "NoConflicts", "message": "no conflicts found"},
+                {"type": "Established", "status": "True", "lastTransitionTime": now,
+                 "reason": "InitialNamesAccepted", "message": "the initial names have been "
+                 "accepted"},
+            ],
+            "storedVersions": [v["name"] for v in new["spec"].get("versions", [])
+                               if v.get("storage")],
+        }
+        self.storage.put(CRD_KEY, new)
+        self.events.publish(Event("MODIFIED", CRD_KEY, "", new, crd,
+                                  int(new["metadata"]["resourceVersion"])))
+
+    def _unregister_crd(self, crd: Obj) -> None:
+        self.catalogue.remove_crd(crd["metadata"]["name"])
+
+
+def _unknown_fields(paths: list[str]) -> ApiError:
+    """Strict field validation's refusal, worded as kube-apiserver words it."""
+    texts = [f'unknown field "{p}"' for p in paths]
+    return BadRequest(texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]")
+
+
+# Built-in kinds whose spec changes move metadata.generation (others never carry one).
+_GENERATION_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
+                     "CustomResourceDefinition", "Ingress", "NetworkPolicy", "PodDisruptionBudget",
+                     "HorizontalPodAutoscaler", "IngressClass", "Pod"}
+
+
+def _same(old: Obj, new: Obj) -> bool:
+    """A write that changes nothing but managedFields timestamps is a no-op, as in Kubernetes."""
+    def norm(o: Obj) -> Obj:
+        c = copy.copy(o)
+        m = dict(c.get("metadata") or {})
+        m.pop("resourceVersion", None)
+        mf = m.pop("managedFields", None) or []
+        m["managedFields"] = [{k: v for k, v in e.items() if k != "time"} for e in mf]
+        c["metadata"] = m
+        c.pop("apiVersion", None)
+        return c
+
+    return norm(old) == norm(new)
+
+
+def _builtin_checks(rt: ResourceType, obj: Obj) -> list[Cause]:
+    """The validation users hit most often on built-in kinds."""
+    causes: list[Cause] = []
+    spec = obj.get("spec") or {}
+    if rt.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet") and rt.group == "apps":
+        sel = LabelSelector.from_dict(spec.get("selector"))
+        if not spec.get("selector"):
+            causes.append(Cause("spec.selector", "Required value", "FieldValueRequired"))
+        else:
+            tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+            if not sel.matches({"metadata": {"labels": tlabels}}):
+                causes.append(Cause("spec.template.metadata.labels",
+                                    f"Invalid value: {json.dumps(tlabels)}: `selector` does not "
+                                    "match template `labels`"))
+        causes += _pod_spec_checks((spec.get("template") or {}).get("spec") or {},
+                                   "spec.template.spec")
+    elif rt.kind == "Pod" and rt.group == "":
+        causes += _pod_spec_checks(spec, "spec")
+    elif rt.kind == "Service" and rt.group == "":
+        for i, p in enumerate(spec.get("ports") or []):
+            if not isinstance(p, dict) or "port" not in p:
+                causes.append(Cause(f"spec.ports[{i}].port", "Required value",
+                                    "FieldValueRequired"))
+            elif not isinstance(p["port"], int) or not 0 < p["port"] < 65536:
+                causes.append(Cause(f"spec.ports[{i}].port", f"Invalid value: {p['port']}: must "
+                                    "be between 1 and 65535, inclusive"))
+    elif rt.kind == "ConfigMap" and rt.group == "":
+        for k in ("data", "binaryData"):
+            v = obj.get(k)
+            if v is not None and not isinstance(v, dict):
+                causes.append(Cause(k, "Invalid value: must be a map", "FieldValueTypeInvalid"))
+    return causes
+
+
+def _pod_spec_checks(spec: Obj, path: str) -> list[Cause]:
+    causes: list[Cause] = []
+    containers = spec.get("containers")
+    if not containers:
+        return [Cause(f"{path}.containers", "Required value", "FieldValueRequired")]
+    seen: set[str] = set()
+    for i, c in enumerate(containers):
+        if not isinstance(c, dict):
+            causes.append(Cause(f"{path}.containers[{i}]", "Invalid value: must be an object",
+                                "FieldValueTypeInvalid"))
+            continue
+        if not c.get("name"):
+            causes.append(Cause(f"{path}.containers[{i}].name", "Required value",
+                                "FieldValueRequired"))
+        elif c["name"] in seen:
+            causes.append(Cause(f"{path}.containers[{i}].name",
+                                f'Duplicate value: "{c["name"]}"', "FieldValueDuplicate"))
+        else:
+            seen.add(c["name"])
+        if not c.get("image"):
+            causes.append(Cause(f"{path}.containers[{i}].image", "Required value",
+                                "FieldValueRequired"))
+    return causes

@@ -1,0 +1,180 @@
+"""The embedded cluster as one object: storage, API, background controllers, TLS, kubeconfig.
+
+``EmbeddedCluster`` is what ``sluice cluster up`` and ``sluice up`` run and what
+the pytest plugin starts for every test session. It opens (or resumes) the
+SQLite store in the data directory, installs the Flux CRDs and the namespaces
+a fresh cluster has, starts the in-process controllers a control plane runs
+(garbage collector, namespace lifecycle, workload simulator), serves HTTPS
+with its own CA and a bearer token, and writes ``<data-dir>/kubeconfig``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from sluice.apiserver import builtin_schemas
+from sluice.apiserver.collector import GarbageCollector
+from sluice.apiserver.errors import ApiError
+from sluice.apiserver.handlers import Api
+from sluice.apiserver.kubeconfig import ensure_token, write_kubeconfig
+from sluice.apiserver.registry import CRD_KEY, Cluster, WriteOptions
+from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.storage import Storage
+from sluice.apiserver.tls import ensure_certificates
+from sluice.apiserver.workloads import WorkloadSimulator
+
+log = logging.getLogger("sluice.apiserver")
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _crds() -> list[dict[str, Any]]:
+    from sluice.api.crds import all_crds
+
+    return all_crds()
+
+
+class EmbeddedCluster:
+    """A Kubernetes-compatible control plane without nodes, in this process."""
+
+    def __init__(self, data_dir: Path | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 insecure_http: bool = False, pod_ready_delay: float = 0.5,
+                 bookmark_interval: float = 5.0, install_flux_crds: bool = True) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="sluice-cluster-")
+            data_dir = Path(self._tmp.name)
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.insecure_http = insecure_http
+        self.pod_ready_delay = pod_ready_delay
+        self.bookmark_interval = bookmark_interval
+        self.install_flux_crds = install_flux_crds
+        self.cluster: Cluster | None = None
+        self.token = ""
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._api: Api | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "pki" / "ca.crt"
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        storage = Storage(self.data_dir / "cluster.db")
+        cluster = Cluster(storage)
+        cluster.builtin_schema = _builtin_schema
+        self.cluster = cluster
+        self._bootstrap(cluster)
+        self._tasks = [
+            asyncio.create_task(GarbageCollector(cluster).run(), name="garbage-collector"),
+            asyncio.create_task(WorkloadSimulator(cluster, self.pod_ready_delay).run(),
+                                name="workload-simulator"),
+        ]
+        self.token = ensure_token(self.data_dir)
+        api = Api(cluster, {self.token}, self.bookmark_interval)
+        self._api = api
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        api.routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=1.0)
+        await self._runner.setup()
+        ssl_ctx = None
+        ca_pem: bytes | None = None
+        if not self.insecure_http:
+            certs = ensure_certificates(self.data_dir / "pki")
+            ssl_ctx = certs.server_context()
+            ca_pem = certs.ca_cert.read_bytes()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock, ssl_context=ssl_ctx)
+        await site.start()
+        scheme = "http" if self.insecure_http else "https"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"{scheme}://{host}:{self.port}"
+        write_kubeconfig(self.kubeconfig, self.url, self.token, ca_pem)
+        log.info("embedded cluster listening on %s (kubeconfig %s)", self.url, self.kubeconfig)
+
+    def _bootstrap(self, cluster: Cluster) -> None:
+        ns_type = cluster.catalogue.get("", "v1", "namespaces")
+        assert ns_type is not None
+        for name in SYSTEM_NAMESPACES:
+            if cluster.storage.get(ns_type.storage_key, "", name) is None:
+                cluster.create(ns_type, "", {"metadata": {"name": name}}, WriteOptions())
+        if self.install_flux_crds:
+            crd_type = cluster.catalogue.get("apiextensions.k8s.io", "v1",
+                                             "customresourcedefinitions")
+            assert crd_type is not None
+            opts = WriteOptions(manager="sluice")
+            for crd in _crds():
+                name = crd["metadata"]["name"]
+                existing = cluster.storage.get(CRD_KEY, "", name)
+                try:
+                    if existing is None:
+                        cluster.create(crd_type, "", crd, opts)
+                    elif existing.get("spec") != crd.get("spec"):
+                        body = dict(crd)
+                        body["metadata"] = {**crd["metadata"], "resourceVersion":
+                                            existing["metadata"]["resourceVersion"]}
+                        cluster.update(crd_type, "", name, body, opts)
+                except ApiError as exc:
+                    log.error("cannot install CRD %s: %s", name, exc)
+
+    async def stop(self) -> None:
+        if self._api is not None:
+            self._api.stop_watches()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.cluster is not None:
+            self.cluster.storage.close()
+            self.cluster = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def __aenter__(self) -> EmbeddedCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+
+def _builtin_schema(rt: ResourceType) -> dict[str, Any] | None:
+    return builtin_schemas.schema_for(rt.group, rt.version, rt.kind)
