@@ -126,9 +126,9 @@ class KustomizationSpec(Model):
     kube_config: Annotated[
         KubeConfigReference | None, S("Apply to a remote cluster with this kubeconfig.")
     ] = None
-    path: Annotated[
-        str | None, S("Directory in the artifact to build (the root when unset).")
-    ] = None
+    path: Annotated[str | None, S("Directory in the artifact to build (the root when unset).")] = (
+        None
+    )
     post_build: Annotated[PostBuild | None, S("Variable substitution after the build.")] = None
     prune: Annotated[bool, S("Delete objects that are no longer in the source.")]
     deletion_policy: Annotated[
@@ -161,9 +161,7 @@ class KustomizationSpec(Model):
         str | None,
         S("Namespace set on all namespaced objects.", min_length=1, max_length=63),
     ] = None
-    timeout: Annotated[
-        Duration | None, S("Timeout of apply and health check operations.")
-    ] = None
+    timeout: Annotated[Duration | None, S("Timeout of apply and health check operations.")] = None
     force: Annotated[
         bool | None,
         S("Recreate objects when a patch fails on an immutable field.", default=False),
@@ -200,9 +198,7 @@ class KustomizationStatus(ObjectStatus):
     last_applied_origin_revision: Annotated[
         str | None, S("Origin revision (e.g. OCI source revision) of the last apply.")
     ] = None
-    last_attempted_revision: Annotated[
-        str | None, S("Source revision of the last attempt.")
-    ] = None
+    last_attempted_revision: Annotated[str | None, S("Source revision of the last attempt.")] = None
     inventory: Annotated[
         ResourceInventory | None, S("Objects applied by the last successful reconciliation.")
     ] = None

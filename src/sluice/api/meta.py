@@ -207,9 +207,7 @@ class NamespacedObjectReference(Model):
 class NamespacedObjectKindReference(Model):
     """Reference to an object by kind and name, optionally in another namespace."""
 
-    api_version: Annotated[str | None, S("API version of the referent.", name="apiVersion")] = (
-        None
-    )
+    api_version: Annotated[str | None, S("API version of the referent.", name="apiVersion")] = None
     kind: Annotated[str, S("Kind of the referent.")]
     name: Annotated[str, S("Name of the referent.")]
     namespace: Annotated[
@@ -223,9 +221,7 @@ class CrossNamespaceSourceReference(Model):
     Group modules subclass it to restrict ``kind`` to the sources they accept.
     """
 
-    api_version: Annotated[str | None, S("API version of the referent.", name="apiVersion")] = (
-        None
-    )
+    api_version: Annotated[str | None, S("API version of the referent.", name="apiVersion")] = None
     kind: Annotated[str, S("Kind of the referent.")]
     name: Annotated[str, S("Name of the referent.")]
     namespace: Annotated[

@@ -498,4 +498,3 @@ class Model:
 def field_names(cls: type[Model]) -> dict[str, str]:
     """Map of Python attribute name to JSON name, for callers building patches."""
     return {slot.attr: slot.json for slot in _plan(cls)}
-

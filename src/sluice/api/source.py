@@ -185,9 +185,9 @@ class GitRepositorySpec(Model):
             enum=("generic", "aws", "azure", "github"),
         ),
     ] = None
-    service_account_name: Annotated[
-        str | None, S("ServiceAccount used for workload identity.")
-    ] = None
+    service_account_name: Annotated[str | None, S("ServiceAccount used for workload identity.")] = (
+        None
+    )
     interval: Annotated[Duration, INTERVAL]
     timeout: Annotated[Timeout | None, FETCH_TIMEOUT] = None
     ref: Annotated[GitRepositoryRef | None, S("Git reference to check out.")] = None
@@ -276,9 +276,7 @@ class OCIRepositoryVerification(Model):
         str | None,
         S("Signing technology.", default="cosign", enum=("cosign", "notation"), required=True),
     ] = None
-    secret_ref: Annotated[LocalObjectReference | None, S("Secret with trusted public keys.")] = (
-        None
-    )
+    secret_ref: Annotated[LocalObjectReference | None, S("Secret with trusted public keys.")] = None
     match_oidc_identity: Annotated[
         list[OIDCIdentityMatch] | None,
         S("Accepted keyless identities (any match).", name="matchOIDCIdentity"),
@@ -293,9 +291,7 @@ class OCIRepositorySpec(Model):
 
     url: Annotated[str, S("OCI repository address, oci://host/path.", pattern=r"^oci://.*$")]
     ref: Annotated[OCIRepositoryRef | None, S("Version of the artifact to pull.")] = None
-    layer_selector: Annotated[OCILayerSelector | None, S("Layer to use from the artifact.")] = (
-        None
-    )
+    layer_selector: Annotated[OCILayerSelector | None, S("Layer to use from the artifact.")] = None
     provider: Annotated[
         str | None,
         S(
@@ -420,9 +416,7 @@ class HelmRepository(Resource):
 class LocalHelmChartSourceReference(Model):
     """The source, in the same namespace, the chart comes from."""
 
-    api_version: Annotated[str | None, S("API version of the referent.", name="apiVersion")] = (
-        None
-    )
+    api_version: Annotated[str | None, S("API version of the referent.", name="apiVersion")] = None
     kind: Annotated[
         str,
         S("Kind of the referent.", enum=("HelmRepository", "GitRepository", "Bucket")),
@@ -461,9 +455,7 @@ class HelmChartSpec(Model):
         bool | None, S("Skip missing values files instead of failing.")
     ] = None
     suspend: Annotated[bool | None, SUSPEND] = None
-    verify: Annotated[OCIRepositoryVerification | None, S("Signature verification (OCI).")] = (
-        None
-    )
+    verify: Annotated[OCIRepositoryVerification | None, S("Signature verification (OCI).")] = None
 
 
 class HelmChartStatus(SourceStatus):
@@ -564,9 +556,9 @@ class BucketSpec(Model):
     secret_ref: Annotated[
         LocalObjectReference | None, S("Secret with 'accesskey' and 'secretkey'.")
     ] = None
-    service_account_name: Annotated[
-        str | None, S("ServiceAccount used for workload identity.")
-    ] = None
+    service_account_name: Annotated[str | None, S("ServiceAccount used for workload identity.")] = (
+        None
+    )
     cert_secret_ref: Annotated[LocalObjectReference | None, CERT_SECRET_REF] = None
     proxy_secret_ref: Annotated[LocalObjectReference | None, PROXY_SECRET_REF] = None
     interval: Annotated[Duration, INTERVAL]

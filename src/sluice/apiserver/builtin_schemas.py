@@ -12,8 +12,7 @@ the structure, their docstrings the descriptions, their non-optional fields the
 
 What the models do not carry is the list and patch metadata Kubernetes declares
 with markers in its Go types (merge keys, patch strategies, list and map
-types). ``_KEYED_LISTS``, ``_SET_LISTS``, ``_ATOMIC_LISTS``, ``_ATOMIC_STRUCTS``
-and ``_FIELD_EXTRAS`` below restate those markers for the kinds Sluice serves.
+types); :mod:`builtin_markers` restates those for the kinds Sluice serves.
 
 Two forms come out:
 
@@ -37,6 +36,7 @@ from typing import Any
 
 import msgspec
 
+from sluice.apiserver.builtin_markers import ATOMIC_STRUCTS, field_markers
 from sluice.apiserver.resources import BUILTINS
 
 Schema = dict[str, Any]
@@ -77,9 +77,9 @@ _ALIASES: dict[str, tuple[str, Schema, Schema]] = {
         "description": "A fixed-point number with a unit suffix, such as 100m, 1.5Gi or 2.",
         "oneOf": [{"type": "string"}, {"type": "number"}],
     }, {
-        # A quantity may be written as a number (``cpu: 0.5``) or a string (``memory: 1Gi``).
+        # A scalar written as a number (``cpu: 0.5``) or a string (``memory: 1Gi``).
+        # Not x-kubernetes-int-or-string: that would refuse 0.5, which Kubernetes takes.
         "anyOf": [{"type": "integer"}, {"type": "number"}, {"type": "string"}],
-        "x-kubernetes-int-or-string": True,
     }),
     "IntOrString": (INT_OR_STRING, {
         "description": "An integer or a string, such as a port number or name, or 25%.",
@@ -130,166 +130,6 @@ _MAP_VALUES: dict[str, Schema] = {
 # Secret.data is base64 text on the wire; ConfigMap.data is plain text.
 _BYTE_MAPS = frozenset({("Secret", "data")})
 
-# ---------------------------------------------------------------------------
-# Kubernetes' list and patch markers, restated per (model class, field).
-#
-# Lists merged by key: owners, fields, key, patch strategy. The key "a+b" means
-# patch merge key ``a`` and list-map keys ``[a, b]``; an empty strategy means
-# server-side apply merges by key but strategic merge patch replaces the list.
-_KEYED_LISTS: tuple[tuple[str, str, str, str], ...] = (
-    ("PodSpec", "containers initContainers ephemeralContainers imagePullSecrets "
-                "schedulingGates", "name", "merge"),
-    ("PodSpec", "volumes resourceClaims", "name", "merge,retainKeys"),
-    ("PodSpec", "hostAliases", "ip", "merge"),
-    ("PodSpec", "topologySpreadConstraints", "topologyKey+whenUnsatisfiable", "merge"),
-    ("Container EphemeralContainer", "env", "name", "merge"),
-    ("Container EphemeralContainer", "ports", "containerPort+protocol", "merge"),
-    ("Container EphemeralContainer", "volumeMounts", "mountPath", "merge"),
-    ("Container EphemeralContainer", "volumeDevices", "devicePath", "merge"),
-    ("ResourceRequirements", "claims", "name", ""),
-    ("PodStatus", "podIPs", "ip", "merge"),
-    ("PodStatus", "resourceClaimStatuses", "name", "merge,retainKeys"),
-    ("ServiceSpec", "ports", "port+protocol", "merge"),
-    ("ServiceAccount", "secrets", "name", "merge"),
-    ("ObjectMeta", "ownerReferences", "uid", "merge"),
-    ("NodeStatus", "addresses", "type", "merge"),
-    ("MutatingWebhookConfiguration ValidatingWebhookConfiguration", "webhooks", "name", "merge"),
-    ("MutatingWebhook ValidatingWebhook", "matchConditions", "name", "merge"),
-    ("CustomResourceDefinitionStatus", "conditions", "type", ""),
-)
-# Every other list of conditions that carry a ``type`` merges by it
-# (Deployment, Pod, Node, Namespace, Service, PVC, PDB, HPA...).
-_CONDITIONS = ("conditions", "type", "merge")
-
-# Lists of scalars merged as sets: owner -> (fields, patch strategy).
-_SET_LISTS: dict[str, tuple[str, str]] = {
-    "ObjectMeta": ("finalizers", "merge"),
-    "NodeSpec": ("podCIDRs", "merge"),
-    "Endpoint": ("addresses", ""),
-    "PodFailurePolicyOnExitCodesRequirement": ("values", ""),
-}
-
-# Lists replaced whole by both patch styles, as Kubernetes declares them.
-_ATOMIC_LISTS: dict[str, str] = {
-    "PodSpec": "tolerations readinessGates",
-    "Container": "command args envFrom resizePolicy",
-    "EphemeralContainer": "command args envFrom resizePolicy",
-    "PodStatus": "containerStatuses initContainerStatuses ephemeralContainerStatuses hostIPs",
-    "PodSecurityContext": "supplementalGroups sysctls",
-    "Capabilities": "add drop",
-    "ExecAction": "command",
-    "HTTPGetAction": "httpHeaders",
-    "PodAffinity": "requiredDuringSchedulingIgnoredDuringExecution "
-                   "preferredDuringSchedulingIgnoredDuringExecution",
-    "PodAntiAffinity": "requiredDuringSchedulingIgnoredDuringExecution "
-                       "preferredDuringSchedulingIgnoredDuringExecution",
-    "NodeAffinity": "preferredDuringSchedulingIgnoredDuringExecution",
-    "PodAffinityTerm": "namespaces matchLabelKeys mismatchLabelKeys",
-    "TopologySpreadConstraint": "matchLabelKeys",
-    "NodeSelector": "nodeSelectorTerms",
-    "NodeSelectorTerm": "matchExpressions matchFields",
-    "NodeSelectorRequirement": "values",
-    "LabelSelector": "matchExpressions",
-    "LabelSelectorRequirement": "values",
-    "ConfigMapVolumeSource": "items",
-    "SecretVolumeSource": "items",
-    "DownwardAPIVolumeSource": "items",
-    "ConfigMapProjection": "items",
-    "SecretProjection": "items",
-    "DownwardAPIProjection": "items",
-    "ProjectedVolumeSource": "sources",
-    "ServiceSpec": "clusterIPs externalIPs ipFamilies loadBalancerSourceRanges",
-    "ServiceAccount": "imagePullSecrets",
-    "NamespaceSpec": "finalizers",
-    "NodeSpec": "taints",
-    "NodeStatus": "images volumesInUse volumesAttached",
-    "PersistentVolumeClaimSpec": "accessModes",
-    "PersistentVolumeSpec": "accessModes mountOptions",
-    "Endpoints": "subsets",
-    "EndpointSubset": "addresses notReadyAddresses ports",
-    "ResourceQuotaSpec": "scopes",
-    "LimitRangeSpec": "limits",
-    "StatefulSetSpec": "volumeClaimTemplates",
-    "JobStatus": "conditions",
-    "CronJobStatus": "active",
-    "PodFailurePolicy": "rules",
-    "IngressSpec": "rules tls",
-    "IngressTLS": "hosts",
-    "HTTPIngressRuleValue": "paths",
-    "NetworkPolicySpec": "ingress egress policyTypes",
-    "NetworkPolicyIngressRule": "ports from",
-    "NetworkPolicyEgressRule": "ports to",
-    "IPBlock": "except",
-    "Role": "rules",
-    "ClusterRole": "rules",
-    "RoleBinding": "subjects",
-    "ClusterRoleBinding": "subjects",
-    "AggregationRule": "clusterRoleSelectors",
-    "PolicyRule": "verbs apiGroups resources resourceNames nonResourceURLs",
-    "HorizontalPodAutoscalerSpec": "metrics",
-    "HorizontalPodAutoscalerStatus": "currentMetrics",
-    "HPAScalingRules": "policies",
-    "EndpointSlice": "endpoints ports",
-    "CustomResourceDefinitionSpec": "versions",
-    "CustomResourceDefinitionNames": "shortNames categories",
-    "CustomResourceDefinitionStatus": "storedVersions",
-    "StorageClass": "mountOptions allowedTopologies",
-    "MutatingWebhook": "rules",
-    "ValidatingWebhook": "rules",
-}
-
-# Structs that server-side apply owns as one value (``+structType=atomic``).
-_ATOMIC_STRUCTS = frozenset({
-    "LabelSelector", "NodeSelector", "NodeSelectorTerm", "OwnerReference", "ObjectReference",
-    "LocalObjectReference", "TypedLocalObjectReference", "ConfigMapKeySelector",
-    "SecretKeySelector", "ObjectFieldSelector", "ResourceFieldSelector", "SecretReference",
-    "TopologySelectorTerm", "EndpointPort", "RoleRef",
-})
-
-# Anything else Kubernetes declares on one field.
-_FIELD_EXTRAS: dict[tuple[str, str], Schema] = {
-    ("DeploymentSpec", "strategy"): {"x-kubernetes-patch-strategy": "retainKeys"},
-    ("ServiceSpec", "selector"): {"x-kubernetes-map-type": "atomic"},
-    ("PodSpec", "nodeSelector"): {"x-kubernetes-map-type": "atomic"},
-}
-
-
-def _split_keys(spec: str) -> list[str]:
-    return spec.split("+")
-
-
-def _overlay() -> dict[tuple[str, str], Schema]:
-    out: dict[tuple[str, str], Schema] = {}
-    for owners, fields, key, strategy in _KEYED_LISTS:
-        for owner in owners.split():
-            for name in fields.split():
-                keys = _split_keys(key)
-                ext: Schema = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": keys}
-                if strategy:
-                    ext["x-kubernetes-patch-merge-key"] = keys[0]
-                    ext["x-kubernetes-patch-strategy"] = strategy
-                out[(owner, name)] = ext
-    for owner, (fields, strategy) in _SET_LISTS.items():
-        for name in fields.split():
-            ext = {"x-kubernetes-list-type": "set"}
-            if strategy:
-                ext["x-kubernetes-patch-strategy"] = strategy
-            out[(owner, name)] = ext
-    for owner, fields in _ATOMIC_LISTS.items():
-        for name in fields.split():
-            out.setdefault((owner, name), {"x-kubernetes-list-type": "atomic"})
-    # Job conditions are atomic for apply, yet strategic merge patch merges them by type.
-    out[("JobStatus", "conditions")] = {
-        "x-kubernetes-list-type": "atomic",
-        "x-kubernetes-patch-merge-key": "type", "x-kubernetes-patch-strategy": "merge",
-    }
-    for key, ext in _FIELD_EXTRAS.items():
-        out.setdefault(key, {}).update(ext)
-    return out
-
-
-_OVERLAY = _overlay()
-
 
 # ---------------------------------------------------------------------------
 # Reading the models.
@@ -309,6 +149,7 @@ def definition_name(cls: type) -> str:
     return f"{prefix}.{cls.__name__}"
 
 
+@functools.cache
 def model_class(group: str, version: str, kind: str) -> type | None:
     """The lightkube model of a built-in kind, or None for custom and unknown kinds."""
     if group not in _LEGACY_GROUPS and not group.endswith(".k8s.io"):
@@ -419,9 +260,9 @@ def _type_schema(hint: Any, alias: str | None, owner: str, field: str,
     if hint is bool:
         return {"type": "boolean"}
     if hint is int:
-        return {"type": "integer", "format": "int64"}
+        return {"type": "integer"}
     if hint is float:
-        return {"type": "number", "format": "double"}
+        return {"type": "number"}
     if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
         deps.append(hint)
         return _ref(definition_name(hint))
@@ -443,14 +284,9 @@ def _list_item(hint: Any) -> type | None:
 
 
 def _field_meta(owner: str, field: str, hint: Any) -> Schema:
-    ext = _OVERLAY.get((owner, field))
-    if ext is not None:
-        return ext
     item = _list_item(hint)
-    if field == _CONDITIONS[0] and item is not None and "type" in item.__struct_fields__:
-        return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
-                "x-kubernetes-patch-merge-key": "type", "x-kubernetes-patch-strategy": "merge"}
-    return {}
+    item_fields: tuple[str, ...] = getattr(item, "__struct_fields__", ()) if item else ()
+    return field_markers(owner, field, item_fields)
 
 
 @functools.cache
@@ -482,7 +318,7 @@ def _component(cls: type) -> tuple[Schema, tuple[type, ...]]:
         out = {"description": description, **out}
     if required:
         out["required"] = required
-    if cls.__name__ in _ATOMIC_STRUCTS:
+    if cls.__name__ in ATOMIC_STRUCTS:
         out["x-kubernetes-map-type"] = "atomic"
     gvk = _own_gvk(cls)
     if gvk is not None:
@@ -633,7 +469,8 @@ def schema_for(group: str, version: str, kind: str) -> Schema | None:
     """The fully inlined schema of a built-in kind; None for custom or unknown kinds.
 
     No ``$ref`` remains: nested models are expanded in place, int-or-string
-    and quantity fields carry ``x-kubernetes-int-or-string``, timestamps are
+    fields carry ``x-kubernetes-int-or-string``, quantities are an ``anyOf`` of
+    integer, number and string (``cpu: 0.5``), timestamps are
     ``date-time`` strings and opaque objects ``x-kubernetes-preserve-unknown-fields``.
     The result is shared between callers and must not be mutated.
     """

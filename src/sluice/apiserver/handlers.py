@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sluice.apiserver import discovery, openapi, tables
+from sluice.apiserver import discovery, openapi, openapi_proto, tables
 from sluice.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -137,6 +137,9 @@ class Api:
             return self._openapi(request, path)
         m = _PATH.match(path)
         if not m:
+            g = re.match(r"^/apis/([^/]+)/?$", path)
+            if g and (doc := discovery.api_group(self.cluster.catalogue, g[1])) is not None:
+                return json_response(doc)
             raise NotFound("", "", "")
         group = m["group"] or ""
         version = m["core"] or m["version"]
@@ -176,32 +179,38 @@ class Api:
 
     # --------------------------------------------------------------- discovery
     def _discovery_root(self, request: web.Request, path: str) -> web.Response:
-        accept = request.headers.get("Accept", "")
         cat = self.cluster.catalogue
-        if "as=APIGroupDiscoveryList" in accept and "v=v2" in accept:
+        form = discovery.negotiate(request.headers.get("Accept", ""))
+        headers = {"Vary": "Accept"}
+        if form is None:
+            raise ApiError(406, "NotAcceptable", "only application/json is served")
+        if form == "aggregated":
             doc = discovery.aggregated(cat, legacy=(path == "/api"))
-            ctype = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-            return json_response(doc, content_type=ctype)
+            return json_response(doc, content_type=discovery.AGGREGATED_CONTENT_TYPE,
+                                 headers=headers)
         if path == "/api":
-            return json_response(discovery.api_versions())
-        return json_response(discovery.api_groups(cat))
+            return json_response(discovery.api_versions(), headers=headers)
+        return json_response(discovery.api_groups(cat), headers=headers)
 
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         cat = self.cluster.catalogue
+        schemas = self.cluster.schema
+        headers = {"Cache-Control": "no-cache, private"}
         if path == "/openapi/v2":
-            accept = request.headers.get("Accept", "")
-            if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
-                raise ApiError(406, "NotAcceptable", "only application/json is served")
-            return json_response(openapi.v2_document(cat))
+            if openapi_proto.wants_protobuf(request.headers.get("Accept", "")):
+                # kubectl only reads the v2 document as protobuf (it falls back to it for Lists).
+                return web.Response(body=openapi.v2_protobuf(cat, schemas), headers={
+                    **headers, "Content-Type": openapi_proto.CONTENT_TYPE})
+            return json_response(openapi.v2_document(cat, schemas), headers=headers)
         if path == "/openapi/v3":
-            return json_response(openapi.v3_root(cat))
+            return json_response(openapi.v3_root(cat, schemas), headers=headers)
         m = re.match(r"^/openapi/v3/(?:api/(v1)|apis/([^/]+)/([^/]+))$", path)
         if m:
             group = m[2] or ""
             version = m[1] or m[3]
-            doc = openapi.v3_group_version(cat, group, version, self.cluster.schema)
+            doc = openapi.v3_group_version(cat, group, version, schemas)
             if doc is not None:
-                return json_response(doc)
+                return json_response(doc, headers=headers)
         raise NotFound("", "", "")
 
     # --------------------------------------------------------------- resources

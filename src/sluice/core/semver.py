@@ -150,9 +150,7 @@ def parse_version(text: str, *, strict: bool = False) -> Version:
     prerelease = match["pre"] or ""
     for ident in prerelease.split(".") if prerelease else ():
         if ident.isdigit() and len(ident) > 1 and ident[0] == "0":
-            raise SemverError(
-                f"invalid semantic version: {text!r}: prerelease part starts with 0"
-            )
+            raise SemverError(f"invalid semantic version: {text!r}: prerelease part starts with 0")
     return Version(
         int(major),
         int(minor or 0),

@@ -17,7 +17,7 @@ import math
 import re
 from decimal import Decimal
 from functools import cmp_to_key
-from typing import Any
+from typing import Any, ClassVar
 
 from .decode import go_parse_int
 
@@ -91,7 +91,7 @@ def _v2_reads_as_string(text: str) -> bool:
 
 def _go_float_digits(value: float) -> tuple[str, int]:
     """Shortest round-trip digits and decimal-point position (Go's ``digs.d``/``digs.dp``)."""
-    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    _sign, digits, exponent = Decimal(repr(value)).as_tuple()
     text = "".join(map(str, digits)).lstrip("0") or "0"
     assert isinstance(exponent, int)
     point = len("".join(map(str, digits)).lstrip("0")) + exponent
@@ -302,8 +302,10 @@ class _Emitter:
 
     def write_indent(self) -> None:
         indent = max(self.indent, 0)
-        if not self.indention or self.column > indent or (
-            self.column == indent and not self.whitespace
+        if (
+            not self.indention
+            or self.column > indent
+            or (self.column == indent and not self.whitespace)
         ):
             self.put_break()
         if self.column < indent:
@@ -474,7 +476,7 @@ class _Emitter:
         self.whitespace = False
         self.indention = False
 
-    _ESCAPES = {
+    _ESCAPES: ClassVar[dict[str, str]] = {
         "\0": "0", "\x07": "a", "\x08": "b", "\t": "t", "\n": "n", "\x0b": "v",
         "\x0c": "f", "\r": "r", "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N",
         "\xa0": "_", "\u2028": "L", "\u2029": "P",
@@ -501,7 +503,12 @@ class _Emitter:
                 self.put("\\" + code)
                 spaces = False
             elif c == " ":
-                if allow_breaks and not spaces and self.column > _BEST_WIDTH and 0 < offset < size - 1:
+                if (
+                    allow_breaks
+                    and not spaces
+                    and self.column > _BEST_WIDTH
+                    and 0 < offset < size - 1
+                ):
                     self.write_indent()
                     if i + 1 < n and text[i + 1] == " ":
                         self.put("\\")

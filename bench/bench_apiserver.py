@@ -1,0 +1,169 @@
+"""Benchmarks of the embedded cluster, run by hand: `.venv/bin/python bench/bench_apiserver.py`.
+
+Measures, against a fresh embedded cluster over HTTPS with its token:
+- create, get and list of N ConfigMaps (requests per second, 8 concurrent clients);
+- watch delivery latency (p50/p99) with W watchers on one namespace;
+- `kubectl apply --server-side` of M objects, and, as the baseline measured in the
+  same run, `kubectl apply --dry-run=client` of the same files (kubectl's own cost
+  without the server doing any work), so the ratio shows what the server adds.
+Numbers are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import ssl
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from sluice.testing.background import BackgroundCluster
+
+
+def _client(bg: BackgroundCluster) -> httpx.AsyncClient:
+    ctx = ssl.create_default_context(cafile=str(bg.ca_file))
+    return httpx.AsyncClient(base_url=bg.url, verify=ctx, timeout=60,
+                             headers={"Authorization": f"Bearer {bg.token}"},
+                             limits=httpx.Limits(max_connections=16))
+
+
+async def _pool(n: int, workers: int, fn) -> float:  # type: ignore[no-untyped-def]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await fn(queue.get_nowait())
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return time.perf_counter() - start
+
+
+async def crud(bg: BackgroundCluster, n: int) -> None:
+    async with _client(bg) as c:
+        await c.post("/api/v1/namespaces", json={"metadata": {"name": "bench"}})
+        base = "/api/v1/namespaces/bench/configmaps"
+
+        async def create(i: int) -> None:
+            r = await c.post(base, json={"metadata": {"name": f"cm-{i}"}, "data": {"k": str(i)}})
+            assert r.status_code == 201, r.text
+
+        async def get(i: int) -> None:
+            r = await c.get(f"{base}/cm-{i}")
+            assert r.status_code == 200
+
+        t = await _pool(n, 8, create)
+        print(f"create {n} ConfigMaps: {n / t:,.0f} req/s ({t:.1f} s)")
+        t = await _pool(n, 8, get)
+        print(f"get    {n} ConfigMaps: {n / t:,.0f} req/s ({t:.1f} s)")
+        start = time.perf_counter()
+        r = await c.get(base)
+        t = time.perf_counter() - start
+        print(f"list   {len(r.json()['items'])} ConfigMaps in one request: {t * 1000:.0f} ms")
+        start = time.perf_counter()
+        pages, cont = 0, ""
+        while True:
+            r = await c.get(base, params={"limit": 500, **({"continue": cont} if cont else {})})
+            pages += 1
+            cont = r.json()["metadata"].get("continue", "")
+            if not cont:
+                break
+        t = time.perf_counter() - start
+        print(f"list   paged by 500: {pages} pages in {t * 1000:.0f} ms")
+
+
+async def watch_latency(bg: BackgroundCluster, watchers: int, events: int) -> None:
+    async with _client(bg) as c:
+        await c.post("/api/v1/namespaces", json={"metadata": {"name": "bench-watch"}})
+        base = "/api/v1/namespaces/bench-watch/configmaps"
+        r = await c.get(base)
+        rv = r.json()["metadata"]["resourceVersion"]
+        sent: dict[str, float] = {}
+        latencies: list[float] = []
+        ready = asyncio.Event()
+        opened = 0
+
+        async def watcher() -> None:
+            nonlocal opened
+            async with _client(bg) as wc, wc.stream(
+                    "GET", base, params={"watch": "true", "resourceVersion": rv}) as resp:
+                opened += 1
+                if opened == watchers:
+                    ready.set()
+                seen = 0
+                async for line in resp.aiter_lines():
+                    if not line:
+                        continue
+                    now = time.perf_counter()
+                    name = line.split('"name":"', 1)[1].split('"', 1)[0]
+                    latencies.append(now - sent[name])
+                    seen += 1
+                    if seen == events:
+                        return
+
+        tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+        await asyncio.wait_for(ready.wait(), 60)
+        await asyncio.sleep(0.2)  # let the last stream's headers settle; not a sync point
+        for i in range(events):
+            name = f"w-{i}"
+            sent[name] = time.perf_counter()
+            await c.post(base, json={"metadata": {"name": name}})
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+        latencies.sort()
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+        print(f"watch: {watchers} watchers x {events} events: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+def kubectl_apply(bg: BackgroundCluster, m: int) -> None:
+    if not shutil.which("kubectl"):
+        print("kubectl not installed: skipping the kubectl apply benchmark")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "objs"
+        folder.mkdir()
+        docs = ["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench-apply\n"]
+        for i in range(m):
+            docs.append(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: obj-{i}\n"
+                        f"  namespace: bench-apply\ndata:\n  key: value-{i}\n")
+        (folder / "all.yaml").write_text("---\n".join(docs))
+        env = {**os.environ, "KUBECONFIG": str(bg.kubeconfig)}
+
+        def run(*args: str) -> float:
+            start = time.perf_counter()
+            subprocess.run(["kubectl", *args, "-f", str(folder)], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            return time.perf_counter() - start
+
+        base = run("apply", "--dry-run=client")
+        first = run("apply", "--server-side")
+        again = run("apply", "--server-side")
+        print(f"kubectl apply --server-side of {m} objects: first {first:.2f} s, "
+              f"unchanged {again:.2f} s; kubectl --dry-run=client baseline {base:.2f} s "
+              f"(ratio first/baseline {first / base:.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--watchers", type=int, default=100)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--apply", type=int, default=1_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, BackgroundCluster(Path(tmp)) as bg:
+        asyncio.run(crud(bg, args.objects))
+        asyncio.run(watch_latency(bg, args.watchers, args.events))
+        kubectl_apply(bg, args.apply)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,443 @@
+"""Artifacts: reproducible tarballs, their storage, and safe extraction.
+
+A source's output is an *artifact*: a `.tar.gz` of the checked-out tree
+(minus ignored paths) stored at `<root>/<kind>/<namespace>/<name>/<file>`,
+published as `status.artifact` with a `sha256:` digest and served over HTTP
+(`artifact_server.py`) to the appliers.
+
+**Determinism.** Consumers compare digests to decide whether anything
+changed, so the bytes must depend on content only, as in Flux: entries are
+written depth-first in byte order of names; owner, group and timestamps are
+zeroed; modes are normalised to 0755 (directories and executables) or 0644;
+the gzip header has no name and no time. Two checkouts of the same commit
+therefore give the same digest, whoever made them and whenever.
+
+**Safety.** Building refuses symlinks that are absolute or climb out of the
+root (they would point into the controller's disk once extracted);
+extraction (`extract`, also used by the kustomization side) refuses entries
+with absolute paths, `..` components, symlinks leaving the destination,
+hard links, devices and FIFOs, and writes nothing through a symlink. Both
+raise `UnsafeArchiveEntry` (reason `ArchiveOperationFailed`).
+
+**Storage.** `Storage` names artifacts, writes them atomically (temporary
+file in the same directory, then `os.replace`), keeps the newest few per
+object (`garbage_collect`) and deletes an object's files (`remove_all`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import os
+import posixpath
+import re
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from sluice.controllers.source.errors import (
+    ArchiveOperationFailed,
+    StorageOperationFailed,
+    UnsafeArchiveEntry,
+)
+from sluice.core.sourceignore import IgnoreRules, walk
+
+__all__ = [
+    "ArchiveSummary",
+    "Artifact",
+    "Storage",
+    "build_archive",
+    "extract",
+]
+
+_CHUNK = 1 << 16
+_TEMP_PREFIX = ".tmp-"
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class ArchiveSummary:
+    digest: str  # "sha256:<hex>"
+    size: int
+    entries: int
+
+
+class _HashingWriter:
+    """A write-only file object that hashes and counts what passes through."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self._out.write(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def _symlink_target(root: Path, rel: str) -> str:
+    target = os.readlink(root / rel)
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+    if posixpath.isabs(target) or resolved == ".." or resolved.startswith("../"):
+        raise UnsafeArchiveEntry(
+            f"symlink '{rel}' points outside the source root (target '{target}')"
+        )
+    return target
+
+
+def build_archive(source: Path, out: IO[bytes], rules: IgnoreRules | None = None) -> ArchiveSummary:
+    """Write a reproducible tar.gz of `source` (minus `rules`) to `out`."""
+    rules = rules if rules is not None else IgnoreRules.defaults()
+    if not source.is_dir():
+        raise ArchiveOperationFailed(f"source '{source}' is not a directory")
+    writer = _HashingWriter(out)
+    entries = 0
+    try:
+        with (
+            gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=0, filename="") as gz,
+            tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for rel, entry in walk(source, rules):
+                info = tarfile.TarInfo(rel)
+                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                if entry.is_symlink():
+                    info.type, info.mode = tarfile.SYMTYPE, 0o777
+                    info.linkname = _symlink_target(source, rel)
+                    tar.addfile(info)
+                elif entry.is_dir(follow_symlinks=False):
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                elif entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    info.size = st.st_size
+                    info.mode = 0o755 if st.st_mode & 0o111 else 0o644
+                    with open(entry.path, "rb") as handle:
+                        tar.addfile(info, handle)
+                else:
+                    continue  # sockets, FIFOs and devices never belong in an artifact
+                entries += 1
+    except UnsafeArchiveEntry:
+        raise
+    except OSError as err:
+        raise ArchiveOperationFailed(f"failed to archive '{source}': {err}") from None
+    return ArchiveSummary(f"sha256:{writer.sha256.hexdigest()}", writer.size, entries)
+
+
+# ----------------------------------------------------------------- extraction
+
+
+def _inside(base: str, path: str) -> bool:
+    return path == base or path.startswith(base + os.sep)
+
+
+def _member_path(name: str) -> str:
+    """The normalised relative path of an entry, or UnsafeArchiveEntry."""
+    if not name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise UnsafeArchiveEntry(f"archive entry '{name}' has an absolute path")
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchiveEntry(f"archive entry '{name}' escapes the destination")
+    return "/".join(parts)
+
+
+def _remove_existing(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def extract(tarball: Path | BinaryIO, dest: Path, *, max_size: int | None = None) -> int:
+    """Safely extract a (gzipped) tarball into `dest`; returns the entry count.
+
+    `dest` should be a fresh directory: on failure it keeps whatever was
+    written before the offending entry. `max_size` bounds the total size of
+    regular files.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    base = os.path.realpath(dest)
+    count = total = 0
+    links: list[Path] = []
+    try:
+        opened = (
+            tarfile.open(tarball, mode="r|*")
+            if isinstance(tarball, Path)
+            else tarfile.open(fileobj=tarball, mode="r|*")
+        )
+        with opened as tar:
+            for member in tar:
+                rel = _member_path(member.name)
+                if not rel:
+                    continue  # the root directory itself
+                target = dest / rel
+                parent = os.path.realpath(target.parent)
+                if not _inside(base, parent):
+                    raise UnsafeArchiveEntry(
+                        f"archive entry '{member.name}' would be written through a symlink "
+                        "outside the destination"
+                    )
+                if member.isdir():
+                    if target.is_symlink() or (target.exists() and not target.is_dir()):
+                        _remove_existing(target)
+                    target.mkdir(mode=0o755, parents=True, exist_ok=True)
+                elif member.isreg():
+                    total += member.size
+                    if max_size is not None and total > max_size:
+                        raise ArchiveOperationFailed(
+                            f"archive exceeds the maximum extracted size of {max_size} bytes"
+                        )
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _remove_existing(target)
+                    source = tar.extractfile(member)
+                    assert source is not None
+                    mode = 0o755 if member.mode & 0o111 else 0o644
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                    with os.fdopen(os.open(target, flags, mode), "wb") as out:
+                        shutil.copyfileobj(source, out, _CHUNK)
+                elif member.issym():
+                    link = member.linkname
+                    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), link))
+                    if posixpath.isabs(link) or resolved == ".." or resolved.startswith("../"):
+                        raise UnsafeArchiveEntry(
+                            f"symlink '{member.name}' points outside the destination "
+                            f"(target '{link}')"
+                        )
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _remove_existing(target)
+                    os.symlink(link, target)
+                    links.append(target)
+                elif member.islnk():
+                    raise UnsafeArchiveEntry(
+                        f"archive entry '{member.name}' is a hard link, which is not supported"
+                    )
+                else:
+                    raise UnsafeArchiveEntry(
+                        f"archive entry '{member.name}' is a device or special file"
+                    )
+                count += 1
+    except (ArchiveOperationFailed, UnsafeArchiveEntry):
+        raise
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as err:
+        raise ArchiveOperationFailed(f"failed to extract archive: {err}") from None
+    # A chain of individually harmless links could still resolve outside.
+    for created in links:
+        if not _inside(base, os.path.realpath(created)):
+            raise UnsafeArchiveEntry(
+                f"symlink '{created.relative_to(dest)}' resolves outside the destination"
+            )
+    return count
+
+
+# -------------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A stored artifact, shaped like Flux's `status.artifact`."""
+
+    path: str
+    url: str
+    revision: str
+    digest: str
+    size: int
+    last_update_time: datetime
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def to_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "path": self.path,
+            "url": self.url,
+            "revision": self.revision,
+            "digest": self.digest,
+            "lastUpdateTime": self.last_update_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "size": self.size,
+        }
+        if self.metadata:
+            status["metadata"] = dict(self.metadata)
+        return status
+
+
+class Storage:
+    """Artifact files under `root`, published at `http://<address>/<path>`."""
+
+    def __init__(self, root: Path, advertised_address: str = "localhost:9090") -> None:
+        self.root = root
+        self.advertised_address = advertised_address.rstrip("/")
+
+    def artifact_path(self, kind: str, namespace: str, name: str, filename: str) -> str:
+        """`<kind-lower>/<namespace>/<name>/<filename>`, each part validated."""
+        parts = (kind.lower(), namespace, name, filename)
+        for part in parts:
+            if not _SEGMENT.match(part) or part in (".", ".."):
+                raise StorageOperationFailed(f"invalid artifact path segment '{part}'")
+        return "/".join(parts)
+
+    def local_path(self, path: str) -> Path:
+        """The file behind a stored artifact path, refusing anything outside root."""
+        parts = path.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            raise StorageOperationFailed(f"invalid artifact path '{path}'")
+        return self.root.joinpath(*parts)
+
+    def url_for(self, path: str) -> str:
+        address = self.advertised_address
+        if "://" not in address:
+            address = f"http://{address}"
+        return f"{address}/{path}"
+
+    def exists(self, path: str) -> bool:
+        return self.local_path(path).is_file()
+
+    def _temp_in(self, directory: Path) -> tempfile._TemporaryFileWrapper[bytes]:
+        directory.mkdir(parents=True, exist_ok=True)
+        return tempfile.NamedTemporaryFile(dir=directory, prefix=_TEMP_PREFIX, delete=False)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Write `data` at `path`; readers see the old file or the new one."""
+        target = self.local_path(path)
+        try:
+            handle = self._temp_in(target.parent)
+        except OSError as err:
+            raise StorageOperationFailed(f"failed to create '{target.parent}': {err}") from None
+        try:
+            with handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(handle.name, 0o644)
+            os.replace(handle.name, target)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name)
+            raise StorageOperationFailed(f"failed to write artifact '{path}': {err}") from None
+
+    def archive_sync(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        filename: str,
+        source: Path,
+        revision: str,
+        rules: IgnoreRules | None = None,
+    ) -> Artifact:
+        """Archive `source` as the artifact `filename` of one object."""
+        path = self.artifact_path(kind, namespace, name, filename)
+        target = self.local_path(path)
+        try:
+            handle = self._temp_in(target.parent)
+        except OSError as err:
+            raise StorageOperationFailed(f"failed to create '{target.parent}': {err}") from None
+        try:
+            with handle:
+                summary = build_archive(source, handle, rules)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(handle.name, 0o644)
+            os.replace(handle.name, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name)
+            raise
+        return Artifact(
+            path=path,
+            url=self.url_for(path),
+            revision=revision,
+            digest=summary.digest,
+            size=summary.size,
+            last_update_time=datetime.now(UTC).replace(microsecond=0),
+        )
+
+    async def archive(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        filename: str,
+        source: Path,
+        revision: str,
+        rules: IgnoreRules | None = None,
+    ) -> Artifact:
+        """`archive_sync` on a worker thread."""
+        return await asyncio.to_thread(
+            self.archive_sync, kind, namespace, name, filename, source, revision, rules
+        )
+
+    def _object_dir(self, kind: str, namespace: str, name: str) -> tuple[Path, str]:
+        """The directory holding one object's artifacts, and its path prefix."""
+        prefix = self.artifact_path(kind, namespace, name, "x").removesuffix("x")
+        return self.local_path(prefix.rstrip("/")), prefix
+
+    def garbage_collect(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        keep: int = 2,
+        current: str | None = None,
+        stale_temp_seconds: float = 600.0,
+    ) -> list[str]:
+        """Delete all but the `keep` newest artifacts of one object.
+
+        `current` (the path in `status.artifact`) is always kept and counts
+        towards `keep`. Abandoned temporary files older than
+        `stale_temp_seconds` go too. Returns the deleted artifact paths.
+        """
+        directory, prefix = self._object_dir(kind, namespace, name)
+        if not directory.is_dir():
+            return []
+        files: list[tuple[float, str, Path]] = []
+        now = time.time()
+        try:
+            for entry in os.scandir(directory):
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                mtime = entry.stat(follow_symlinks=False).st_mtime
+                if entry.name.startswith(_TEMP_PREFIX):
+                    if now - mtime > stale_temp_seconds:
+                        os.unlink(entry.path)
+                    continue
+                files.append((mtime, entry.name, Path(entry.path)))
+            files.sort(key=lambda f: (f[0], f[1]), reverse=True)
+            current_name = current.rsplit("/", 1)[-1] if current else None
+            ordered = [f for f in files if f[1] == current_name] + [
+                f for f in files if f[1] != current_name
+            ]
+            removed: list[str] = []
+            for _, filename, path in ordered[max(keep, 1 if current_name else 0) :]:
+                path.unlink()
+                removed.append(prefix + filename)
+        except OSError as err:
+            raise StorageOperationFailed(
+                f"garbage collection of '{directory}' failed: {err}"
+            ) from None
+        return removed
+
+    def remove_all(self, kind: str, namespace: str, name: str) -> list[str]:
+        """Delete every stored file of one object (on object deletion)."""
+        directory, prefix = self._object_dir(kind, namespace, name)
+        if not directory.exists():
+            return []
+        removed = sorted(
+            prefix + entry.name
+            for entry in os.scandir(directory)
+            if entry.is_file(follow_symlinks=False) and not entry.name.startswith(_TEMP_PREFIX)
+        )
+        try:
+            shutil.rmtree(directory)
+        except OSError as err:
+            raise StorageOperationFailed(f"failed to remove '{directory}': {err}") from None
+        return removed

@@ -1,0 +1,225 @@
+"""Loopback Git-over-SSH server for tests, in process (no sshd, no root).
+
+Git over SSH is "run `git-upload-pack '<path>'` (or `git-receive-pack`) on
+the server and pipe its stdio". `GitSSHServer` does exactly that on top of
+an asyncssh server bound to 127.0.0.1: it accepts only public-key
+authentication with the keys it is given, serves the bare repositories below
+`root` at `ssh://git@127.0.0.1:<port>/<name>`, and presents a generated
+host key (ed25519 unless another key or algorithm is given) whose
+`known_hosts` line is `known_hosts`. That is what tests need to exercise
+host-key pinning, wrong keys and wrong host keys for real.
+
+Every authentication attempt and every command is recorded (`auth_attempts`,
+`commands`) so tests can assert, for instance, that a client rejecting the
+host key never got as far as offering its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import asyncssh
+
+from sluice.testing.gitserver import FileValue, GitRepo
+
+__all__ = ["AuthAttempt", "GitSSHServer"]
+
+_SERVICES = ("git-upload-pack", "git-receive-pack")
+
+
+@dataclass(frozen=True)
+class AuthAttempt:
+    username: str
+    public_key: str  # "<type> <base64>"
+    accepted: bool
+
+
+def _key_line(key: asyncssh.SSHKey) -> str:
+    line: bytes = key.export_public_key("openssh")
+    return " ".join(line.decode("ascii").split()[:2])
+
+
+class _Server(asyncssh.SSHServer):
+    def __init__(self, owner: GitSSHServer) -> None:
+        self._owner = owner
+
+    def begin_auth(self, username: str) -> bool:
+        return True  # authentication is always required
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def kbdint_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        line = _key_line(key)
+        accepted = line in self._owner.authorized_keys
+        self._owner.auth_attempts.append(AuthAttempt(username, line, accepted))
+        return accepted
+
+
+class GitSSHServer:
+    """Serve the bare repositories below `root` over SSH to `authorized_keys`."""
+
+    def __init__(
+        self,
+        root: Path,
+        authorized_keys: Sequence[str],
+        *,
+        host_key: str | bytes | None = None,
+        host_key_algorithm: str = "ssh-ed25519",
+        host: str = "127.0.0.1",
+        allow_push: bool = True,
+    ) -> None:
+        self.root = root
+        # Compare on "<type> <base64>", ignoring comments.
+        self.authorized_keys = {" ".join(k.split()[:2]) for k in authorized_keys}
+        self.host = host
+        self.allow_push = allow_push
+        if host_key is None:
+            self._host_key = asyncssh.generate_private_key(host_key_algorithm)
+        else:
+            self._host_key = asyncssh.import_private_key(host_key)
+        self.auth_attempts: list[AuthAttempt] = []
+        self.commands: list[str] = []
+        self.port = 0
+        self._server: Any = None
+
+    @property
+    def host_public_key(self) -> str:
+        """The server's host key as `<type> <base64>`."""
+        return _key_line(self._host_key)
+
+    @property
+    def known_hosts(self) -> str:
+        """A `known_hosts` line that trusts this server."""
+        return f"[{self.host}]:{self.port} {self.host_public_key}"
+
+    @property
+    def url(self) -> str:
+        return f"ssh://git@{self.host}:{self.port}"
+
+    def repo_url(self, name: str) -> str:
+        return f"{self.url}/{name}"
+
+    def create_repo(
+        self, name: str, files: dict[str, FileValue] | None = None, *, branch: str = "main"
+    ) -> GitRepo:
+        repo = GitRepo(self.root / name, default_branch=branch)
+        if files is not None:
+            repo.commit(files, "initial commit")
+        return repo
+
+    async def __aenter__(self) -> GitSSHServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._server = await asyncssh.create_server(
+            lambda: _Server(self),
+            self.host,
+            0,
+            server_host_keys=[self._host_key],
+            process_factory=self._serve,
+            encoding=None,
+            allow_pty=False,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            allow_scp=False,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    def _resolve(self, command: str) -> tuple[str, Path]:
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            raise PermissionError("malformed command") from None
+        if len(argv) != 2 or argv[0] not in _SERVICES:
+            raise PermissionError("only git-upload-pack and git-receive-pack are served")
+        if argv[0] == "git-receive-pack" and not self.allow_push:
+            raise PermissionError("push is disabled")
+        rel = argv[1].lstrip("/")
+        if not rel or ".." in rel.split("/"):
+            raise PermissionError("bad repository path")
+        path = self.root / rel
+        if not (path / "HEAD").is_file():
+            raise FileNotFoundError(f"repository '{argv[1]}' does not exist")
+        return argv[0], path
+
+    async def _serve(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        command = process.command or ""
+        self.commands.append(command)
+        try:
+            service, path = self._resolve(command)
+        except (PermissionError, FileNotFoundError) as err:
+            process.stderr.write(f"fatal: {err}\n".encode())
+            process.exit(128)
+            return
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root)}
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            service.removeprefix("git-"),
+            str(path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+
+        async def pump_in() -> None:
+            assert proc.stdin is not None
+            with contextlib.suppress(Exception):
+                while data := await process.stdin.read(1 << 16):
+                    proc.stdin.write(data)
+                    await proc.stdin.drain()
+            with contextlib.suppress(Exception):
+                proc.stdin.close()
+
+        async def pump_out(reader: asyncio.StreamReader, writer: asyncssh.SSHWriter[bytes]) -> None:
+            with contextlib.suppress(Exception):
+                while data := await reader.read(1 << 16):
+                    writer.write(data)
+                    await writer.drain()
+
+        feeder = asyncio.create_task(pump_in())
+        try:
+            await asyncio.gather(
+                pump_out(proc.stdout, process.stdout), pump_out(proc.stderr, process.stderr)
+            )
+            returncode = await proc.wait()
+        finally:
+            feeder.cancel()
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        with contextlib.suppress(Exception):
+            process.exit(returncode)
