@@ -7,7 +7,6 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest

@@ -47,14 +47,14 @@ async def test_async_crud_watch_and_apply(kubeconfig: Path, namespace: str) -> N
                              spec={"url": "https://example.com/repo", "interval": "1m"})
         created = await client.create(repo)
         assert created.spec["timeout"] == "60s"
-        created.status = {"observedGeneration": 1, "conditions": []}
+        created.spec["interval"] = "2m"
         updated = await client.replace(created, field_manager="sluice")
-        status = await client.patch(GitRepository, "src", {"status": {"conditions": [{
+        assert updated.metadata.generation == 2
+        status = await client.patch(GitRepository.Status, "src", {"status": {"conditions": [{
             "type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok",
-            "lastTransitionTime": "2026-11-25T00:00:00Z", "observedGeneration": 1}]}},
-            namespace=namespace, patch_type=PatchType.MERGE,
-            subresource="status")
+            "lastTransitionTime": "2026-11-25T00:00:00Z", "observedGeneration": 2}]}},
+            namespace=namespace, patch_type=PatchType.MERGE)
         assert status.status["conditions"][0]["type"] == "Ready"
-        assert updated.metadata.generation == 1
+        assert status.metadata.generation == 2
     finally:
         await client.close()

@@ -141,7 +141,8 @@ def test_merge_json_and_strategic_patches(api: httpx.Client, namespace: str) -> 
     containers = r.json()["spec"]["template"]["spec"]["containers"]
     assert [(c["name"], c["image"]) for c in containers] == [("app", "app:2"),
                                                              ("sidecar", "side:1")]
-    assert containers[0]["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    # Like kubectl's own strategic merge: new list items come before the untouched ones.
+    assert containers[0]["env"] == [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]
     assert r.json()["metadata"]["generation"] == 2
 
 
@@ -218,21 +219,28 @@ def test_status_and_scale_subresources(api: httpx.Client, namespace: str) -> Non
     r = api.put(durl + "/sc/scale", json=scale)
     assert r.status_code == 200 and r.json()["spec"]["replicas"] == 3
     assert api.get(durl + "/sc").json()["spec"]["replicas"] == 3
-    # Writing status on the main resource is ignored; /status writes only status.
-    obj = api.get(durl + "/sc").json()
-    obj["status"] = {"replicas": 42}
-    obj["spec"]["replicas"] = 4
-    after = api.put(durl + "/sc", json=obj).json()
-    assert after["spec"]["replicas"] == 4
-    assert after.get("status", {}).get("replicas") != 42
-    fresh = api.get(durl + "/sc").json()
-    fresh["status"] = {"replicas": 42, "observedGeneration": 99}
-    fresh["spec"]["replicas"] = 7
-    r = api.put(durl + "/sc/status", json=fresh)
+    # Status is written only through /status (on a kind no controller here touches).
+    gurl = f"/apis/source.toolkit.fluxcd.io/v1/namespaces/{namespace}/gitrepositories"
+    repo = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "st"},
+            "spec": {"url": "https://example.com/x", "interval": "1m"}}
+    assert api.post(gurl, json=repo).status_code == 201
+    obj = api.get(gurl + "/st").json()
+    assert obj["status"] == {"observedGeneration": -1}
+    obj["status"] = {"observedGeneration": 42}
+    obj["spec"]["interval"] = "2m"
+    after = api.put(gurl + "/st", json=obj).json()
+    assert after["spec"]["interval"] == "2m" and after["metadata"]["generation"] == 2
+    assert after["status"]["observedGeneration"] == -1
+    fresh = api.get(gurl + "/st").json()
+    fresh["status"] = {"observedGeneration": 2}
+    fresh["spec"]["interval"] = "9m"
+    r = api.put(gurl + "/st/status", json=fresh)
     assert r.status_code == 200
-    final = api.get(durl + "/sc").json()
-    assert final["spec"]["replicas"] == 4
-    assert final["status"]["observedGeneration"] == 99
+    final = api.get(gurl + "/st").json()
+    assert final["spec"]["interval"] == "2m"
+    assert final["status"]["observedGeneration"] == 2
+    assert final["metadata"]["generation"] == 2
 
 
 def test_watch_from_resource_version_and_gone(api: httpx.Client, namespace: str) -> None:

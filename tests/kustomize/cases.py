@@ -1047,3 +1047,301 @@ spec:
 """,
     },
 }
+
+CASES.update(
+    {
+        "labels_custom_fields_and_null_maps": {
+            "kustomization.yaml": """\
+resources:
+- res.yaml
+labels:
+- pairs:
+    app.kubernetes.io/part-of: shop
+  fields:
+  - path: spec/selectorLabels
+    kind: Widget
+    create: true
+- pairs:
+    stage: "2"
+  includeTemplates: true
+""",
+            "res.yaml": """\
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+  labels:
+spec: {}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+  annotations:
+spec:
+  template:
+    metadata: {}
+    spec:
+      containers: []
+""",
+        },
+        "generator_namespace_and_env_file": {
+            "kustomization.yaml": """\
+namespace: top
+resources:
+- deploy.yaml
+configMapGenerator:
+- name: web-config
+  namespace: elsewhere
+  env: app.env
+- name: other-config
+  envs:
+  - app.env
+  - more.env
+""",
+            "deploy.yaml": DEPLOY,
+            "app.env": "\ufeffA=1\nB=two words\n",
+            "more.env": "C=3\n#D=4\n",
+        },
+        "components_patch_base_by_original_name": {
+            "kustomization.yaml": "resources:\n- ../base\ncomponents:\n- ../comp\nnamespace: ovl\n",
+            "../base/kustomization.yaml": "resources:\n- deploy.yaml\nnamePrefix: base-\n",
+            "../base/deploy.yaml": DEPLOY,
+            "../comp/kustomization.yaml": """\
+kind: Component
+patches:
+- target:
+    kind: Deployment
+    name: web
+  patch: |-
+    - op: add
+      path: /spec/template/spec/containers/0/env/-
+      value: {name: FROM_COMPONENT, value: "1"}
+images:
+- name: nginx
+  newTag: "2.0"
+""",
+        },
+        "bases_field_and_namespace_patch": {
+            "kustomization.yaml": """\
+bases:
+- ../base
+patches:
+- patch: |-
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: web-config
+    data:
+      extra: "1"
+""",
+            "../base/kustomization.yaml": "resources:\n- cm.yaml\n",
+            "../base/cm.yaml": CONFIG,
+        },
+        "json6902_test_move_and_escapes": {
+            "kustomization.yaml": """\
+resources:
+- cm.yaml
+patches:
+- target: {kind: ConfigMap, name: web-config}
+  patch: |-
+    - op: test
+      path: /data/mode
+      value: "on"
+    - op: move
+      from: /data/port
+      path: /data/listen
+    - op: add
+      path: /metadata/annotations
+      value: {}
+    - op: add
+      path: /metadata/annotations/example.com~1role
+      value: primary
+""",
+            "cm.yaml": CONFIG,
+        },
+        "replacements_reject_and_wildcards": {
+            "kustomization.yaml": """\
+resources:
+- res.yaml
+replacements:
+- source:
+    kind: ConfigMap
+    name: source
+    fieldPath: data.image
+  targets:
+  - select:
+      kind: Deployment
+    reject:
+    - name: skip
+    fieldPaths:
+    - spec.template.spec.containers.*.image
+""",
+            "res.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: source
+data:
+  image: registry.local/app:9
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: take
+spec:
+  template:
+    spec:
+      containers:
+      - {name: a, image: x}
+      - {name: b, image: y}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: skip
+spec:
+  template:
+    spec:
+      containers:
+      - {name: a, image: x}
+""",
+        },
+        "build_metadata_managed_by": {
+            "kustomization.yaml": "buildMetadata: [managedByLabel]\nresources:\n- cm.yaml\n",
+            "cm.yaml": CONFIG,
+        },
+        "secret_resources_and_generated_secret_refs": {
+            "kustomization.yaml": """\
+namePrefix: s-
+resources:
+- res.yaml
+secretGenerator:
+- name: registry
+  type: kubernetes.io/dockerconfigjson
+  literals:
+  - .dockerconfigjson={"auths":{}}
+""",
+            "res.yaml": """\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: builder
+imagePullSecrets:
+- name: registry
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: plain
+stringData:
+  password: hunter2
+""",
+        },
+    }
+)
+
+CASES["ordering_ties_by_group_namespace_name"] = {
+    "kustomization.yaml": "resources:\n- r.yaml\n",
+    "r.yaml": """\
+apiVersion: z.io/v1
+kind: Alpha
+metadata: {name: a}
+---
+apiVersion: a.io/v1
+kind: Beta
+metadata: {name: b}
+---
+apiVersion: a.io/v2
+kind: Beta
+metadata: {name: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: z}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, namespace: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: y, namespace: default}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+---
+apiVersion: example.com/v1
+kind: ConfigMap
+metadata: {name: fake}
+""",
+}
+
+CASES["transformer_order_in_one_layer"] = {
+    "kustomization.yaml": """\
+resources: [r.yaml]
+commonLabels: {team: x}
+namePrefix: p-
+namespace: ns
+replicas:
+- name: web
+  count: 2
+images:
+- name: nginx
+  newTag: "9"
+patches:
+- target: {labelSelector: team=x}
+  patch: |-
+    - op: add
+      path: /metadata/annotations
+      value: {bylabel: "1"}
+- target: {name: p-web}
+  patch: |-
+    - op: add
+      path: /spec/paused
+      value: true
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      replicas: 5
+      template:
+        spec:
+          containers:
+          - name: web
+            image: nginx:2
+patchesJson6902:
+- target: {group: apps, version: v1, kind: Deployment, name: web}
+  patch: |-
+    - op: add
+      path: /metadata/labels/viajson
+      value: "yes"
+    - op: replace
+      path: /spec/replicas
+      value: 7
+""",
+    "r.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: nginx:1
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: local-values
+  annotations:
+    config.kubernetes.io/local-config: "true"
+data:
+  tag: "9"
+""",
+}

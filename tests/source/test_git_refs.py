@@ -81,7 +81,9 @@ async def test_checkout_reports_flux_revisions(
     assert commit.hash == sha
     assert await remote_revision(url, ref, auth) == expected
     deploy = (tmp_path / "out" / "app" / "deploy.yaml").read_text()
-    assert deploy == {"first": "replicas: 1\n", "second": "replicas: 2\n"}.get(attr, "replicas: 3\n")
+    assert deploy == {"first": "replicas: 1\n", "second": "replicas: 2\n"}.get(
+        attr, "replicas: 3\n"
+    )
 
 
 async def test_default_branch_is_master(http_server: GitHTTPServer, tmp_path: Path) -> None:
@@ -143,9 +145,9 @@ async def test_remote_revision_lists_refs_without_fetching(
 @pytest.mark.parametrize(
     ("ref", "message"),
     [
-        (GitRef(branch="nope"), "couldn't find remote ref \"refs/heads/nope\""),
-        (GitRef(tag="v0.0.1"), "couldn't find remote ref \"refs/tags/v0.0.1\""),
-        (GitRef(name="refs/pull/1/head"), "couldn't find remote ref \"refs/pull/1/head\""),
+        (GitRef(branch="nope"), 'couldn\'t find remote ref "refs/heads/nope"'),
+        (GitRef(tag="v0.0.1"), 'couldn\'t find remote ref "refs/tags/v0.0.1"'),
+        (GitRef(name="refs/pull/1/head"), 'couldn\'t find remote ref "refs/pull/1/head"'),
         (GitRef(semver=">=5.0.0"), "no match found for semver: >=5.0.0"),
         (GitRef(semver="not a range"), "semver parse error"),
         (GitRef(name="main"), "must be a full reference"),
@@ -180,7 +182,7 @@ async def test_commit_must_exist_and_be_on_the_branch(
     assert commit.revision == f"sha1:{history.dev}"
     with pytest.raises(GitOperationFailed, match="object not found"):
         await checkout(url, GitRef(commit="f" * 40), None, tmp_path / "c")
-    with pytest.raises(GitOperationFailed, match="couldn't find remote ref \"refs/heads/gone\""):
+    with pytest.raises(GitOperationFailed, match='couldn\'t find remote ref "refs/heads/gone"'):
         await checkout(url, GitRef(branch="gone", commit=history.first), None, tmp_path / "d")
 
 
@@ -189,7 +191,9 @@ async def test_destination_must_be_empty(http_server: GitHTTPServer, tmp_path: P
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "leftover").write_text("x")
     with pytest.raises(GitOperationFailed, match="is not empty"):
-        await checkout(http_server.repo_url("app.git"), GitRef(branch="main"), None, tmp_path / "out")
+        await checkout(
+            http_server.repo_url("app.git"), GitRef(branch="main"), None, tmp_path / "out"
+        )
 
 
 async def test_submodules_only_when_asked(http_server: GitHTTPServer, tmp_path: Path) -> None:

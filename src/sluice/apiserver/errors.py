@@ -85,58 +85,58 @@ def _resource_text(group: str, resource: str) -> str:
     return f"{resource}.{group}" if group else resource
 
 
-def BadRequest(message: str) -> ApiError:  # noqa: N802 - reads like a class at call sites
+def BadRequest(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def Unauthorized(message: str = "Unauthorized") -> ApiError:  # noqa: N802
+def Unauthorized(message: str = "Unauthorized") -> ApiError:
     return ApiError(401, "Unauthorized", message)
 
 
-def Forbidden(message: str) -> ApiError:  # noqa: N802
+def Forbidden(message: str) -> ApiError:
     return ApiError(403, "Forbidden", message)
 
 
-def NotFound(group: str, resource: str, name: str) -> ApiError:  # noqa: N802
+def NotFound(group: str, resource: str, name: str) -> ApiError:
     text = _resource_text(group, resource)
     message = f'{text} "{name}" not found' if name else "the server could not find the requested resource"
     return ApiError(404, "NotFound", message, group=group, kind=resource, name=name)
 
 
-def MethodNotAllowed(message: str) -> ApiError:  # noqa: N802
+def MethodNotAllowed(message: str) -> ApiError:
     return ApiError(405, "MethodNotAllowed", message)
 
 
-def NotAcceptable(message: str) -> ApiError:  # noqa: N802
+def NotAcceptable(message: str) -> ApiError:
     return ApiError(406, "NotAcceptable", message)
 
 
-def AlreadyExists(group: str, resource: str, name: str) -> ApiError:  # noqa: N802
+def AlreadyExists(group: str, resource: str, name: str) -> ApiError:
     text = _resource_text(group, resource)
     return ApiError(409, "AlreadyExists", f'{text} "{name}" already exists',
                     group=group, kind=resource, name=name)
 
 
 def Conflict(group: str, resource: str, name: str, why: str,
-             causes: list[Cause] | None = None) -> ApiError:  # noqa: N802
+             causes: list[Cause] | None = None) -> ApiError:
     text = _resource_text(group, resource)
     return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {text} "{name}": {why}',
                     group=group, kind=resource, name=name, causes=causes or [])
 
 
-def Gone(message: str) -> ApiError:  # noqa: N802
+def Gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 
 
-def RequestEntityTooLarge(message: str = "Request entity too large: limit is 3145728") -> ApiError:  # noqa: N802
+def RequestEntityTooLarge(message: str = "Request entity too large: limit is 3145728") -> ApiError:
     return ApiError(413, "RequestEntityTooLarge", message)
 
 
-def UnsupportedMediaType(message: str) -> ApiError:  # noqa: N802
+def UnsupportedMediaType(message: str) -> ApiError:
     return ApiError(415, "UnsupportedMediaType", message)
 
 
-def Invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError:  # noqa: N802
+def Invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError:
     """422: ``Kind.group "name" is invalid: field: message, ...`` as the API server words it."""
     text = f"{kind}.{group}" if group else kind
     if len(causes) == 1:
@@ -148,5 +148,5 @@ def Invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError: 
                     group=group, kind=kind, name=name, causes=causes)
 
 
-def InternalError(message: str) -> ApiError:  # noqa: N802
+def InternalError(message: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import re
 import secrets
-import string
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,7 +94,7 @@ def validate_metadata(meta: dict[str, Any]) -> list[Cause]:
                                 "'_' or '.', and must start and end with an alphanumeric character"))
     annotations = meta.get("annotations") or {}
     if not isinstance(annotations, dict):
-        return causes + [Cause("metadata.annotations", "Invalid value: must be a map of strings",
+        return [*causes, Cause("metadata.annotations", "Invalid value: must be a map of strings",
                                "FieldValueTypeInvalid")]
     total = 0
     for k, v in annotations.items():
@@ -106,7 +105,7 @@ def validate_metadata(meta: dict[str, Any]) -> list[Cause]:
         else:
             total += len(k) + len(v)
     if total > 256 * 1024:
-        causes.append(Cause("metadata.annotations", f"Too long: may not be more than 262144 bytes",
+        causes.append(Cause("metadata.annotations", "Too long: may not be more than 262144 bytes",
                             "FieldValueTooLong"))
     return causes
 

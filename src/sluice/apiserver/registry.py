@@ -277,8 +277,8 @@ class Cluster:
         self._check_kind(rt, obj)
         meta = _meta(obj)
         if meta.get("name") and meta["name"] != name:
-            raise BadRequest("the name of the object (%s) does not match the name on the URL (%s)"
-                             % (meta["name"], name))
+            raise BadRequest(f"the name of the object ({meta['name']}) does not match the name "
+                             f"on the URL ({name})")
         if old is None:
             if subresource:
                 raise NotFound(rt.group, rt.plural, name)

@@ -153,11 +153,10 @@ class FieldSelector:
                 raise BadRequest(f"invalid selector: '{text}'; can't understand '{part}'")
             field, op, value = m[1], "!=" if m[2] == "!=" else "=", m[3]
             if field not in allowed:
-                group_kind = kind if not custom else kind
-                raise BadRequest(f'"{field}" is not a known field selector: only '
-                                 f'"metadata.name", "metadata.namespace"'
-                                 if custom else
-                                 f'field label not supported: {field}' if group_kind else field)
+                if custom:
+                    raise BadRequest(f'"{field}" is not a known field selector: only '
+                                     '"metadata.name", "metadata.namespace"')
+                raise BadRequest(f"field label not supported: {field}")
             terms.append((field, op, value))
         return cls(tuple(terms))
 

@@ -1,19 +1,28 @@
 """``sluice cluster up`` (the embedded cluster alone) and ``sluice up`` (everything).
 
 Both serve until SIGINT or SIGTERM and resume from ``--data-dir`` when started
-again. ``sluice up`` adds Sluice's controllers as they become available; today
-it runs the embedded cluster and says so.
+again. ``sluice up`` runs, in one process and one event loop, the embedded
+cluster and Sluice's controllers connected to it through the very kubeconfig
+``sluice cluster up`` writes (``<data-dir>/kubeconfig``), so the controllers
+exercise the same HTTPS API any client uses. Artifacts are stored under
+``<data-dir>/artifacts`` and served on a loopback address, reachable from the
+machine ``sluice up`` runs on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 import click
 
 from sluice.apiserver.server import EmbeddedCluster
+from sluice.cli.controllers import install_signal_handlers, setup_logging
+from sluice.cli.failing import CommandError
+from sluice.controllers.run import Controllers, ControllerSettings
+from sluice.kube.config import connect
+from sluice.kube.errors import KubeError
+from sluice.runtime.manager import ManagerOptions, parse_address
 
 DEFAULT_DATA_DIR = ".sluice"
 
@@ -45,8 +54,42 @@ async def _serve(cluster: EmbeddedCluster, banner: str) -> None:
         await cluster.stop()
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings) -> None:
+    """The embedded cluster plus the controllers, until a signal arrives."""
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    await cluster.start()
+    try:
+        click.echo(f"► sluice (embedded cluster) listening on {cluster.url}", err=True)
+        click.echo(f"✔ kubeconfig written to {cluster.kubeconfig}", err=True)
+        click.echo(f"  export KUBECONFIG={cluster.kubeconfig.resolve()}", err=True)
+        try:
+            connection = connect(cluster.kubeconfig, field_manager=settings.manager.field_manager)
+        except KubeError as exc:
+            raise CommandError(str(exc)) from None
+        try:
+            try:
+                ctrls = await Controllers.create(connection, settings)
+            except OSError as exc:
+                raise CommandError(f"cannot start the artifact server on "
+                                   f"{settings.artifact_addr}: {exc.strerror or exc}") from None
+            click.echo(f"✔ controllers running, artifacts served at {ctrls.artifact_url}",
+                       err=True)
+            if ctrls.manager.metrics_url:
+                click.echo(f"  metrics at {ctrls.manager.metrics_url}/metrics", err=True)
+            runner = asyncio.create_task(ctrls.run())
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            click.echo("◎ shutting down", err=True)
+            if stopper in done:
+                ctrls.stop()
+            else:
+                stopper.cancel()
+            await runner
+        finally:
+            await connection.aclose()
+    finally:
+        await cluster.stop()
 
 
 @click.group()
@@ -59,17 +102,42 @@ def cluster() -> None:
 def cluster_up(data_dir: Path, port: int, host: str, insecure_http: bool,
                pod_ready_delay: float) -> None:
     """Start the embedded cluster and serve until interrupted."""
-    _setup_logging()
+    setup_logging("info", "console")
     ec = EmbeddedCluster(data_dir, host=host, port=port, insecure_http=insecure_http,
                          pod_ready_delay=pod_ready_delay)
     asyncio.run(_serve(ec, "embedded cluster"))
 
 
+def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if value:
+        try:
+            parse_address(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command("up")
 @_options
-def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_delay: float) -> None:
+@click.option("--artifact-addr", default="127.0.0.1:9090", show_default=True,
+              callback=_check_address,
+              help="address of the artifact server (port 0 picks a free one)")
+@click.option("--metrics-addr", default="127.0.0.1:8080", show_default=True,
+              callback=_check_address,
+              help="address of /metrics, /healthz and /readyz (empty to disable)")
+@click.option("--concurrent", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="number of concurrent reconciles per controller")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_delay: float,
+       artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str) -> None:
     """Start the embedded cluster with Sluice's controllers, and serve until interrupted."""
-    _setup_logging()
+    setup_logging(log_level, "console")
     ec = EmbeddedCluster(data_dir, host=host, port=port, insecure_http=insecure_http,
                          pod_ready_delay=pod_ready_delay)
-    asyncio.run(_serve(ec, "sluice (embedded cluster)"))
+    settings = ControllerSettings(
+        storage_path=data_dir / "artifacts",
+        artifact_addr=artifact_addr,
+        manager=ManagerOptions(concurrent=concurrent, metrics_addr=metrics_addr or None),
+    )
+    asyncio.run(_serve_all(ec, settings))

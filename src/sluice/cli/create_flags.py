@@ -43,7 +43,10 @@ __all__ = [
     "echo_export",
     "equal_fold_item",
     "flag_error",
+    "go_string_list",
+    "group_global_options",
     "is_qualified_name",
+    "is_valid_label_value",
     "log_generate",
     "make_depends_on",
     "object_meta",
@@ -103,13 +106,27 @@ class FluxCommand(click.Command):
 
 
 class FluxGroup(click.Group):
-    """A command group that parses its own flags like cobra/pflag."""
+    """A command group that parses its own flags like cobra/pflag and knows aliases."""
+
+    def __init__(self, *args: Any, aliases: Mapping[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases: dict[str, str] = dict(aliases or {})
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _rewrite_cobra_args(self.params, args))
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
-def bool_flag(*decls: str, help: str) -> Callable[[F], F]:  # noqa: A002 - click's name
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        # Report the canonical name so help and errors read like flux's.
+        _, command, rest = super().resolve_command(ctx, args)
+        return (command.name if command else None), command, rest
+
+
+def bool_flag(*decls: str, help: str) -> Callable[[F], F]:
     """A cobra boolean flag: ``--x``, ``--x=true`` or ``--x=false``, default false."""
     return click.option(*decls, is_flag=True, default=False, help=help)
 
@@ -303,20 +320,48 @@ class CreateArgs:
 
 
 def _group_values(ctx: click.Context) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    node: click.Context | None = ctx.parent
-    while node is not None:
-        stored = node.meta.get(_CREATE_META)
-        if isinstance(stored, dict):
-            for key, value in stored.items():
-                values.setdefault(key, value)
-        node = node.parent
-    return values
+    stored = ctx.meta.get(_CREATE_META)
+    return stored if isinstance(stored, dict) else {}
 
 
 def store_group_values(ctx: click.Context, **values: Any) -> None:
     """Remember flags given on ``create`` or ``create source`` for the leaf command."""
-    ctx.meta[_CREATE_META] = {k: v for k, v in values.items() if v not in (None, False, ())}
+    # click shares ``meta`` between a context and all its children.
+    stored = ctx.meta.setdefault(_CREATE_META, {})
+    stored.update({k: v for k, v in values.items() if v not in (None, False, ())})
+
+
+def group_global_options(func: F) -> F:
+    """Accept the global flags on ``create`` and its sub-groups, as cobra does.
+
+    A value given there lands in the root Globals, where the leaf's
+    ``global_options`` finds it (a value on the leaf still wins).
+    """
+
+    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value in (None, False) or param.name is None:
+            return value
+        root = ctx.find_root()
+        if not isinstance(root.obj, Globals):
+            root.obj = Globals()
+        setattr(root.obj, param.name, value)
+        return value
+
+    decorators = [
+        click.option("-n", "--namespace", "namespace", default=None, expose_value=False,
+                     callback=remember, help="the namespace scope for this operation"),
+        click.option("--kubeconfig", "kubeconfig", default=None, expose_value=False,
+                     callback=remember, hidden=True),
+        click.option("--context", "context", default=None, expose_value=False,
+                     callback=remember, hidden=True),
+        click.option("--timeout", "timeout", default=None, expose_value=False,
+                     callback=remember, hidden=True),
+        click.option("--verbose", "verbose", is_flag=True, default=None, expose_value=False,
+                     callback=remember, hidden=True),
+    ]
+    for decorator in decorators:
+        func = decorator(func)
+    return func
 
 
 def create_options(func: F) -> F:

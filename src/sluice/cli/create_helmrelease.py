@@ -104,7 +104,7 @@ def load_values_files(paths: list[str]) -> dict[str, Any]:
             raise CommandError(f"reading values from {path} failed: open {path}: "
                                f"{err.strerror or err}") from None
         try:
-            data = _jsonable(yaml.load(raw, Loader=_ValuesLoader))  # noqa: S506 - safe loader
+            data = _jsonable(yaml.load(raw, Loader=_ValuesLoader))  # a SafeLoader subclass
         except yaml.YAMLError as err:
             raise CommandError(f"converting values to JSON from {path} failed: {err}") from None
         if data is None:
@@ -137,7 +137,7 @@ def _chart_source(value: str) -> tuple[str, str, str]:
 
 
 @click.command("helmrelease", cls=FluxCommand, short_help="Create or update a HelmRelease resource")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--release-name", default="", help="name used for the Helm release, defaults to a composition of '[<target-namespace>-]<HelmRelease-name>'")
 @click.option("--source", default="", help="source that contains the chart in the format '<kind>/<name>.<namespace>', where kind must be one of: (HelmRepository, GitRepository, Bucket)")
 @click.option("--chart", default="", help="Helm chart name or path")

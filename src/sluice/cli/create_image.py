@@ -54,7 +54,7 @@ def _check_image(image: str) -> None:
 
 
 @click.command("repository", cls=FluxCommand, short_help="Create or update an ImageRepository object")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--image", default="", help="the image repository to scan; e.g., library/alpine")
 @click.option("--secret-ref", default="", help="the name of a docker-registry secret to use for credentials")
 @click.option("--cert-ref", default="", help="the name of a secret to use for TLS certificates")
@@ -101,7 +101,7 @@ def _check_extract(extract: str, pattern: re.Pattern[str]) -> None:
 
 
 @click.command("policy", cls=FluxCommand, short_help="Create or update an ImagePolicy object")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--image-ref", default="", help="the name of an image repository object")
 @click.option("--select-semver", default="", help="a semver range to apply to tags; e.g., '1.x'")
 @click.option("--select-alpha", default="", help="use alphabetical sorting to select image; either \"asc\" meaning select the last, or \"desc\" meaning select the first")
@@ -163,7 +163,7 @@ def policy(args: tuple[str, ...], image_ref: str, select_semver: str, select_alp
 
 @click.command("update", cls=FluxCommand,
                short_help="Create or update an ImageUpdateAutomation object")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--git-repo-ref", default="", help="the name of a GitRepository resource with details of the upstream Git repository")
 @click.option("--git-repo-namespace", default="", help="the namespace of the GitRepository resource, defaults to the ImageUpdateAutomation namespace")
 @click.option("--git-repo-path", default="", help="path to the directory containing the manifests to be updated, defaults to the repository root")

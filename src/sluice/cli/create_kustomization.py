@@ -104,7 +104,7 @@ def _health_checks(checks: list[str]) -> list[dict[str, str]]:
 
 @click.command("kustomization", cls=FluxCommand,
                short_help="Create or update a Kustomization resource")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--source", default="", help=_SOURCE_HELP)
 @click.option("--path", default="./", help="path to the directory containing a kustomization.yaml file")
 @bool_flag("--prune", help="enable garbage collection")

@@ -45,7 +45,7 @@ def _references(values: tuple[str, ...]) -> list[dict[str, str]]:
 
 @click.command("alert-provider", cls=FluxCommand,
                short_help="Create or update a Provider resource")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--type", "provider_type", default="", help="type of provider")
 @click.option("--channel", default="", help="channel to send messages to in the case of a chat provider")
 @click.option("--username", default="", help="bot username used by the provider")
@@ -78,7 +78,7 @@ def alert_provider(args: tuple[str, ...], provider_type: str, channel: str, user
 
 
 @click.command("alert", cls=FluxCommand, short_help="Create or update a Alert resource")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--provider-ref", default="", help="reference to provider")
 @click.option("--event-severity", default="", help="severity of events to send alerts for")
 @click.option("--event-source", multiple=True, help="sources that should generate alerts (<kind>/<name>)")
@@ -105,7 +105,7 @@ def alert(args: tuple[str, ...], provider_ref: str, event_severity: str,
 
 
 @click.command("receiver", cls=FluxCommand, short_help="Create or update a Receiver resource")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--type", "receiver_type", default="", help="type of webhook (generic, generic-hmac, github, gitlab, bitbucket, harbor, dockerhub, quay, gcr, nexus, acr, cdevents)")
 @click.option("--secret-ref", default="", help="name of secret containing authentication token")
 @click.option("--event", multiple=True, help="also accepts comma-separated values")

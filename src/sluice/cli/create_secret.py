@@ -116,7 +116,7 @@ def _scan(host: str, port: int) -> str:
 
 
 @click.command("git", cls=FluxCommand, short_help="Create or update a Kubernetes secret for Git authentication")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--url", default="", help="git address, e.g. ssh://git@host/org/repository")
 @click.option("-u", "--username", default="", help="basic authentication username")
 @click.option("-p", "--password", default="", help="basic authentication password")
@@ -220,7 +220,7 @@ def _check_key_pair(cert_pem: str, key_pem: str) -> None:
 
 
 @click.command("tls", cls=FluxCommand, short_help="Create or update a Kubernetes secret with TLS certificates")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--tls-crt-file", default="", help="TLS authentication cert file path")
 @click.option("--tls-key-file", default="", help="TLS authentication key file path")
 @click.option("--ca-crt-file", default="", help="TLS authentication CA file path")
@@ -247,7 +247,7 @@ def tls(args: tuple[str, ...], tls_crt_file: str, tls_key_file: str, ca_crt_file
 
 
 @click.command("helm", cls=FluxCommand, short_help="Create or update a Kubernetes secret for Helm repository authentication")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("-u", "--username", default="", help="basic authentication username")
 @click.option("-p", "--password", default="", help="basic authentication password")
 @click.option("--tls-crt-file", default="", help="TLS authentication cert file path")
@@ -288,7 +288,7 @@ def _go_json_indent(value: Any) -> str:
 
 
 @click.command("oci", cls=FluxCommand, short_help="Create or update a Kubernetes image pull secret")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--url", default="", help="oci repository address e.g ghcr.io/stefanprodan/charts")
 @click.option("-u", "--username", default="", help="basic authentication username")
 @click.option("-p", "--password", default="", help="basic authentication password")
@@ -313,7 +313,7 @@ def oci(args: tuple[str, ...], url: str, username: str, password: str, create_ar
 
 
 @click.command("proxy", cls=FluxCommand, short_help="Create or update a Kubernetes secret for proxy authentication")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--address", default="", help="proxy address")
 @click.option("-u", "--username", default="", help="basic authentication username")
 @click.option("-p", "--password", default="", help="basic authentication password")
@@ -335,7 +335,7 @@ def proxy(args: tuple[str, ...], address: str, username: str, password: str,
 
 
 @click.command("githubapp", cls=FluxCommand, short_help="Create or update a github app secret")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--app-id", default="", help="github app ID")
 @click.option("--app-client-id", default="", help="github app client ID")
 @click.option("--app-installation-owner", default="", help="github app installation owner (user or organization)")
@@ -373,7 +373,7 @@ def githubapp(args: tuple[str, ...], app_id: str, app_client_id: str,
 
 
 @click.command("receiver", cls=FluxCommand, short_help="Create or update a Kubernetes secret for a Receiver webhook")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--type", "receiver_type", default="", help="type of webhook, available options are: (" + ", ".join(RECEIVER_TYPES) + ")")
 @click.option("--token", default="", help="webhook token used for payload validation and URL computation, auto-generated if not specified")
 @click.option("--hostname", default="", help="hostname for the webhook URL e.g. flux.example.com")

@@ -107,7 +107,7 @@ def _verify(provider: str, secret_ref: str, issuer: str, subject: str,
 
 
 @click.command("git", cls=FluxCommand, short_help="Create or update a GitRepository source")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--url", default="", help="git address, e.g. ssh://git@host/org/repository")
 @click.option("--branch", default="", help="git branch")
 @click.option("--tag", default="", help="git tag")
@@ -184,7 +184,7 @@ def git(args: tuple[str, ...], url: str, branch: str, tag: str, semver: str, ref
 
 
 @click.command("helm", cls=FluxCommand, short_help="Create or update a HelmRepository source")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--url", default="", help="Helm repository address")
 @click.option("-u", "--username", default="", help="basic authentication username")
 @click.option("-p", "--password", default="", help="basic authentication password")
@@ -222,7 +222,7 @@ def helm(args: tuple[str, ...], url: str, username: str, password: str, cert_fil
 
 
 @click.command("oci", cls=FluxCommand, short_help="Create or update an OCIRepository")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--url", default="", help="the OCI repository URL")
 @click.option("--tag", default="", help="the OCI artifact tag")
 @click.option("--tag-semver", "semver", default="", help="the OCI artifact tag semver range")
@@ -298,7 +298,7 @@ def oci(args: tuple[str, ...], url: str, tag: str, semver: str, digest: str, pro
 
 
 @click.command("bucket", cls=FluxCommand, short_help="Create or update a Bucket source")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--provider", default="generic", help="the S3 compatible storage provider name (generic, aws, gcp, azure)")
 @click.option("--bucket-name", default="", help="the bucket name")
 @click.option("--endpoint", default="", help="the bucket endpoint address")
@@ -345,7 +345,7 @@ def bucket(args: tuple[str, ...], provider: str, bucket_name: str, endpoint: str
 
 
 @click.command("chart", cls=FluxCommand, short_help="Create or update a HelmChart source")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--chart", default="", help="Helm chart name or path")
 @click.option("--chart-version", default="", help="Helm chart version, accepts a semver range (ignored for charts from GitRepository sources)")
 @click.option("--source", default="", help="source that contains the chart in the format '<kind>/<name>', where kind must be one of: (HelmRepository, GitRepository, Bucket)")

@@ -61,7 +61,7 @@ def tenant_objects(tenant_name: str, namespace: str, cluster_role: str, service_
 
 
 @click.command("tenant", cls=FluxCommand, short_help="Create or update a tenant")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--with-namespace", multiple=True, help="namespace belonging to this tenant")
 @click.option("--cluster-role", default="cluster-admin", help="cluster role of the tenant role binding")
 @click.option("--with-service-account", default="", help="service account belonging to this tenant")

@@ -89,17 +89,18 @@ def resolve_plain(text: str) -> Any:
     head = text[0]
     if head == ".":
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             return text
+        return text if math.isinf(number) else number
     if head in "+-0123456789":
         plain = text.replace("_", "")
         for unsigned in (False, True):
             value = go_parse_int(plain, unsigned=unsigned)
             if value is not None:
                 return value
-        if _FLOAT_RE.match(plain):
-            return float(plain)
+        if _FLOAT_RE.match(plain) and not math.isinf(float(plain)):
+            return float(plain)  # Go's ParseFloat fails on overflow: it stays a string
     return text
 
 
@@ -123,7 +124,7 @@ def _key_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
-        return "null"
+        return ""  # go-yaml v3 decodes a null key into map[string]any as ""
     return str(value)
 
 

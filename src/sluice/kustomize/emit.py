@@ -32,7 +32,7 @@ _V2_NON_STRINGS = {
     "on", "On", "ON", "off", "Off", "OFF",
     "", "~", "null", "Null", "NULL",
     ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
-    "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", "<<",
+    "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
 }  # fmt: skip
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _BASE60_RE = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
@@ -77,8 +77,8 @@ def _v2_reads_as_string(text: str) -> bool:
         plain = text.replace("_", "")
         if go_parse_int(plain) is not None or go_parse_int(plain, unsigned=True) is not None:
             return False
-        if _FLOAT_RE.match(plain):
-            return False
+        if _FLOAT_RE.match(plain) and not math.isinf(float(plain)):
+            return False  # Go's ParseFloat fails on overflow: such text stays a string
         if plain.startswith(("0b", "-0b")):
             digits = plain.split("b", 1)[1]
             if digits and all(c in "01" for c in digits):
@@ -148,15 +148,19 @@ def format_float(value: float) -> str:
 
 
 def _key_less(a: str, b: str) -> bool:
+    # sigs.k8s.io/yaml's copy of go-yaml v2 carries the later fix that, right
+    # after a digit, puts a letter before a non-letter ("1e3" before "1_0").
+    digits = False
     for i in range(min(len(a), len(b))):
         ca, cb = a[i], b[i]
         if ca == cb:
+            digits = ca.isdigit()
             continue
         al, bl = ca.isalpha(), cb.isalpha()
         if al and bl:
             return ca < cb
         if al or bl:
-            return bl
+            return al if digits else bl
         an = bn = 0
         if ca == "0" or cb == "0":
             j = i - 1

@@ -162,9 +162,7 @@ def make_generated(
         obj["immutable"] = True
     # A local ``false`` cannot re-enable a hash the global options disabled: kustomize
     # merges the two flags with a logical or.
-    disable = bool(local.get("disableNameSuffixHash")) or bool(
-        options.get("disableNameSuffixHash")
-    )
+    disable = bool(local.get("disableNameSuffixHash")) or bool(options.get("disableNameSuffixHash"))
     behavior = str(entry.get("behavior") or "create")
     if behavior not in ("create", "merge", "replace"):
         raise GeneratorError(f"{field}[{name}]: unknown behavior {behavior!r}", path=display)

@@ -44,29 +44,45 @@ def apply_prefix_suffix(resources: ResMap, prefix: str, suffix: str) -> None:
             res.set_name(affix + res.name if is_prefix else res.name + affix)
 
 
-def _reachable(resources: ResMap, referrer: Resource) -> list[Resource]:
-    ref_id = referrer.cur_id()
-    if ref_id.cluster_scoped:
-        return list(resources)
-    binding_namespaces = set()
-    if referrer.kind == "RoleBinding":
-        for subject in referrer.obj.get("subjects") or []:
-            if (
-                isinstance(subject, dict)
-                and subject.get("kind") == "ServiceAccount"
-                and isinstance(subject.get("namespace"), str)
-            ):
-                binding_namespaces.add(subject["namespace"])
-    result = []
-    for res in resources:
-        rid = res.cur_id()
-        if rid.cluster_scoped or rid.ns_equals(ref_id) or res.namespace in binding_namespaces:
-            result.append(res)
-    return result
+class _Pool:
+    """The objects a referrer may name, indexed by their earlier names.
+
+    A namespaced referrer reaches cluster-scoped objects, objects of its own
+    namespace, and (for a RoleBinding) those in namespaces its ServiceAccount
+    subjects name; a cluster-scoped referrer reaches everything.
+    """
+
+    def __init__(self, resources: ResMap) -> None:
+        self.ids = {id(r): r.cur_id() for r in resources}
+        self.by_prev_name: dict[str, list[Resource]] = {}
+        for res in resources:
+            for name in dict.fromkeys(p.name for p in res.prev_ids):
+                self.by_prev_name.setdefault(name, []).append(res)
+
+    def candidates(self, referrer: Resource, old_name: str) -> list[Resource]:
+        found = self.by_prev_name.get(old_name, [])
+        ref_id = self.ids[id(referrer)]
+        if not found or ref_id.cluster_scoped:
+            return list(found)
+        namespaces = set()
+        if referrer.kind == "RoleBinding":
+            for subject in referrer.obj.get("subjects") or []:
+                if (
+                    isinstance(subject, dict)
+                    and subject.get("kind") == "ServiceAccount"
+                    and isinstance(subject.get("namespace"), str)
+                ):
+                    namespaces.add(subject["namespace"])
+        out = []
+        for res in found:
+            rid = self.ids[id(res)]
+            if rid.cluster_scoped or rid.ns_equals(ref_id) or rid.namespace in namespaces:
+                out.append(res)
+        return out
 
 
 class _Fixer:
-    def __init__(self, referrer: Resource, target: NameRef, spec: FieldSpec, pool: list[Resource]):
+    def __init__(self, referrer: Resource, target: NameRef, spec: FieldSpec, pool: _Pool):
         self.referrer = referrer
         self.target = target
         self.spec = spec
@@ -108,7 +124,7 @@ class _Fixer:
         value = parent[key]
         if not isinstance(value, str):
             return
-        referral = self.select(value, self.pool)
+        referral = self.select(value, self.pool.candidates(self.referrer, value))
         if referral is not None and referral.name != value:
             parent[key] = referral.name
 
@@ -118,7 +134,7 @@ class _Fixer:
         name = node.get("name")
         if not isinstance(name, str):
             return
-        pool = self.pool
+        pool = self.pool.candidates(self.referrer, name)
         namespace = node.get("namespace")
         if "namespace" in node:
             wanted = str(namespace or "") or "default"
@@ -149,12 +165,9 @@ class _Fixer:
 
 
 def fix_name_references(resources: ResMap) -> None:
+    pool = _Pool(resources)
     for referrer in resources:
-        pool: list[Resource] | None = None
         for target in NAME_REFERENCES:
             for spec in target.specs:
-                if not spec.selects(referrer):
-                    continue
-                if pool is None:
-                    pool = _reachable(resources, referrer)
-                walk(referrer.obj, spec.segments(), _Fixer(referrer, target, spec, pool).leaf)
+                if spec.selects(referrer):
+                    walk(referrer.obj, spec.segments(), _Fixer(referrer, target, spec, pool).leaf)

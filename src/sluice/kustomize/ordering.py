@@ -44,6 +44,7 @@ def sort_resources(
 
     def key(res: Resource) -> tuple[int, str, str, str]:
         gvk = _gvk_string(res)
-        return (rank.get(res.kind, 0), gvk, res.namespace, res.name)
+        # An empty namespace sorts after every named one, as kustomize spells it "~X".
+        return (rank.get(res.kind, 0), gvk, res.namespace or "~X", res.name)
 
     return sorted(resources, key=key)

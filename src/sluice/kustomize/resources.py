@@ -188,19 +188,25 @@ class ResMap:
     def __len__(self) -> int:
         return len(self.resources)
 
+    @staticmethod
+    def _key(rid: ResId) -> tuple[str, str, str, str, str]:
+        return (rid.group, rid.version, rid.kind, rid.name, rid.effective_namespace())
+
     def append(self, res: Resource) -> None:
-        rid = res.cur_id()
-        for other in self.resources:
-            if other.cur_id().equals(rid):
+        self.extend([res])
+
+    def extend(self, resources: ResMap | list[Resource]) -> None:
+        seen = {self._key(r.cur_id()) for r in self.resources}
+        for res in resources:
+            rid = res.cur_id()
+            key = self._key(rid)
+            if key in seen:
                 raise IdConflict(
                     f"may not add resource with an already registered id: {rid.describe()}",
                     path=res.source or None,
                 )
-        self.resources.append(res)
-
-    def extend(self, resources: ResMap | list[Resource]) -> None:
-        for res in resources:
-            self.append(res)
+            seen.add(key)
+            self.resources.append(res)
 
     def by_any_id(self, wanted: ResId) -> list[Resource]:
         return [r for r in self.resources if matches_any_id(r, wanted)]

@@ -226,9 +226,13 @@ def _merge_list(dest: list[Any], patch: list[Any], keys: tuple[str, ...], elem: 
             if values not in order:
                 order.append(values)
     remaining = list(dest)
+    origin = {id(item): i for i, item in enumerate(dest)}
     result: list[Any] = []
+    from_dest: list[int] = []  # original dest position of each result item, -1 if new
+    multi_key = False
     for values in order:
         pairs = _valid(keys, values)
+        multi_key = multi_key or len(pairs) > 1
         d_index = _find(remaining, pairs)
         p_index = _find(patch, pairs)
         d_item = remaining[d_index] if d_index >= 0 else None
@@ -246,11 +250,24 @@ def _merge_list(dest: list[Any], patch: list[Any], keys: tuple[str, ...], elem: 
             continue
         for k, v in pairs:
             merged.setdefault(k, v)
+        position = origin[id(d_item)] if d_item is not None else -1
         at = _find(result, pairs)
         if at >= 0:
             result[at] = merged
+            from_dest[at] = position
         else:
             result.append(merged)
+            from_dest.append(position)
+    if multi_key:
+        # Observed kyaml behaviour: once any element is matched on more than one
+        # key (containerPort and protocol), the patch's new elements come first
+        # and the object's elements keep their own order after them.
+        new = [item for item, pos in zip(result, from_dest, strict=True) if pos < 0]
+        old = sorted(
+            ((pos, item) for item, pos in zip(result, from_dest, strict=True) if pos >= 0),
+            key=lambda pair: pair[0],
+        )
+        result = new + [item for _pos, item in old]
     for item in dest:
         if not isinstance(item, dict):
             result.append(copy.deepcopy(item))

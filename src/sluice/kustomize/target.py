@@ -205,13 +205,24 @@ class Builder:
                 replacements.append(entry)
         apply_replacements(resources, replacements, where)
         if "managedByLabel" in (data.get("buildMetadata") or []):
+            # kubectl's embedded kustomize reports its version as "(devel)".
             for res in resources:
                 res.metadata.setdefault("labels", {})
-                res.metadata["labels"]["app.kubernetes.io/managed-by"] = "kustomize-v5.5.0"
+                res.metadata["labels"]["app.kubernetes.io/managed-by"] = "kustomize-(devel)"
 
     def finish(self, resources: ResMap, data: dict[str, Any]) -> list[Resource]:
         add_hash_suffixes(resources)
         fix_name_references(resources)
+        for res in resources:
+            # Objects marked local-config (e.g. a replacement's source) never leave the build.
+            if res.annotations().get("config.kubernetes.io/local-config") == "true":
+                resources.remove(res)
+        for res in resources:
+            # kustomize keeps its bookkeeping in annotations and drops the map
+            # when it is empty afterwards, so an empty or null one never shows.
+            meta = res.obj.get("metadata")
+            if isinstance(meta, dict) and "annotations" in meta and not meta["annotations"]:
+                del meta["annotations"]
         return sort_resources(list(resources), data.get("sortOptions"))
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "is_true",
     "is_unknown",
     "mark_false",
+    "mark_progressing",
     "mark_reconciling",
     "mark_retrying",
     "mark_stalled",
@@ -126,6 +127,19 @@ def mark_reconciling(status: ObjectStatus, reason: str, message: str,
     """Reconciling=True; a reconcile in progress is not stalled."""
     delete(status, STALLED)
     return mark_true(status, RECONCILING, reason, message, generation)
+
+
+def mark_progressing(status: ObjectStatus, reason: str, message: str,
+                     generation: int | None = None, *, overwrite_ready: bool = False) -> None:
+    """Reconciling=True and Ready=Unknown with the same message, while work is under way.
+
+    Like Flux's ``ProgressiveStatus``: a Ready=False left by an earlier
+    failure is kept (so users still see why the last attempt failed) unless
+    ``overwrite_ready`` is set.
+    """
+    mark_reconciling(status, reason, message, generation)
+    if overwrite_ready or not is_false(status, READY):
+        mark_unknown(status, READY, reason, message, generation)
 
 
 def mark_stalled(status: ObjectStatus, reason: str, message: str,

@@ -28,7 +28,7 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float 
         time.sleep(interval)
 
 
-async def async_wait_for(predicate: Callable[[], Awaitable[T]], timeout: float = 20.0,
+async def async_wait_for(predicate: Callable[[], Awaitable[T]], timeout: float = 20.0,  # noqa: ASYNC109
                          interval: float = 0.05, what: str = "condition") -> T:
     """The async form of :func:`wait_for`."""
     deadline = time.monotonic() + timeout

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from sluice.apiserver.errors import ApiError
 from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.testing.background import BackgroundCluster
 
@@ -39,17 +40,17 @@ def namespace(sluice_cluster: BackgroundCluster) -> Iterator[str]:
     name = "t-" + uuid.uuid4().hex[:10]
 
     def create(c: Cluster) -> None:
-        rt = c.catalogue.get("", "v1", "namespaces")
+        rt = c.resource("", "v1", "namespaces")
         c.create(rt, "", {"metadata": {"name": name}}, WriteOptions(manager="pytest"))
 
     sluice_cluster.call(create)
     yield name
 
     def delete(c: Cluster) -> None:
-        rt = c.catalogue.get("", "v1", "namespaces")
+        rt = c.resource("", "v1", "namespaces")
         try:
             c.delete(rt, "", name, DeleteOptions())
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass
+        except ApiError:
+            pass  # already gone: nothing to clean up
 
     sluice_cluster.call(delete)

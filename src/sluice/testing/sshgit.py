@@ -9,6 +9,12 @@ host key (ed25519 unless another key or algorithm is given) whose
 `known_hosts` line is `known_hosts`. That is what tests need to exercise
 host-key pinning, wrong keys and wrong host keys for real.
 
+The server advertises the same signature algorithms as OpenSSH 9
+(`OPENSSH_SIGNATURE_ALGS`) rather than asyncssh's longer default list: with
+that list, libssh2 as bundled in pygit2 1.21 double-frees its host key when
+the session closes after RSA public-key authentication and crashes the
+client process. Real forges advertise OpenSSH-like lists.
+
 Every authentication attempt and every command is recorded (`auth_attempts`,
 `commands`) so tests can assert, for instance, that a client rejecting the
 host key never got as far as offering its key.
@@ -30,9 +36,20 @@ import asyncssh
 
 from sluice.testing.gitserver import FileValue, GitRepo
 
-__all__ = ["AuthAttempt", "GitSSHServer"]
+__all__ = ["OPENSSH_SIGNATURE_ALGS", "AuthAttempt", "GitSSHServer"]
 
 _SERVICES = ("git-upload-pack", "git-receive-pack")
+
+OPENSSH_SIGNATURE_ALGS = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+)
 
 
 @dataclass(frozen=True)
@@ -82,12 +99,14 @@ class GitSSHServer:
         host_key_algorithm: str = "ssh-ed25519",
         host: str = "127.0.0.1",
         allow_push: bool = True,
+        signature_algs: Sequence[str] = OPENSSH_SIGNATURE_ALGS,
     ) -> None:
         self.root = root
         # Compare on "<type> <base64>", ignoring comments.
         self.authorized_keys = {" ".join(k.split()[:2]) for k in authorized_keys}
         self.host = host
         self.allow_push = allow_push
+        self._signature_algs = list(signature_algs)
         if host_key is None:
             self._host_key = asyncssh.generate_private_key(host_key_algorithm)
         else:
@@ -147,6 +166,7 @@ class GitSSHServer:
             agent_forwarding=False,
             x11_forwarding=False,
             allow_scp=False,
+            signature_algs=self._signature_algs,
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

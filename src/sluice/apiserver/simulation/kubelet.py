@@ -57,7 +57,7 @@ NODE_LABELS = {
 def qualified_image(image: str) -> tuple[str, str]:
     """``nginx`` -> (``docker.io/library/nginx:latest``, digest), as container runtimes report."""
     name, _, digest = image.partition("@")
-    first, slash, rest = name.partition("/")
+    first, slash, _ = name.partition("/")
     if not slash or ("." not in first and ":" not in first and first != "localhost"):
         name = "docker.io/" + (name if slash else "library/" + name)
     if not digest and ":" not in name.rsplit("/", 1)[-1]:

@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 16
+_BATCH = 1 << 20  # bytes gathered before each gzip write; bigger files stream
 _TEMP_PREFIX = ".tmp-"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -97,6 +98,18 @@ def _symlink_target(root: Path, rel: str) -> str:
     return target
 
 
+def _copy_exactly(path: str, out: gzip.GzipFile, size: int, rel: str) -> None:
+    """Copy exactly `size` bytes (what the tar header promised) of `path`."""
+    with open(path, "rb") as handle:
+        remaining = size
+        while remaining:
+            chunk = handle.read(min(_BATCH, remaining))
+            if not chunk:
+                raise ArchiveOperationFailed(f"'{rel}' changed while archiving")
+            out.write(chunk)
+            remaining -= len(chunk)
+
+
 def build_archive(source: Path, out: IO[bytes], rules: IgnoreRules | None = None) -> ArchiveSummary:
     """Write a reproducible tar.gz of `source` (minus `rules`) to `out`."""
     rules = rules if rules is not None else IgnoreRules.defaults()
@@ -104,33 +117,54 @@ def build_archive(source: Path, out: IO[bytes], rules: IgnoreRules | None = None
         raise ArchiveOperationFailed(f"source '{source}' is not a directory")
     writer = _HashingWriter(out)
     entries = 0
+    batch = bytearray()
     try:
-        with (
-            gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=0, filename="") as gz,
-            tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
-        ):
+        with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=0, filename="") as gz:
             for rel, entry in walk(source, rules):
                 info = tarfile.TarInfo(rel)
                 info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                content, stream = b"", None
                 if entry.is_symlink():
                     info.type, info.mode = tarfile.SYMTYPE, 0o777
                     info.linkname = _symlink_target(source, rel)
-                    tar.addfile(info)
                 elif entry.is_dir(follow_symlinks=False):
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
-                    tar.addfile(info)
                 elif entry.is_file(follow_symlinks=False):
                     st = entry.stat(follow_symlinks=False)
                     info.size = st.st_size
                     info.mode = 0o755 if st.st_mode & 0o111 else 0o644
-                    with open(entry.path, "rb") as handle:
-                        tar.addfile(info, handle)
+                    if st.st_size <= _BATCH:
+                        with open(entry.path, "rb") as handle:
+                            content = handle.read(st.st_size + 1)
+                        if len(content) != st.st_size:
+                            raise ArchiveOperationFailed(f"'{rel}' changed while archiving")
+                    else:
+                        stream = entry.path
                 else:
                     continue  # sockets, FIFOs and devices never belong in an artifact
+                # GNU headers (long names via ././@LongLink), batched into
+                # large writes: per-entry TarFile.addfile and gzip calls
+                # dominate on trees of many small files.
+                batch += info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+                if stream is not None:
+                    # A big file goes straight through, never whole in memory.
+                    gz.write(batch)
+                    batch.clear()
+                    _copy_exactly(stream, gz, info.size, rel)
+                else:
+                    batch += content
+                batch += tarfile.NUL * (-info.size % tarfile.BLOCKSIZE)
+                if len(batch) >= _BATCH:
+                    gz.write(batch)
+                    batch.clear()
                 entries += 1
-    except UnsafeArchiveEntry:
+            # End-of-archive marker, padded to a full record as tar(1) does.
+            written = gz.tell() + len(batch) + 2 * tarfile.BLOCKSIZE
+            batch += tarfile.NUL * (2 * tarfile.BLOCKSIZE + (-written % tarfile.RECORDSIZE))
+            gz.write(batch)
+    except ArchiveOperationFailed:
         raise
-    except OSError as err:
+    except (OSError, tarfile.TarError) as err:
         raise ArchiveOperationFailed(f"failed to archive '{source}': {err}") from None
     return ArchiveSummary(f"sha256:{writer.sha256.hexdigest()}", writer.size, entries)
 

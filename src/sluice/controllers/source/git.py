@@ -159,6 +159,13 @@ def _translated(session: Session, step: str, scrub: Scrubber) -> Iterator[None]:
         detail = scrub(str(err)) or type(err).__name__
         if "too many redirects or authentication replays" in detail:
             detail = "authentication failed: the server rejected the credentials"
+        elif "requires authentication that we do not support" in detail:
+            # An HTTP challenge libgit2 cannot answer, e.g. `Bearer` after a token.
+            detail = (
+                "authentication failed: the server rejected the bearer token"
+                if session.auth.bearer_token
+                else "authentication required"
+            )
         lowered = detail.lower()
         cls = AuthenticationFailed if any(h in lowered for h in _AUTH_HINTS) else GitOperationFailed
         raise cls(f"{where}: {detail}") from None

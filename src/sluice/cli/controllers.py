@@ -1,0 +1,165 @@
+"""``sluice controllers run``: Sluice's controllers against the current cluster.
+
+The equivalent of running Flux's controller Deployments: it connects with
+``--kubeconfig``/``--context`` (or the in-cluster service account), serves
+artifacts from ``--storage-path`` on ``--artifact-addr``, exposes metrics and
+health on ``--metrics-addr`` and reconciles until SIGINT/SIGTERM. The flags
+carry Flux's controller names and defaults. ``setup_logging`` is shared
+with ``sluice up``: one line per event, as JSON (Flux's default encoding)
+or readable console text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from sluice.cli.failing import CommandError
+from sluice.controllers.run import Controllers, ControllerSettings
+from sluice.kube.config import connect
+from sluice.kube.errors import KubeError
+from sluice.runtime.manager import ManagerOptions, parse_address
+
+__all__ = ["controllers", "install_signal_handlers", "setup_logging"]
+
+_STRUCTURED = ("object", "result")
+
+
+class _JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "level": record.levelname.lower(),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in _STRUCTURED:
+            value = record.__dict__.get(key)
+            if value is not None:
+                out[key] = value
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def setup_logging(level: str = "info", encoding: str = "console") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if encoding == "json":
+        handler.setFormatter(_JSONFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Third-party chatter (aiohttp access lines, httpx requests) stays quiet.
+    for noisy in ("httpx", "httpx2", "httpcore", "aiohttp.access", "asyncssh"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _run(kubeconfig: str | None, context: str | None, settings: ControllerSettings) -> None:
+    try:
+        connection = connect(kubeconfig, context, field_manager=settings.manager.field_manager)
+    except KubeError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        try:
+            ctrls = await Controllers.create(connection, settings)
+        except KubeError as exc:
+            raise CommandError(f"{connection.source}: {exc}") from None
+        except OSError as exc:
+            raise CommandError(f"cannot start the artifact server on "
+                               f"{settings.artifact_addr}: {exc.strerror or exc}") from None
+        click.echo(f"► controllers connected to {connection.server} ({connection.source})",
+                   err=True)
+        click.echo(f"✔ artifacts served at {ctrls.artifact_url}", err=True)
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        runner = asyncio.create_task(ctrls.run())
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            click.echo("◎ shutting down", err=True)
+            ctrls.stop()
+        else:
+            stopper.cancel()
+        await runner
+    finally:
+        await connection.aclose()
+
+
+@click.group()
+def controllers() -> None:
+    """Run Sluice's controllers."""
+
+
+@controllers.command("run")
+@click.option("--kubeconfig", envvar="KUBECONFIG", default=None,
+              help="path to the kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+@click.option("--context", default=None, help="kubeconfig context to use")
+@click.option("--storage-path", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".sluice/artifacts"), show_default=True,
+              help="directory where artifacts are stored")
+@click.option("--artifact-addr", "--storage-addr", default=":9090", show_default=True,
+              help="address the artifact server binds to")
+@click.option("--storage-adv-addr", default=None,
+              help="host:port written in artifact URLs (default: the bound address)")
+@click.option("--watch-label-selector", default=None,
+              help="only reconcile objects matching this label selector "
+                   "(e.g. sharding.fluxcd.io/key=shard1)")
+@click.option("--watch-namespace", default=None,
+              help="only watch this namespace (default: all namespaces)")
+@click.option("--concurrent", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="number of concurrent reconciles per controller")
+@click.option("--enable-leader-election", is_flag=True, default=False,
+              help="hold a Lease so that only one replica reconciles")
+@click.option("--leader-election-namespace", default="flux-system", show_default=True,
+              help="namespace of the leader election Lease")
+@click.option("--metrics-addr", default=":8080", show_default=True,
+              help="address of the /metrics, /healthz and /readyz endpoint")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@click.option("--log-encoding", type=click.Choice(["json", "console"]), default="json",
+              show_default=True)
+def controllers_run(kubeconfig: str | None, context: str | None, storage_path: Path,
+                    artifact_addr: str, storage_adv_addr: str | None,
+                    watch_label_selector: str | None, watch_namespace: str | None,
+                    concurrent: int, enable_leader_election: bool,
+                    leader_election_namespace: str, metrics_addr: str, log_level: str,
+                    log_encoding: str) -> None:
+    """Run the controllers against the current kubeconfig context (or in-cluster)."""
+    setup_logging(log_level, log_encoding)
+    settings = ControllerSettings(
+        storage_path=storage_path,
+        artifact_addr=artifact_addr,
+        storage_adv_addr=storage_adv_addr,
+        manager=ManagerOptions(
+            watch_label_selector=watch_label_selector,
+            watch_namespace=watch_namespace,
+            concurrent=concurrent,
+            metrics_addr=metrics_addr or None,
+            leader_election=enable_leader_election,
+            leader_election_namespace=leader_election_namespace,
+        ),
+    )
+    for addr in (artifact_addr, metrics_addr):
+        if addr:
+            try:
+                parse_address(addr)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc)) from None
+    asyncio.run(_run(kubeconfig, context, settings))

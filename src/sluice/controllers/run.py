@@ -1,0 +1,117 @@
+"""Assembling the controllers of one process: manager, artifact storage and server, controllers.
+
+Both ``sluice controllers run`` (against any cluster) and ``sluice up``
+(against the embedded cluster in the same process) call `Controllers.create`
+with a connection and `ControllerSettings`, then `Controllers.run` until
+asked to stop. Creating:
+
+1. starts the artifact server on ``artifact_addr`` (it serves even on a
+   standby replica, like source-controller's storage server) and sets up
+   `Storage` under ``storage_path``, advertising ``storage_adv_addr`` or, by
+   default, the address the server actually bound (loopback for ``sluice
+   up``; in a cluster, pass the Service address);
+2. builds the `Manager` with the shared flags;
+3. registers every available controller (`CONTROLLERS`; controllers of
+   later kinds are appended there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sluice.controllers.source.artifact_server import ArtifactServer
+from sluice.controllers.source.artifacts import Storage
+from sluice.controllers.source.gitrepository import setup_gitrepository_controller
+from sluice.kube.config import Connection
+from sluice.runtime.manager import Manager, ManagerOptions, parse_address
+
+__all__ = ["CONTROLLERS", "ControllerSettings", "ControllerSetup", "Controllers"]
+
+log = logging.getLogger("sluice.controllers")
+
+
+@dataclass
+class ControllerSettings:
+    """Process-wide settings (``sluice controllers run`` flags)."""
+
+    storage_path: Path
+    # --storage-addr in Flux: where the artifact server listens.
+    artifact_addr: str = ":9090"
+    # --storage-adv-addr: the host:port put in artifact URLs.
+    storage_adv_addr: str | None = None
+    manager: ManagerOptions = field(default_factory=ManagerOptions)
+
+
+ControllerSetup = Callable[[Manager, Storage, ControllerSettings], Awaitable[object]]
+
+
+async def _gitrepository(manager: Manager, storage: Storage, settings: ControllerSettings) -> object:
+    return await setup_gitrepository_controller(manager, storage)
+
+
+CONTROLLERS: list[tuple[str, ControllerSetup]] = [
+    ("GitRepository", _gitrepository),
+]
+
+
+class Controllers:
+    """The manager with its controllers and the artifact server, ready to run."""
+
+    def __init__(self, manager: Manager, storage: Storage, server: ArtifactServer) -> None:
+        self.manager = manager
+        self.storage = storage
+        self.artifact_server = server
+
+    @property
+    def artifact_url(self) -> str:
+        return self.storage.url_for("").rstrip("/")
+
+    @classmethod
+    async def create(cls, connection: Connection, settings: ControllerSettings) -> Controllers:
+        host, port = parse_address(settings.artifact_addr)
+        settings.storage_path.mkdir(parents=True, exist_ok=True)
+        server = ArtifactServer(settings.storage_path, host, port)
+        await server.start()
+        try:
+            advertised = settings.storage_adv_addr
+            if not advertised:
+                shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+                shown = f"[{shown}]" if ":" in shown else shown
+                advertised = f"{shown}:{server.port}"
+            storage = Storage(settings.storage_path, advertised)
+            manager = Manager(connection, settings.manager)
+            for kind, setup in CONTROLLERS:
+                await setup(manager, storage, settings)
+                log.debug("registered the %s controller", kind)
+        except BaseException:
+            await server.close()
+            raise
+        manager.add_runnable("artifact-server", _closer(server))
+        log.info("artifact server on %s, advertised as %s", server.url, storage.url_for(""))
+        return cls(manager, storage, server)
+
+    async def run(self) -> None:
+        """Run until `stop` (or a failure, re-raised); always shuts down cleanly."""
+        try:
+            await self.manager.run()
+        finally:
+            await self.artifact_server.close()
+
+    def stop(self) -> None:
+        self.manager.stop()
+
+
+def _closer(server: ArtifactServer) -> Callable[[], Awaitable[None]]:
+    """A runnable that keeps the (already started) server open until cancelled."""
+
+    async def hold() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+
+    return hold

@@ -1,0 +1,770 @@
+"""Staged server-side apply, the way kustomize-controller applies a build.
+
+`ResourceManager` takes the objects a Kustomization built and brings the
+cluster to them, with Flux's semantics (``fluxcd/pkg/ssa``) so that a
+repository behaves the same under Sluice:
+
+* objects are applied in stages (`sluice.kube.ordering`): CRDs, Namespaces
+  and ClusterRoles first, then ``*Class`` kinds, then custom stage kinds,
+  each waited for until healthy; then everything else;
+* every object is first applied as a server-side **dry run** (field manager
+  ``kustomize-controller``, force) and compared with the live object; only
+  objects that would change are written, so a no-change reconcile writes
+  nothing and resourceVersions stay put. All objects of a stage are dry-run
+  before any of them is written, and when an earlier stage is about to write,
+  the later stages' objects that can already be checked (their kind served,
+  their namespace present) are dry-run too: an invalid object leaves the
+  cluster untouched;
+* the owner labels ``kustomize.toolkit.fluxcd.io/name|namespace`` are set on
+  every object;
+* per-object switches, as labels or annotations with values compared
+  case-insensitively: ``kustomize.toolkit.fluxcd.io/reconcile: disabled`` and
+  ``kustomize.toolkit.fluxcd.io/ssa: Ignore`` skip the object (on either the
+  manifest or the live object); ``ssa: IfNotPresent`` only creates;
+  ``ssa: Merge`` keeps other managers' fields (no ownership take-over);
+  ``kustomize.toolkit.fluxcd.io/force: Enabled`` (or ``spec.force`` for all)
+  deletes and recreates an object whose change hits an immutable field;
+* before writing an object, the field ownership of ``kubectl`` (client-side
+  and server-side apply, edits, scales), ``before-first-apply`` and the
+  controller's own old Update entries is transferred to the controller's
+  Apply entry, and ``kubectl.kubernetes.io/last-applied-configuration`` is
+  removed. Fields someone set by hand are then owned by the controller, so
+  the next apply resets them or, when Git no longer has them, removes them.
+
+The result is a `ChangeSet`: one entry per object, ``created``,
+``configured``, ``unchanged`` or ``skipped``, which Flux turns into events
+(``Deployment/agnhost/agnhost created``) and into the inventory. Failures raise
+`ApplyError` naming the object and the server's message
+(``Deployment/agnhost/agnhost dry-run failed (Invalid): ...``), carrying the
+changes made before the failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx2
+
+from sluice.api.meta import (
+    DISABLED_VALUE,
+    ENABLED_VALUE,
+    KUSTOMIZE_FORCE_ANNOTATION,
+    KUSTOMIZE_NAME_LABEL,
+    KUSTOMIZE_NAMESPACE_LABEL,
+    KUSTOMIZE_PRUNE_ANNOTATION,
+    KUSTOMIZE_RECONCILE_ANNOTATION,
+    KUSTOMIZE_SSA_ANNOTATION,
+    SSA_IF_NOT_PRESENT,
+    SSA_IGNORE,
+    SSA_MERGE,
+)
+from sluice.kube.errors import ApiStatusError, KubeError, NoKindMatch, is_conflict, is_not_found
+from sluice.kube.health import DEFAULT_POLL, wait_for_health
+from sluice.kube.mapping import ResourceMapping
+from sluice.kube.objects import Objects
+from sluice.kube.ordering import ObjectRef, Stage, split_stages
+
+__all__ = [
+    "CLEANUP_ANNOTATIONS",
+    "CLEANUP_LABELS",
+    "DEFAULT_FIELD_MANAGER",
+    "Action",
+    "ApplyError",
+    "ApplyOptions",
+    "ChangeSet",
+    "ChangeSetEntry",
+    "DryRun",
+    "Owner",
+    "ResourceManager",
+    "any_in_metadata",
+    "is_immutable_error",
+]
+
+Obj = dict[str, Any]
+T = TypeVar("T")
+
+DEFAULT_FIELD_MANAGER = "kustomize-controller"
+APPLY_PATCH = "application/apply-patch+yaml"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# Left behind by kubectl and by Flux v1; removed on apply as Flux does.
+CLEANUP_ANNOTATIONS: tuple[str, ...] = (LAST_APPLIED, "kustomize.toolkit.fluxcd.io/checksum",
+                                        "fluxcd.io/sync-checksum")
+CLEANUP_LABELS: tuple[str, ...] = ("fluxcd.io/sync-gc-mark",)
+# managedFields entries whose fields the controller takes over: edits made
+# with kubectl (client-side apply records "kubectl-client-side-apply" in
+# recent releases, "kubectl" before; scale/edit/patch record "kubectl"),
+# server-side applies with --force-conflicts, fields that predate field
+# tracking, and the controller's own Update entries from before it used SSA.
+_CLEANUP_MANAGERS: tuple[tuple[str, str], ...] = (
+    ("kubectl", "Apply"),
+    ("kubectl", "Update"),
+    ("kubectl-client-side-apply", "Update"),
+    ("before-first-apply", "Update"),
+)
+# A 422 with one of these is a change to a field the API server will never
+# accept on an existing object; force recreates it.
+_IMMUTABLE_MARKERS = ("field is immutable", "immutable field", "is immutable",
+                      "may not change once set", "Forbidden: updates to")
+
+
+class Action(StrEnum):
+    """What happened to an object, in Flux's words."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ChangeSetEntry:
+    ref: ObjectRef
+    action: Action
+
+    @property
+    def subject(self) -> str:
+        return self.ref.subject
+
+    @property
+    def changed(self) -> bool:
+        return self.action in (Action.CREATED, Action.CONFIGURED, Action.DELETED)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"subject": self.subject, "action": str(self.action)}
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.action}"
+
+
+@dataclass
+class ChangeSet:
+    """The outcome of an apply or a prune, one entry per object, in apply order."""
+
+    entries: list[ChangeSetEntry] = field(default_factory=list)
+
+    def add(self, entry: ChangeSetEntry) -> None:
+        self.entries.append(entry)
+
+    def extend(self, other: ChangeSet | Iterable[ChangeSetEntry]) -> None:
+        self.entries.extend(other.entries if isinstance(other, ChangeSet) else other)
+
+    def __iter__(self) -> Iterator[ChangeSetEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def changed(self) -> list[ChangeSetEntry]:
+        """Entries that wrote something (created, configured, deleted)."""
+        return [e for e in self.entries if e.changed]
+
+    def with_action(self, *actions: Action) -> list[ChangeSetEntry]:
+        return [e for e in self.entries if e.action in actions]
+
+    def refs(self, *, skipped: bool = True) -> list[ObjectRef]:
+        return [e.ref for e in self.entries if skipped or e.action is not Action.SKIPPED]
+
+    def to_map(self) -> dict[str, str]:
+        """``{"Deployment/agnhost/agnhost": "created", ...}``."""
+        return {e.subject: str(e.action) for e in self.entries}
+
+    def to_list(self) -> list[dict[str, str]]:
+        return [e.to_dict() for e in self.entries]
+
+    def message(self) -> str:
+        """One line per changed object: the body of Flux's apply event."""
+        return "\n".join(str(e) for e in self.changed())
+
+    def __str__(self) -> str:
+        return self.message()
+
+
+class ApplyError(KubeError):
+    """Applying failed; ``change_set`` holds what was done before the failure."""
+
+    def __init__(self, errors: Sequence[str], change_set: ChangeSet | None = None) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+        self.change_set = change_set or ChangeSet()
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who applies: the owner labels' values and the field manager."""
+
+    name: str
+    namespace: str
+    field_manager: str = DEFAULT_FIELD_MANAGER
+    name_label: str = KUSTOMIZE_NAME_LABEL
+    namespace_label: str = KUSTOMIZE_NAMESPACE_LABEL
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {self.name_label: self.name, self.namespace_label: self.namespace}
+
+    def owns(self, obj: Mapping[str, Any]) -> bool:
+        """Does the live object carry this owner's labels?"""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return all(labels.get(k) == v for k, v in self.labels.items())
+
+
+@dataclass
+class ApplyOptions:
+    # spec.force: recreate any object whose change hits an immutable field.
+    force: bool = False
+    # How long stages 1-3 may take to become ready before apply fails.
+    wait_timeout: float = 60.0
+    wait_poll: float = DEFAULT_POLL
+    # Transfer kubectl's field ownership and drop its annotation (Flux's default).
+    cleanup: bool = True
+    # More managers whose fields are taken over (``--override-manager``).
+    override_managers: tuple[str, ...] = ()
+
+
+def any_in_metadata(obj: Mapping[str, Any] | None, key: str, *values: str) -> bool:
+    """Is ``key`` a label or annotation of ``obj`` with one of ``values`` (any case)?"""
+    if not obj:
+        return False
+    meta = obj.get("metadata") or {}
+    wanted = {v.lower() for v in values}
+    for section in ("labels", "annotations"):
+        found = (meta.get(section) or {}).get(key)
+        if isinstance(found, str) and found.lower() in wanted:
+            return True
+    return False
+
+
+def is_excluded(obj: Mapping[str, Any] | None) -> bool:
+    """``reconcile: disabled`` or ``ssa: Ignore``: the controller keeps its hands off."""
+    return (any_in_metadata(obj, KUSTOMIZE_RECONCILE_ANNOTATION, DISABLED_VALUE)
+            or any_in_metadata(obj, KUSTOMIZE_SSA_ANNOTATION, SSA_IGNORE))
+
+
+def is_prune_excluded(obj: Mapping[str, Any] | None) -> bool:
+    """Objects prune and deletion must leave in place."""
+    return is_excluded(obj) or any_in_metadata(obj, KUSTOMIZE_PRUNE_ANNOTATION, DISABLED_VALUE)
+
+
+def is_immutable_error(exc: BaseException) -> bool:
+    """A 422 rejecting a change to an immutable field (the trigger of force-recreate)."""
+    if not isinstance(exc, ApiStatusError) or exc.code != 422:
+        return False
+    text = exc.message.lower()
+    return any(marker.lower() in text for marker in _IMMUTABLE_MARKERS)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ApiStatusError):
+        return exc.reason or str(exc.code)
+    return type(exc).__name__
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KubeError):
+        return exc.message
+    return str(exc) or type(exc).__name__
+
+
+def _comparable(obj: Mapping[str, Any]) -> Obj:
+    """What drift means: everything but status and server metadata (labels and
+    annotations count)."""
+    out = {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion")}
+    meta = obj.get("metadata") or {}
+    out["metadata"] = {"labels": meta.get("labels") or {},
+                       "annotations": meta.get("annotations") or {}}
+    return out
+
+
+def _union(a: Any, b: Any) -> Any:
+    """Union of two fieldsV1 trees."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return copy.deepcopy(b if isinstance(b, dict) else a)
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = _union(out[k], v) if k in out else copy.deepcopy(v)
+    return out
+
+
+def _normalize(obj: Obj) -> None:
+    """Flux's pre-apply normalisation of native kinds.
+
+    A Secret's ``stringData`` is written as ``data`` (base64): the API server
+    folds ``stringData`` into ``data`` and never returns it, so applying it as
+    is would report drift, and leave stale keys, on every run.
+    """
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = obj.get("data")
+            data = dict(data) if isinstance(data, dict) else {}
+            for k, v in string_data.items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
+
+
+@dataclass
+class DryRun:
+    """What applying one object would do, found by a server-side dry run."""
+
+    ref: ObjectRef
+    desired: Obj  # the manifest as it will be applied (owner labels set)
+    mapping: ResourceMapping
+    existing: Obj | None
+    merged: Obj | None  # the dry-run result; None when skipped or recreated
+    action: Action
+    # The body that takes kubectl's field ownership over, if the object needs it.
+    cleanup: Obj | None = None
+    # The change hits an immutable field and force is on: delete, then create.
+    recreate: bool = False
+    error: str | None = None
+
+
+def _path(m: ResourceMapping, namespace: str, name: str | None = None) -> str:
+    base = f"/apis/{m.group}/{m.version}" if m.group else f"/api/{m.version}"
+    parts = [base]
+    if m.namespaced:
+        parts.append(f"namespaces/{quote(namespace, safe='')}")
+    parts.append(m.plural)
+    if name is not None:
+        parts.append(quote(name, safe=""))
+    return "/".join(parts)
+
+
+class ResourceManager:
+    """Applies, deletes and waits for sets of objects on one cluster, as one owner."""
+
+    def __init__(self, client: Objects, owner: Owner, *, concurrency: int = 4,
+                 custom_stage_kinds: frozenset[tuple[str, str]] = frozenset()) -> None:
+        self.client = client
+        self.owner = owner
+        self.concurrency = max(1, concurrency)
+        self.custom_stage_kinds = custom_stage_kinds
+        self._http: httpx2.AsyncClient = client.connection.http
+
+    # ------------------------------------------------------------ requests
+    async def _request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+                       body: Any = None, content_type: str = "application/json") -> Any:
+        headers = {"Accept": "application/json"}
+        content = None
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":")).encode()
+            headers["Content-Type"] = content_type
+        resp = await self._http.request(method, path, params=dict(params or {}),
+                                        content=content, headers=headers)
+        if resp.status_code >= 400:
+            try:
+                status = json.loads(resp.content)
+            except ValueError:
+                status = None
+            err = ApiStatusError.from_status(status, resp.status_code)
+            err.code = resp.status_code
+            raise err
+        return resp.json() if resp.content else None
+
+    async def _ssa(self, d: DryRun | tuple[ResourceMapping, Obj], *, dry_run: bool) -> Obj:
+        mapping, obj = (d.mapping, d.desired) if isinstance(d, DryRun) else d
+        meta = obj["metadata"]
+        params = {"fieldManager": self.owner.field_manager, "force": "true"}
+        if dry_run:
+            params["dryRun"] = "All"
+        out: Obj = await self._request("PATCH", _path(mapping, meta.get("namespace", ""),
+                                                      meta["name"]),
+                                       params=params, body=obj, content_type=APPLY_PATCH)
+        return out
+
+    async def get(self, mapping: ResourceMapping, namespace: str, name: str) -> Obj | None:
+        try:
+            out: Obj = await self._request("GET", _path(mapping, namespace, name))
+        except ApiStatusError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return out
+
+    async def delete(self, mapping: ResourceMapping, namespace: str, name: str, *,
+                     propagation: str = "Background", uid: str | None = None) -> bool:
+        """Delete one object; False when it was already gone."""
+        body: Obj = {"apiVersion": "v1", "kind": "DeleteOptions",
+                     "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            await self._request("DELETE", _path(mapping, namespace, name), body=body)
+        except ApiStatusError as exc:
+            if is_not_found(exc):
+                return False
+            raise
+        return True
+
+    async def _gather(self, items: Sequence[T], fn: Callable[[T], Awaitable[Any]]) -> list[Any]:
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def run(item: T) -> Any:
+            async with sem:
+                return await fn(item)
+
+        return list(await asyncio.gather(*(run(i) for i in items)))
+
+    # -------------------------------------------------------------- prepare
+    async def prepare(self, obj: Mapping[str, Any]) -> tuple[ResourceMapping, Obj]:
+        """Resolve the kind and copy the manifest with owner labels and Flux's normalisation.
+
+        Raises `ApplyError` for a kind the cluster does not serve or a
+        namespaced object without a namespace.
+        """
+        desired: Obj = copy.deepcopy(dict(obj))
+        ref = ObjectRef.of(desired)
+        if not ref.kind or not ref.version or not ref.name:
+            raise ApplyError([f"{ref.subject or 'object'} is missing apiVersion, kind or "
+                              f"metadata.name"])
+        try:
+            mapping = await self.client.mapping(ref.api_version, ref.kind)
+        except NoKindMatch as exc:
+            raise ApplyError([f"{ref.subject} dry-run failed: {exc.message}"]) from None
+        meta = desired.setdefault("metadata", {})
+        if mapping.namespaced and not meta.get("namespace"):
+            raise ApplyError([f"{ref.subject} namespace not specified"])
+        if not mapping.namespaced:
+            # kustomize may set a namespace on a cluster-scoped custom kind it
+            # does not know; the API server ignores it, so must the identity.
+            meta.pop("namespace", None)
+        for k in ("resourceVersion", "uid", "creationTimestamp", "managedFields",
+                  "generation", "selfLink"):
+            meta.pop(k, None)
+        labels = meta.get("labels")
+        meta["labels"] = {**(labels if isinstance(labels, dict) else {}), **self.owner.labels}
+        _normalize(desired)
+        return mapping, desired
+
+    # ------------------------------------------------------------- dry runs
+    def _cleanup_body(self, existing: Obj, desired: Obj, opts: ApplyOptions) -> Obj | None:
+        """The live object with kubectl's ownership transferred, or None if already clean."""
+        if not opts.cleanup or any_in_metadata(desired, KUSTOMIZE_SSA_ANNOTATION, SSA_MERGE):
+            return None
+        meta = existing.get("metadata") or {}
+        managers = set(_CLEANUP_MANAGERS)
+        managers.add((self.owner.field_manager, "Update"))
+        managers.update((m, op) for m in opts.override_managers for op in ("Apply", "Update"))
+        entries = meta.get("managedFields") or []
+        taken: Any = {}
+        kept: list[Obj] = []
+        found = False
+        for entry in entries:
+            ident = (entry.get("manager"), entry.get("operation"))
+            if ident in managers and entry.get("subresource", "") != "status":
+                taken = _union(taken, entry.get("fieldsV1") or {})
+                found = True
+            else:
+                kept.append(entry)
+        annotations = dict(meta.get("annotations") or {})
+        labels = dict(meta.get("labels") or {})
+        stale_ann = [k for k in CLEANUP_ANNOTATIONS if k in annotations]
+        stale_lab = [k for k in CLEANUP_LABELS if k in labels]
+        if not found and not stale_ann and not stale_lab:
+            return None
+        body = copy.deepcopy(existing)
+        bmeta = body["metadata"]
+        if found:
+            own = next((e for e in kept if e.get("manager") == self.owner.field_manager
+                        and e.get("operation") == "Apply" and not e.get("subresource")), None)
+            if own is None:
+                own = {"manager": self.owner.field_manager, "operation": "Apply",
+                       "apiVersion": existing.get("apiVersion", ""),
+                       "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "fieldsType": "FieldsV1", "fieldsV1": {}}
+                kept.append(own)
+            own["fieldsV1"] = _union(own.get("fieldsV1") or {}, taken)
+            bmeta["managedFields"] = kept
+        for k in stale_ann:
+            annotations.pop(k)
+        for k in stale_lab:
+            labels.pop(k)
+        bmeta["annotations"] = annotations
+        bmeta["labels"] = labels
+        return body
+
+    async def _dry_run_one(self, mapping: ResourceMapping, desired: Obj,
+                           opts: ApplyOptions) -> DryRun:
+        ref = ObjectRef.of(desired)
+        meta = desired["metadata"]
+        namespace = meta.get("namespace", "")
+        if is_excluded(desired):
+            return DryRun(ref, desired, mapping, None, None, Action.SKIPPED)
+        existing_task = asyncio.ensure_future(self.get(mapping, namespace, meta["name"]))
+        try:
+            merged: Obj | None = await self._ssa((mapping, desired), dry_run=True)
+            failure: BaseException | None = None
+        except ApiStatusError as exc:
+            merged, failure = None, exc
+        try:
+            existing = await existing_task
+        except ApiStatusError as exc:
+            return DryRun(ref, desired, mapping, None, None, Action.UNKNOWN,
+                          error=f"{ref.subject} query failed: {exc.message}")
+        if existing is not None and (
+                is_excluded(existing)
+                or any_in_metadata(desired, KUSTOMIZE_SSA_ANNOTATION, SSA_IF_NOT_PRESENT)):
+            return DryRun(ref, desired, mapping, existing, None, Action.SKIPPED)
+        if failure is not None:
+            force = opts.force or any_in_metadata(desired, KUSTOMIZE_FORCE_ANNOTATION,
+                                                  ENABLED_VALUE)
+            if existing is not None and force and is_immutable_error(failure):
+                return DryRun(ref, desired, mapping, existing, None, Action.CREATED,
+                              recreate=True)
+            return DryRun(ref, desired, mapping, existing, None, Action.UNKNOWN,
+                          error=self._dry_run_error(ref, failure))
+        assert merged is not None
+        if existing is None:
+            return DryRun(ref, desired, mapping, None, merged, Action.CREATED)
+        cleanup = self._cleanup_body(existing, desired, opts)
+        drifted = _comparable(existing) != _comparable(merged)
+        action = Action.CONFIGURED if drifted or cleanup is not None else Action.UNCHANGED
+        return DryRun(ref, desired, mapping, existing, merged, action, cleanup=cleanup)
+
+    @staticmethod
+    def _dry_run_error(ref: ObjectRef, exc: BaseException) -> str:
+        return f"{ref.subject} dry-run failed ({_reason(exc)}): {_message(exc)}"
+
+    async def dry_run_all(self, objects: Sequence[Mapping[str, Any]],
+                          opts: ApplyOptions | None = None) -> list[DryRun]:
+        """Dry-run every object (no write); `ApplyError` lists every failure.
+
+        Objects keep their order. This is what ``sluice diff`` shows and what
+        apply does before writing a stage.
+        """
+        opts = opts or ApplyOptions()
+        prepared, errors = await self._prepare_all(objects)
+        if errors:
+            raise ApplyError(errors)
+        results: list[DryRun] = await self._gather(
+            prepared, lambda p: self._dry_run_one(p[0], p[1], opts))
+        errors = [d.error for d in results if d.error]
+        if errors:
+            raise ApplyError(errors)
+        return results
+
+    async def _prepare_all(self, objects: Sequence[Mapping[str, Any]]
+                           ) -> tuple[list[tuple[ResourceMapping, Obj]], list[str]]:
+        async def one(obj: Mapping[str, Any]) -> tuple[ResourceMapping, Obj] | str:
+            try:
+                return await self.prepare(obj)
+            except ApplyError as exc:
+                return exc.message
+
+        out = await asyncio.gather(*(one(o) for o in objects))
+        prepared = [p for p in out if not isinstance(p, str)]
+        errors = [p for p in out if isinstance(p, str)]
+        return prepared, errors
+
+    # ---------------------------------------------------------------- writes
+    async def _write_one(self, d: DryRun, opts: ApplyOptions) -> ChangeSetEntry:
+        meta = d.desired["metadata"]
+        namespace = meta.get("namespace", "")
+        if d.recreate:
+            assert d.existing is not None
+            uid = (d.existing.get("metadata") or {}).get("uid")
+            try:
+                await self.delete(d.mapping, namespace, meta["name"], uid=uid)
+            except ApiStatusError as exc:
+                raise ApplyError([f"{d.ref.subject} immutable field detected, failed to delete "
+                                  f"object: {exc.message}"]) from None
+            await self._wait_gone(d, opts.wait_timeout)
+        elif d.cleanup is not None:
+            await self._take_over(d)
+        try:
+            await self._ssa(d, dry_run=False)
+        except ApiStatusError as exc:
+            raise ApplyError([f"{d.ref.subject} apply failed ({_reason(exc)}): "
+                              f"{exc.message}"]) from None
+        return ChangeSetEntry(d.ref, d.action)
+
+    async def _take_over(self, d: DryRun) -> None:
+        """Write the cleaned-up live object (a PUT guarded by its resourceVersion).
+
+        A full update rather than Flux's JSON patch: every API server honours
+        ``managedFields`` in an update, and the resourceVersion guard means a
+        concurrent writer costs a retry, never its change.
+        """
+        body = d.cleanup
+        meta = d.desired["metadata"]
+        namespace = meta.get("namespace", "")
+        path = _path(d.mapping, namespace, meta["name"])
+        for _attempt in range(3):
+            if body is None:
+                return
+            try:
+                await self._request("PUT", path, params={"fieldManager":
+                                                         self.owner.field_manager}, body=body)
+                return
+            except ApiStatusError as exc:
+                if is_not_found(exc):
+                    return
+                if not is_conflict(exc):
+                    raise ApplyError([f"{d.ref.subject} metadata.managedFields cleanup failed: "
+                                      f"{exc.message}"]) from None
+            live = await self.get(d.mapping, namespace, meta["name"])
+            body = self._cleanup_body(live, d.desired, ApplyOptions()) if live else None
+        raise ApplyError([f"{d.ref.subject} metadata.managedFields cleanup failed: the object "
+                          "kept changing"])
+
+    async def _wait_gone(self, d: DryRun, timeout: float) -> None:  # noqa: ASYNC109
+        meta = d.desired["metadata"]
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            live = await self.get(d.mapping, meta.get("namespace", ""), meta["name"])
+            if live is None:
+                return
+            if time.monotonic() >= deadline:
+                raise ApplyError([f"{d.ref.subject} immutable field detected, timeout waiting "
+                                  "for the old object to be deleted"])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _execute(self, plans: Sequence[DryRun], opts: ApplyOptions) -> ChangeSet:
+        todo = [d for d in plans if d.action in (Action.CREATED, Action.CONFIGURED)]
+
+        async def write(d: DryRun) -> ChangeSetEntry | str:
+            try:
+                return await self._write_one(d, opts)
+            except ApplyError as exc:
+                return exc.message
+            except (KubeError, httpx2.HTTPError) as exc:
+                return f"{d.ref.subject} apply failed: {_message(exc)}"
+
+        written = await self._gather(todo, write)
+        done = {id(d): w for d, w in zip(todo, written, strict=True)}
+        changes = ChangeSet()
+        errors: list[str] = []
+        for d in plans:
+            result = done.get(id(d))
+            if result is None:
+                changes.add(ChangeSetEntry(d.ref, d.action))
+            elif isinstance(result, str):
+                errors.append(result)
+            else:
+                changes.add(result)
+        if errors:
+            raise ApplyError(errors, changes)
+        return changes
+
+    # ----------------------------------------------------------------- apply
+    async def apply_all(self, objects: Sequence[Mapping[str, Any]],
+                        opts: ApplyOptions | None = None) -> ChangeSet:
+        """Dry-run then apply one set of objects, without stages or waits."""
+        opts = opts or ApplyOptions()
+        plans = await self.dry_run_all(objects, opts)
+        return await self._execute(plans, opts)
+
+    async def apply_all_staged(self, objects: Sequence[Mapping[str, Any]],
+                               opts: ApplyOptions | None = None) -> ChangeSet:
+        """Apply ``objects`` stage by stage (see the module docstring).
+
+        Raises `ApplyError` with the changes made so far; nothing is written
+        for a stage unless all its objects passed their dry run.
+        """
+        opts = opts or ApplyOptions()
+        changes = ChangeSet()
+        stages = split_stages(list(objects), self.custom_stage_kinds)
+        checked_ahead = False
+        for index, (stage, members) in enumerate(stages):
+            try:
+                plans = await self.dry_run_all(members, opts)
+            except ApplyError as exc:
+                raise ApplyError(exc.errors, changes) from None
+            writes = [d for d in plans if d.action in (Action.CREATED, Action.CONFIGURED)]
+            later = [o for _, objs in stages[index + 1:] for o in objs]
+            if writes and later and not checked_ahead:
+                checked_ahead = True
+                errors = await self._check_ahead(later, plans, opts)
+                if errors:
+                    raise ApplyError(errors, changes)
+            try:
+                stage_changes = await self._execute(plans, opts)
+            except ApplyError as exc:
+                changes.extend(exc.change_set)
+                raise ApplyError(exc.errors, changes) from None
+            changes.extend(stage_changes)
+            if stage.waits:
+                await self._wait_stage(stage, stage_changes, opts, changes)
+                self._refresh_mappings(plans)
+        return changes
+
+    async def _check_ahead(self, later: Sequence[Mapping[str, Any]], current: Sequence[DryRun],
+                           opts: ApplyOptions) -> list[str]:
+        """Dry-run later stages' objects that can be checked before this stage writes.
+
+        Skipped: objects in a namespace this stage creates, kinds not served
+        yet, and kinds whose CRD this stage changes (their schema may be about
+        to change). Their own stage checks them.
+        """
+        creating_ns = {d.ref.name for d in current
+                       if d.ref.kind == "Namespace" and d.action is Action.CREATED}
+        changing_groups = {
+            str(((d.desired.get("spec") or {}).get("group")) or "") for d in current
+            if d.ref.kind == "CustomResourceDefinition"
+            and d.action in (Action.CREATED, Action.CONFIGURED)}
+        candidates: list[Mapping[str, Any]] = []
+        for obj in later:
+            ref = ObjectRef.of(obj)
+            if ref.namespace in creating_ns or ref.group in changing_groups:
+                continue
+            candidates.append(obj)
+
+        async def check(obj: Mapping[str, Any]) -> str | None:
+            try:
+                mapping, desired = await self.prepare(obj)
+            except ApplyError as exc:
+                # An unknown kind may be defined by this very stage.
+                return None if "no matches for kind" in exc.message else exc.message
+            if is_excluded(desired):
+                return None
+            try:
+                await self._ssa((mapping, desired), dry_run=True)
+            except ApiStatusError as exc:
+                if is_not_found(exc) or is_immutable_error(exc):
+                    return None  # missing namespace, or left to force/the stage itself
+                return self._dry_run_error(ObjectRef.of(desired), exc)
+            return None
+
+        results = await self._gather(candidates, check)
+        return [r for r in results if r]
+
+    async def _wait_stage(self, stage: Stage, stage_changes: ChangeSet, opts: ApplyOptions,
+                          changes: ChangeSet) -> None:
+        # ClusterRoles and most *Class kinds have no status: they are Current
+        # at once, and waiting on them would only cost a round of GETs.
+        refs = [e.ref for e in stage_changes
+                if e.action is not Action.SKIPPED and e.ref.kind in (
+                    "CustomResourceDefinition", "Namespace") or (
+                    stage is Stage.CUSTOM and e.action is not Action.SKIPPED)]
+        if not refs:
+            return
+        report = await wait_for_health(self.client, refs, opts.wait_timeout, opts.wait_poll)
+        if not report.healthy:
+            raise ApplyError([report.error or "timeout"], changes)
+
+    def _refresh_mappings(self, plans: Sequence[DryRun]) -> None:
+        """Forget discovery of the group-versions a CRD of this stage serves."""
+        for d in plans:
+            if d.ref.kind != "CustomResourceDefinition" or d.action not in (
+                    Action.CREATED, Action.CONFIGURED):
+                continue
+            spec = d.desired.get("spec") or {}
+            for v in spec.get("versions") or []:
+                if isinstance(v, dict) and v.get("name"):
+                    self.client.mapper.invalidate(f"{spec.get('group')}/{v['name']}")
