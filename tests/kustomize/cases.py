@@ -1345,3 +1345,173 @@ data:
   tag: "9"
 """,
 }
+
+CASES["smp_lists_with_schema_keys"] = {
+    "kustomization.yaml": """\
+resources: [r.yaml]
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      template:
+        spec:
+          containers:
+          - name: web
+            ports:
+            - {containerPort: 80, protocol: TCP, name: web}
+            - {containerPort: 81, protocol: UDP}
+            env:
+            - name: A
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: B
+              $patch: delete
+            resources:
+              $patch: replace
+              requests: {cpu: 2}
+          volumes:
+          - name: v
+            emptyDir: null
+            configMap: {name: c}
+          tolerations:
+          - {key: b, operator: Exists}
+- patch: |-
+    apiVersion: v1
+    kind: Service
+    metadata:
+      name: svc
+    spec:
+      ports:
+      - {port: 443, targetPort: 8443}
+      - {port: 8080, name: alt}
+""",
+    "r.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        ports:
+        - {containerPort: 80, protocol: TCP, name: http}
+        - {containerPort: 90, protocol: TCP, name: other}
+        env:
+        - {name: A, value: x}
+        - {name: B, value: y}
+        resources:
+          limits: {cpu: 1}
+      volumes:
+      - name: v
+        emptyDir: {}
+      tolerations:
+      - {key: a, operator: Exists}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc
+spec:
+  ports:
+  - {port: 80, name: http}
+  - {port: 443, name: https}
+""",
+}
+
+CASES["smp_ports_partly_multi_key"] = {
+    "kustomization.yaml": """\
+resources: [r.yaml]
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      template:
+        spec:
+          containers:
+          - name: web
+            ports:
+            - {containerPort: 70, name: c2}
+            - {containerPort: 81, protocol: UDP, name: new}
+            - {containerPort: 71, name: new2}
+""",
+    "r.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        ports:
+        - {containerPort: 60, name: a}
+        - {containerPort: 70, name: c}
+""",
+}
+
+CASES["smp_ports_multi_key_reorder"] = {
+    "kustomization.yaml": """\
+resources: [r.yaml]
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      template:
+        spec:
+          containers:
+          - name: web
+            ports:
+            - {containerPort: 90, protocol: TCP, name: b2}
+            - {containerPort: 82, protocol: TCP, name: new}
+            - {containerPort: 80, protocol: TCP, name: a2}
+            - {containerPort: 70, name: c2}
+            - {containerPort: 60, name: d}
+""",
+    "r.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        ports:
+        - {containerPort: 80, protocol: TCP, name: a}
+        - {containerPort: 90, protocol: TCP, name: b}
+        - {containerPort: 70, name: c}
+""",
+}
+
+CASES["generator_merge_into_plain_and_unhashed"] = {
+    "kustomization.yaml": (
+        "resources: [../ov]\nconfigMapGenerator:\n- name: cm2\n  behavior: merge\n"
+        "  literals: [w=4]\n- name: g\n  behavior: merge\n  literals: [c=3]\n"
+        "  options: {disableNameSuffixHash: true}\n"
+    ),
+    "../ov/kustomization.yaml": (
+        "resources: [../base]\nconfigMapGenerator:\n- name: cm\n  behavior: merge\n"
+        "  literals: [y=2]\n- name: cm2\n  literals: [z=3]\n"
+        "  options: {disableNameSuffixHash: true}\n- name: g\n  literals: [a=1]\n"
+    ),
+    "../base/kustomization.yaml": "resources: [cm.yaml]\n",
+    "../base/cm.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  labels: {a: b}\n"
+        'data:\n  x: "1"\n'
+    ),
+}

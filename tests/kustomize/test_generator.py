@@ -114,3 +114,10 @@ def test_generated_build_matches_kubectl_on_the_written_file(tmp_path: Path) -> 
         ["kubectl", "kustomize", str(root)], capture_output=True, text=True, check=True
     ).stdout
     assert ours == expected
+
+
+def test_explicit_kustomization_overrides_the_folder_file(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text(CM.format(name="cm"))
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
+    objects = build(tmp_path, kustomization={"resources": ["cm.yaml"], "namespace": "team"})
+    assert objects[0]["metadata"] == {"name": "cm", "namespace": "team"}

@@ -71,7 +71,7 @@ from sluice.kube.errors import ApiStatusError, KubeError, NoKindMatch, is_confli
 from sluice.kube.health import DEFAULT_POLL, wait_for_health
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
-from sluice.kube.ordering import ObjectRef, Stage, split_stages
+from sluice.kube.ordering import ObjectRef, split_stages
 
 __all__ = [
     "CLEANUP_ANNOTATIONS",
@@ -304,8 +304,15 @@ def _normalize(obj: Obj) -> None:
 
     A Secret's ``stringData`` is written as ``data`` (base64): the API server
     folds ``stringData`` into ``data`` and never returns it, so applying it as
-    is would report drift, and leave stale keys, on every run.
+    is would report drift, and leave stale keys, on every run. A CRD's
+    conversion webhook ``caBundle`` is dropped: it is injected in the cluster
+    (cert-manager's CA injector), and applying Git's copy would undo that.
     """
+    if obj.get("kind") == "CustomResourceDefinition":
+        webhook = ((obj.get("spec") or {}).get("conversion") or {}).get("webhook")
+        client = webhook.get("clientConfig") if isinstance(webhook, dict) else None
+        if isinstance(client, dict):
+            client.pop("caBundle", None)
     if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
         string_data = obj.pop("stringData", None)
         if isinstance(string_data, dict) and string_data:
@@ -330,7 +337,9 @@ class DryRun:
     cleanup: Obj | None = None
     # The change hits an immutable field and force is on: delete, then create.
     recreate: bool = False
+    # Why the dry run failed: the message for users, and the server's error.
     error: str | None = None
+    failure: BaseException | None = field(default=None, repr=False)
 
 
 def _path(m: ResourceMapping, namespace: str, name: str | None = None) -> str:
@@ -453,7 +462,8 @@ class ResourceManager:
     # ------------------------------------------------------------- dry runs
     def _cleanup_body(self, existing: Obj, desired: Obj, opts: ApplyOptions) -> Obj | None:
         """The live object with kubectl's ownership transferred, or None if already clean."""
-        if not opts.cleanup or any_in_metadata(desired, KUSTOMIZE_SSA_ANNOTATION, SSA_MERGE):
+        if not opts.cleanup or any_in_metadata(desired, KUSTOMIZE_SSA_ANNOTATION, SSA_MERGE) \
+                or any_in_metadata(existing, KUSTOMIZE_SSA_ANNOTATION, SSA_MERGE):
             return None
         meta = existing.get("metadata") or {}
         managers = set(_CLEANUP_MANAGERS)
@@ -497,24 +507,27 @@ class ResourceManager:
         bmeta["labels"] = labels
         return body
 
-    async def _dry_run_one(self, mapping: ResourceMapping, desired: Obj,
-                           opts: ApplyOptions) -> DryRun:
+    async def dry_run(self, mapping: ResourceMapping, desired: Obj,
+                      opts: ApplyOptions) -> DryRun:
+        """Dry-run one prepared object (see `prepare`); failures are in the result."""
         ref = ObjectRef.of(desired)
         meta = desired["metadata"]
         namespace = meta.get("namespace", "")
         if is_excluded(desired):
             return DryRun(ref, desired, mapping, None, None, Action.SKIPPED)
-        existing_task = asyncio.ensure_future(self.get(mapping, namespace, meta["name"]))
-        try:
-            merged: Obj | None = await self._ssa((mapping, desired), dry_run=True)
-            failure: BaseException | None = None
-        except ApiStatusError as exc:
-            merged, failure = None, exc
-        try:
-            existing = await existing_task
-        except ApiStatusError as exc:
+        # The live object and the dry run are independent: ask for both at once.
+        got, tried = await asyncio.gather(
+            self.get(mapping, namespace, meta["name"]),
+            self._ssa((mapping, desired), dry_run=True), return_exceptions=True)
+        for outcome in (got, tried):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, ApiStatusError):
+                raise outcome
+        if isinstance(got, ApiStatusError):
             return DryRun(ref, desired, mapping, None, None, Action.UNKNOWN,
-                          error=f"{ref.subject} query failed: {exc.message}")
+                          error=f"{ref.subject} query failed: {got.message}", failure=got)
+        existing: Obj | None = got if isinstance(got, dict) else None
+        failure = tried if isinstance(tried, ApiStatusError) else None
+        merged: Obj | None = tried if isinstance(tried, dict) else None
         if existing is not None and (
                 is_excluded(existing)
                 or any_in_metadata(desired, KUSTOMIZE_SSA_ANNOTATION, SSA_IF_NOT_PRESENT)):
@@ -526,7 +539,7 @@ class ResourceManager:
                 return DryRun(ref, desired, mapping, existing, None, Action.CREATED,
                               recreate=True)
             return DryRun(ref, desired, mapping, existing, None, Action.UNKNOWN,
-                          error=self._dry_run_error(ref, failure))
+                          error=self._dry_run_error(ref, failure), failure=failure)
         assert merged is not None
         if existing is None:
             return DryRun(ref, desired, mapping, None, merged, Action.CREATED)
@@ -551,7 +564,7 @@ class ResourceManager:
         if errors:
             raise ApplyError(errors)
         results: list[DryRun] = await self._gather(
-            prepared, lambda p: self._dry_run_one(p[0], p[1], opts))
+            prepared, lambda p: self.dry_run(p[0], p[1], opts))
         errors = [d.error for d in results if d.error]
         if errors:
             raise ApplyError(errors)
@@ -679,7 +692,7 @@ class ResourceManager:
         """
         opts = opts or ApplyOptions()
         changes = ChangeSet()
-        stages = split_stages(list(objects), self.custom_stage_kinds)
+        stages = split_stages([dict(o) for o in objects], self.custom_stage_kinds)
         checked_ahead = False
         for index, (stage, members) in enumerate(stages):
             try:
@@ -700,7 +713,7 @@ class ResourceManager:
                 raise ApplyError(exc.errors, changes) from None
             changes.extend(stage_changes)
             if stage.waits:
-                await self._wait_stage(stage, stage_changes, opts, changes)
+                await self._wait_stage(stage_changes, opts, changes)
                 self._refresh_mappings(plans)
         return changes
 
@@ -744,14 +757,11 @@ class ResourceManager:
         results = await self._gather(candidates, check)
         return [r for r in results if r]
 
-    async def _wait_stage(self, stage: Stage, stage_changes: ChangeSet, opts: ApplyOptions,
+    async def _wait_stage(self, stage_changes: ChangeSet, opts: ApplyOptions,
                           changes: ChangeSet) -> None:
-        # ClusterRoles and most *Class kinds have no status: they are Current
-        # at once, and waiting on them would only cost a round of GETs.
-        refs = [e.ref for e in stage_changes
-                if e.action is not Action.SKIPPED and e.ref.kind in (
-                    "CustomResourceDefinition", "Namespace") or (
-                    stage is Stage.CUSTOM and e.action is not Action.SKIPPED)]
+        """Wait until a definitions or classes stage is ready (CRDs Established,
+        Namespaces Active); kinds without status are Current at once."""
+        refs = stage_changes.refs(skipped=False)
         if not refs:
             return
         report = await wait_for_health(self.client, refs, opts.wait_timeout, opts.wait_poll)

@@ -441,9 +441,10 @@ def _listing(results: Sequence[HealthResult], with_message: bool = False) -> str
     return "[" + ", ".join(parts) + "]"
 
 
-async def wait_for_health(client: Objects, objects: Sequence[ObjectRef | Mapping[str, Any]],  # noqa: ASYNC109
-                          timeout: float, poll: float = DEFAULT_POLL, *,
-                          fail_fast: bool = True, concurrency: int = 8) -> HealthReport:
+async def wait_for_health(client: Objects, objects: Sequence[ObjectRef | Mapping[str, Any]],
+                          timeout: float,  # noqa: ASYNC109 - Flux's spec.timeout, polled
+                          poll: float = DEFAULT_POLL, *, fail_fast: bool = True,
+                          concurrency: int = 8) -> HealthReport:
     """Poll ``objects`` until all are Current, one Failed (``fail_fast``), or ``timeout``.
 
     The first check runs at once, so objects that are already healthy cost one

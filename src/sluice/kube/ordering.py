@@ -2,12 +2,13 @@
 
 Flux's kustomize-controller does not apply a build's objects in file order. It
 splits them into stages and applies each stage fully (and, for the first
-three, waits for it to be ready) before the next, so that a custom resource
+two, waits for it to be ready) before the next, so that a custom resource
 finds its CRD served and a Deployment finds its Namespace:
 
-1. cluster definitions: CustomResourceDefinitions, Namespaces, ClusterRoles;
+1. cluster definitions: CustomResourceDefinitions, Namespaces, ClusterRoles
+   (waited for);
 2. every kind whose name ends in ``Class`` (StorageClass, IngressClass,
-   GatewayClass, PriorityClass...);
+   GatewayClass, PriorityClass...) (waited for);
 3. the kinds an operator lists with ``--custom-apply-stage-kinds``
    (``group/Kind``, e.g. ``cert-manager.io/ClusterIssuer``);
 4. everything else.
@@ -161,7 +162,7 @@ class Stage(IntEnum):
     @property
     def waits(self) -> bool:
         """Stages whose objects must be ready before the next stage starts."""
-        return self is not Stage.RESOURCES
+        return self in (Stage.DEFINITIONS, Stage.CLASSES)
 
 
 def parse_stage_kinds(values: Iterable[str]) -> frozenset[tuple[str, str]]:

@@ -22,22 +22,30 @@ from .generator import Ignored, generate_kustomization, has_kustomization
 from .loader import Loader
 from .target import Builder
 
-__all__ = ["BuildError", "build", "build_yaml", "generate_kustomization"]
+__all__ = ["BuildError", "build", "build_yaml", "dump_documents", "generate_kustomization"]
 
 
 def build(
-    path: Path, *, root: Path | None = None, ignored: Ignored | None = None
+    path: Path,
+    *,
+    root: Path | None = None,
+    ignored: Ignored | None = None,
+    kustomization: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Builds the kustomization at ``path``; returns the objects in output order.
 
     ``root`` bounds what the build may read (defaults to ``path``); ``ignored``
     filters files when a kustomization has to be generated (see ``generator``).
+    ``kustomization``, when given, is used instead of the folder's own file (a
+    controller merging a Flux Kustomization's spec into it passes the result
+    here rather than writing into the artifact); paths in it are relative to
+    ``path``.
     """
     folder = Path(path).resolve()
     loader = Loader(Path(root) if root is not None else folder)
     loader.resolve(folder, ".", field="path", source=folder)
-    override = None
-    if not has_kustomization(folder):
+    override = kustomization
+    if override is None and not has_kustomization(folder):
         override = generate_kustomization(folder, ignored)
     builder = Builder(loader, override)
     resources = builder.build_dir(folder, top=True)

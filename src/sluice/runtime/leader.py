@@ -83,7 +83,8 @@ class LeaderElector:
         prev = previous or {}
         taking_over = prev.get("holderIdentity") != self.identity
         transitions = int(prev.get("leaseTransitions") or 0)
-        if taking_over and prev.get("holderIdentity"):
+        if taking_over and previous is not None:
+            # client-go counts every change of holder, a released Lease included.
             transitions += 1
         return {
             "holderIdentity": self.identity,
