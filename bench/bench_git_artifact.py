@@ -4,7 +4,9 @@ What a GitRepository reconcile costs on a new revision: fetch the tip over
 smart HTTP (loopback `git http-backend`), write the tree, build the
 reproducible tar.gz and its digest. The baseline does the same with the git
 CLI (`git clone --depth 1`) and GNU tar (`tar czf`, excluding `.git`), in
-the same run against the same server, so only the client side differs.
+the same run against the same server, so only the client side differs. The
+server runs in its own process so that it does not share the interpreter
+(and its GIL) with the checkout being measured.
 
 Run by hand (not part of the test suite):
 
@@ -18,6 +20,7 @@ import asyncio
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -65,25 +68,51 @@ def baseline(url: str, work: Path, out: Path) -> tuple[float, float]:
     return cloned - started, time.perf_counter() - cloned
 
 
+async def serve(root: Path, files: int) -> None:
+    """Child process: author the repository, serve it, print its URL."""
+    async with GitHTTPServer(root / "srv") as server:
+        t = time.perf_counter()
+        repo = server.create_repo("app.git", make_files(files))
+        # Forges serve packed repositories; loose objects would make the
+        # server's pack generation dominate both measurements.
+        repack = await asyncio.create_subprocess_exec(
+            "git", "-C", str(repo.path), "repack", "-a", "-d", "-q"
+        )
+        assert await repack.wait() == 0
+        print(f"repository: {files} files, authored in {time.perf_counter() - t:.2f}s")
+        print(server.repo_url("app.git"), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        await serve(args.serve, args.files)
+        return
 
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
         root = Path(tmp)
-        async with GitHTTPServer(root / "srv") as server:
-            t = time.perf_counter()
-            repo = server.create_repo("app.git", make_files(args.files))
-            # Forges serve packed repositories; loose objects would make the
-            # server's pack generation dominate both measurements.
-            subprocess.run(["git", "-C", str(repo.path), "repack", "-a", "-d", "-q"], check=True)
-            print(f"repository: {args.files} files, authored in {time.perf_counter() - t:.2f}s")
-            url = server.repo_url("app.git")
-            storage = Storage(root / "store")
-            rows: list[tuple[float, float, float, float]] = []
-            digests = set()
+        server = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--serve",
+            str(root),
+            "--files",
+            str(args.files),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert server.stdout is not None and server.stdin is not None
+        print((await server.stdout.readline()).decode().strip())
+        url = (await server.stdout.readline()).decode().strip()
+        storage = Storage(root / "store")
+        rows: list[tuple[float, float, float, float]] = []
+        digests = set()
+        try:
             for n in range(args.rounds):
                 fetch, archive, digest = await ours(url, root / f"ours-{n}", storage)
                 digests.add(digest)
@@ -98,11 +127,15 @@ async def main() -> None:
                 )
                 shutil.rmtree(root / f"ours-{n}")
                 shutil.rmtree(root / f"cli-{n}")
+        finally:
+            server.stdin.close()
+            await server.wait()
 
     ours_total = statistics.median(r[0] + r[1] for r in rows)
     cli_total = statistics.median(r[2] + r[3] for r in rows)
     print(
-        f"median: sluice {ours_total:.2f}s, git+tar {cli_total:.2f}s, ratio {ours_total / cli_total:.2f}x"
+        f"median: sluice {ours_total:.2f}s, git+tar {cli_total:.2f}s, "
+        f"ratio {ours_total / cli_total:.2f}x"
     )
     print(f"artifact digest identical across rounds: {len(digests) == 1}")
 

@@ -280,3 +280,80 @@ def test_watch_bookmarks_and_initial_events(api: httpx.Client, namespace: str) -
                 break
     assert any(e["type"] == "ADDED" and e["object"]["metadata"]["name"] == "bm" for e in seen)
     assert seen[-1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_strict_field_validation_refuses_unknown_fields(api: httpx.Client, namespace: str) -> None:
+    body = cm("strict")
+    body["datta"] = {"typo": "1"}
+    r = api.post(CM.format(ns=namespace), params={"fieldValidation": "Strict"}, json=body)
+    assert r.status_code == 400
+    assert 'unknown field "datta"' in r.json()["message"]
+    assert api.get(CM.format(ns=namespace) + "/strict").status_code == 404
+    # Without Strict the unknown field is dropped, as the API server does.
+    r = api.post(CM.format(ns=namespace), params={"fieldValidation": "Ignore"}, json=body)
+    assert r.status_code == 201 and "datta" not in r.json()
+
+
+def test_custom_resource_schema_violations_are_invalid(api: httpx.Client, namespace: str) -> None:
+    url = f"/apis/source.toolkit.fluxcd.io/v1/namespaces/{namespace}/gitrepositories"
+    bad = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+           "metadata": {"name": "bad"},
+           "spec": {"url": "ftp://example.com/repo", "interval": 5, "provider": "gitlab"}}
+    r = api.post(url, json=bad)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["reason"] == "Invalid"
+    fields = {c["field"] for c in body["details"]["causes"]}
+    assert {"spec.url", "spec.interval", "spec.provider"} <= fields
+    assert body["message"].startswith('GitRepository.source.toolkit.fluxcd.io "bad" is invalid: ')
+    assert api.get(url + "/bad").status_code == 404
+    missing = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+               "metadata": {"name": "bad"}, "spec": {"interval": "1m"}}
+    r = api.post(url, json=missing)
+    assert r.status_code == 422
+    assert any(c["field"] == "spec.url" and c["reason"] == "FieldValueRequired"
+               for c in r.json()["details"]["causes"])
+
+
+def test_crd_is_served_at_once_with_printer_columns(api: httpx.Client, namespace: str) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
+                           "shortNames": ["wdg"]},
+                 "versions": [{
+                     "name": "v1", "served": True, "storage": True,
+                     "subresources": {"status": {}},
+                     "additionalPrinterColumns": [
+                         {"name": "Size", "type": "integer", "jsonPath": ".spec.size"}],
+                     "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                         "spec": {"type": "object", "required": ["size"], "properties": {
+                             "size": {"type": "integer", "minimum": 1, "default": 3},
+                             "color": {"type": "string", "enum": ["red", "blue"],
+                                       "default": "red"}}},
+                         "status": {"type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True}}}}}]}}
+    r = api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+    assert r.status_code == 201, r.text
+    got = api.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+    conds = {c["type"]: c["status"] for c in got.json()["status"]["conditions"]}
+    assert conds["Established"] == "True"
+    groups = api.get("/apis").json()["groups"]
+    assert any(g["name"] == "example.com" for g in groups)
+    url = f"/apis/example.com/v1/namespaces/{namespace}/widgets"
+    r = api.post(url, json={"apiVersion": "example.com/v1", "kind": "Widget",
+                            "metadata": {"name": "w"}, "spec": {"size": 2, "shape": "round"}})
+    assert r.status_code == 201, r.text
+    assert r.json()["spec"] == {"size": 2, "color": "red"}  # defaulted, unknown field pruned
+    r = api.post(url, json={"apiVersion": "example.com/v1", "kind": "Widget",
+                            "metadata": {"name": "z"}, "spec": {"size": 0}})
+    assert r.status_code == 422
+    table = api.get(url, headers={
+        "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}).json()
+    assert table["kind"] == "Table"
+    assert [c["name"] for c in table["columnDefinitions"]][:2] == ["Name", "Size"]
+    assert table["rows"][0]["cells"][:2] == ["w", 2]
+    r = api.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+    assert r.status_code == 200
+    assert api.get(url).status_code == 404

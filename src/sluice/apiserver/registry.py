@@ -514,10 +514,11 @@ class Cluster:
                 causes += structural.validate(obj, schema)
         else:
             schema = self.schema(rt)
-            if schema and opts.field_validation == "Strict":
-                probe = copy.deepcopy(obj)
-                unknown = structural.prune(probe, schema)
-                if unknown:
+            if schema:
+                # Built-in kinds decode into fixed types: unknown fields vanish, or are
+                # refused under strict field validation.
+                unknown = structural.prune(obj, schema)
+                if unknown and opts.field_validation == "Strict":
                     raise _unknown_fields(unknown)
             apply_builtin_defaults(rt.group, rt.kind, obj)
             if rt.storage_key == ("", "services"):
