@@ -15,19 +15,57 @@ import argparse
 import asyncio
 import os
 import shutil
+import socket
 import ssl
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from sluice.testing.background import BackgroundCluster
 
 
-def _client(bg: BackgroundCluster) -> httpx.AsyncClient:
+class ServerProcess:
+    """The embedded cluster in its own process, so the load generator does not share its GIL."""
+
+    def __init__(self, data: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.data = data
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sluice.cli.main", "cluster", "up", "--data-dir", str(data),
+             "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (data / "kubeconfig").exists():
+                try:
+                    ctx = ssl.create_default_context(cafile=str(self.ca_file))
+                    if httpx.get(self.url + "/healthz", verify=ctx).status_code == 200:
+                        break
+                except (httpx.HTTPError, OSError):
+                    pass
+            time.sleep(0.2)  # waiting for a subprocess to listen; nothing to await
+        self.token = (data / "token").read_text().strip()
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data / "pki" / "ca.crt"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data / "kubeconfig"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def _client(bg: ServerProcess) -> httpx.AsyncClient:
     ctx = ssl.create_default_context(cafile=str(bg.ca_file))
     return httpx.AsyncClient(base_url=bg.url, verify=ctx, timeout=60,
                              headers={"Authorization": f"Bearer {bg.token}"},
@@ -48,7 +86,7 @@ async def _pool(n: int, workers: int, fn) -> float:  # type: ignore[no-untyped-d
     return time.perf_counter() - start
 
 
-async def crud(bg: BackgroundCluster, n: int) -> None:
+async def crud(bg: ServerProcess, n: int) -> None:
     async with _client(bg) as c:
         await c.post("/api/v1/namespaces", json={"metadata": {"name": "bench"}})
         base = "/api/v1/namespaces/bench/configmaps"
@@ -81,7 +119,7 @@ async def crud(bg: BackgroundCluster, n: int) -> None:
         print(f"list   paged by 500: {pages} pages in {t * 1000:.0f} ms")
 
 
-async def watch_latency(bg: BackgroundCluster, watchers: int, events: int) -> None:
+async def watch_latency(bg: ServerProcess, watchers: int, events: int) -> None:
     async with _client(bg) as c:
         await c.post("/api/v1/namespaces", json={"metadata": {"name": "bench-watch"}})
         base = "/api/v1/namespaces/bench-watch/configmaps"
@@ -124,7 +162,7 @@ async def watch_latency(bg: BackgroundCluster, watchers: int, events: int) -> No
         print(f"watch: {watchers} watchers x {events} events: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 
-def kubectl_apply(bg: BackgroundCluster, m: int) -> None:
+def kubectl_apply(bg: ServerProcess, m: int) -> None:
     if not shutil.which("kubectl"):
         print("kubectl not installed: skipping the kubectl apply benchmark")
         return
@@ -159,10 +197,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--apply", type=int, default=1_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, BackgroundCluster(Path(tmp)) as bg:
-        asyncio.run(crud(bg, args.objects))
-        asyncio.run(watch_latency(bg, args.watchers, args.events))
-        kubectl_apply(bg, args.apply)
+    with tempfile.TemporaryDirectory() as tmp:
+        bg = ServerProcess(Path(tmp))
+        try:
+            asyncio.run(crud(bg, args.objects))
+            asyncio.run(watch_latency(bg, args.watchers, args.events))
+            kubectl_apply(bg, args.apply)
+        finally:
+            bg.stop()
 
 
 if __name__ == "__main__":

@@ -118,6 +118,12 @@ def set_image(image: str) -> Callable[[Obj], None]:
     return change
 
 
+def set_spec(field: str, value: Any) -> Callable[[Obj], None]:
+    def change(o: Obj) -> None:
+        o["spec"][field] = value
+    return change
+
+
 def condition(obj: Obj | None, ctype: str) -> Obj:
     for c in ((obj or {}).get("status") or {}).get("conditions") or []:
         if c["type"] == ctype:
@@ -309,10 +315,10 @@ async def test_zero_replicas_is_current_and_scaling_follows_spec(kube: Kube) -> 
     assert kube.list("replicasets")[0]["spec"]["replicas"] == 0
     assert kube.list("pods") == []
 
-    kube.edit("deployments", "zero", lambda o: o["spec"].__setitem__("replicas", 3))
+    kube.edit("deployments", "zero", set_spec("replicas", 3))
     await eventually(lambda: kstatus_current(kube.get("deployments", "zero")) and
                      len(kube.list("pods")) == 3)
-    kube.edit("deployments", "zero", lambda o: o["spec"].__setitem__("replicas", 1))
+    kube.edit("deployments", "zero", set_spec("replicas", 1))
     await eventually(lambda: kstatus_current(kube.get("deployments", "zero")) and
                      len(kube.list("pods")) == 1)
     assert len(kube.list("replicasets")) == 1
@@ -333,7 +339,7 @@ async def test_paused_deployment_does_not_roll_until_resumed(kube: Kube) -> None
     assert len(kube.list("replicasets")) == 1
     assert not kstatus_current(d)
 
-    kube.edit("deployments", "p", lambda o: o["spec"].__setitem__("paused", False))
+    kube.edit("deployments", "p", set_spec("paused", False))
     await eventually(lambda: kstatus_current(kube.get("deployments", "p")) and
                      {p["spec"]["containers"][0]["image"] for p in kube.list("pods")} ==
                      {"nginx:1.26"} and len(kube.list("pods")) == 2)
@@ -357,6 +363,24 @@ async def test_going_back_to_a_template_reuses_its_replicaset_as_a_new_revision(
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
     assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+
+
+async def test_recreated_deployment_adopts_what_an_orphaning_delete_left(kube: Kube) -> None:
+    kube.create("deployments", deployment("keep", replicas=2))
+    await eventually(lambda: kstatus_current(kube.get("deployments", "keep")))
+    pods = {p["metadata"]["uid"] for p in kube.list("pods")}
+    (rs,) = kube.list("replicasets")
+    kube.delete("deployments", "keep", propagation="Orphan")
+    await eventually(lambda: kube.get("deployments", "keep") is None and
+                     "ownerReferences" not in (kube.get("replicasets", rs["metadata"]["name"])
+                                               or {"metadata": {"ownerReferences": 1}})["metadata"])
+    d = kube.create("deployments", deployment("keep", replicas=2))
+    await eventually(lambda: kstatus_current(kube.get("deployments", "keep")) and
+                     (r := kube.get("replicasets", rs["metadata"]["name"])) is not None and
+                     r["metadata"].get("ownerReferences", [{}])[0].get("uid") ==
+                     d["metadata"]["uid"])
+    assert [r["metadata"]["uid"] for r in kube.list("replicasets")] == [rs["metadata"]["uid"]]
+    assert {p["metadata"]["uid"] for p in kube.list("pods")} == pods
 
 
 async def test_work_left_before_the_simulator_started_is_picked_up() -> None:
@@ -399,12 +423,13 @@ async def test_statefulset_starts_pods_in_order_and_rolls_from_the_top(kube: Kub
                      "accessModes": ["ReadWriteOnce"],
                      "resources": {"requests": {"storage": "1Gi"}}}}]}})
 
-    def rolled(generation: int) -> Obj | None:
+    def rolled(generation: int, replicas: int = 3) -> Obj | None:
         s = kube.get("statefulsets", "db")
         st = (s or {}).get("status") or {}
         done = s is not None and st.get("observedGeneration") == generation and \
-            st.get("readyReplicas") == 3 and st.get("updatedReplicas") == 3 and \
-            st.get("currentReplicas") == 3 and st.get("availableReplicas") == 3 and \
+            st.get("readyReplicas") == replicas and st.get("updatedReplicas") == replicas and \
+            st.get("currentReplicas") == replicas and \
+            st.get("availableReplicas") == replicas and \
             st.get("currentRevision") == st.get("updateRevision")
         return s if done else None
 
@@ -430,6 +455,34 @@ async def test_statefulset_starts_pods_in_order_and_rolls_from_the_top(kube: Kub
     assert s["status"]["currentRevision"] != revision
     assert order == ["db-2", "db-1", "db-0"] and out_of_order == []
 
+    removed: list[str] = []
+
+    def record_removal(ev: Event) -> None:
+        if ev.key == ("", "pods") and ev.type == "DELETED":
+            removed.append(ev.obj["metadata"]["name"])
+
+    kube.c.events.add_listener(record_removal)
+    kube.edit("statefulsets", "db", set_spec("replicas", 1))
+    await eventually(lambda: [p["metadata"]["name"] for p in kube.list("pods")] == ["db-0"] and
+                     kube.get("statefulsets", "db")["status"].get("replicas") == 1)
+    assert removed == ["db-2", "db-1"]
+    # Claims stay behind (persistentVolumeClaimRetentionPolicy defaults to Retain).
+    assert kube.get("persistentvolumeclaims", "data-db-2") is not None
+
+    # Deleted with --cascade=orphan and applied again, it takes its pod back.
+    survivor = kube.get("pods", "db-0")
+    assert survivor is not None
+    spec = copy.deepcopy(s["spec"])
+    kube.delete("statefulsets", "db", propagation="Orphan")
+    await eventually(lambda: kube.get("statefulsets", "db") is None and
+                     "ownerReferences" not in (kube.get("pods", "db-0") or {})["metadata"])
+    spec["replicas"] = 1
+    again = kube.create("statefulsets", {"metadata": {"name": "db"}, "spec": spec})
+    await eventually(lambda: (p := kube.get("pods", "db-0")) and
+                     p["metadata"].get("ownerReferences", [{}])[0].get("uid") ==
+                     again["metadata"]["uid"] and rolled(1, replicas=1) is not None)
+    assert [p["metadata"]["uid"] for p in kube.list("pods")] == [survivor["metadata"]["uid"]]
+
 
 async def test_daemonset_runs_one_pod_on_the_node_that_matches(kube: Kube) -> None:
     tpl = {"metadata": {"labels": {"app": "agent"}},
@@ -445,6 +498,18 @@ async def test_daemonset_runs_one_pod_on_the_node_that_matches(kube: Kube) -> No
     assert pod["spec"]["nodeName"] == "sluice-node"
     node = kube.get("nodes", "sluice-node", ns="")
     assert node is not None and condition(node, "Ready")["status"] == "True"
+
+    kube.edit("daemonsets", "agent", set_image("fluent-bit:4"))
+
+    def rolled() -> bool:
+        ds = kube.get("daemonsets", "agent") or {}
+        pods = kube.list("pods", app="agent")
+        return ds.get("status", {}).get("observedGeneration") == 2 and \
+            ds["status"].get("numberAvailable") == 1 and len(pods) == 1 and \
+            pods[0]["spec"]["containers"][0]["image"] == "fluent-bit:4" and ready(pods[0])
+
+    await eventually(rolled)
+    assert kube.list("pods", app="agent")[0]["metadata"]["name"] != pod["metadata"]["name"]
 
     away = copy.deepcopy(tpl)
     away["metadata"]["labels"] = {"app": "gpu"}
@@ -474,6 +539,25 @@ async def test_job_runs_its_pods_to_completion(kube: Kube) -> None:
     assert len(pods) == 2
     assert {shown(p) for p in pods} == {"Completed"}
     assert all(p["metadata"]["name"].startswith("migrate-") for p in pods)
+
+
+async def test_indexed_job_reports_completed_indexes(kube: Kube) -> None:
+    kube.create("jobs", {"metadata": {"name": "shards"}, "spec": {
+        "completions": 3, "parallelism": 2, "completionMode": "Indexed", "template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "w", "image": "busybox"}]}}}})
+    job = await eventually(lambda: (j := kube.get("jobs", "shards")) and
+                           condition(j, "Complete").get("status") == "True" and j)
+    assert job["status"]["completedIndexes"] == "0-2"
+    indexes = sorted(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+                     for p in kube.list("pods"))
+    assert indexes == ["0", "1", "2"]
+
+
+async def test_finished_job_is_deleted_after_its_ttl(kube: Kube) -> None:
+    kube.create("jobs", {"metadata": {"name": "once"}, "spec": {
+        "ttlSecondsAfterFinished": 0, "template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "w", "image": "busybox"}]}}}})
+    await eventually(lambda: kube.get("jobs", "once") is None and kube.list("pods") == [])
 
 
 # ------------------------------------------------------- Services, storage
@@ -506,7 +590,7 @@ async def test_service_endpoints_follow_ready_pods(kube: Kube) -> None:
                for e in eps["endpoints"])
     assert eps["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
 
-    kube.edit("deployments", "web", lambda o: o["spec"].__setitem__("replicas", 0))
+    kube.edit("deployments", "web", set_spec("replicas", 0))
     await eventually(lambda: (ep := kube.get("endpoints", "web")) is not None and
                      "subsets" not in ep and not kube.list("endpointslices")[0]["endpoints"])
 

@@ -150,3 +150,30 @@ def test_patterns_are_anchored_by_a_slash() -> None:
     assert rules.is_ignored("sub/anchored.yaml")
     assert not rules.is_ignored("x/sub/anchored.yaml")
     assert len(IgnoreRules().extend("# only a comment\n\n")) == 0
+
+
+def test_fast_path_agrees_with_exact_matching(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The per-layer pre-filter is an optimisation: verdicts must not change.
+    text = "*.md\n!keep.md\n/docs/\nbuild/\n**/tmp/**\n\\#literal\n!/docs/api/\na/**/b.yaml\n"
+    paths = [
+        ("README.md", False),
+        ("x/keep.md", False),
+        ("docs", True),
+        ("x/docs", True),
+        ("docs/api", True),
+        ("src/build", True),
+        ("src/build", False),
+        ("deep/tmp/x/y.txt", False),
+        ("#literal", False),
+        ("a/q/r/b.yaml", False),
+        ("a/b.yaml", False),
+        (".git", True),
+        ("img/logo.png", False),
+        ("x/.github", True),
+        ("plain.yaml", False),
+    ]
+    fast = IgnoreRules.defaults().extend(text).extend("!README.md\n", "sub")
+    monkeypatch.setattr("sluice.core.sourceignore._prefilter", lambda spec: None)
+    exact = IgnoreRules.defaults().extend(text).extend("!README.md\n", "sub")
+    for path, is_dir in paths + [("sub/" + p, d) for p, d in paths]:
+        assert fast.is_ignored(path, is_dir) == exact.is_ignored(path, is_dir), path

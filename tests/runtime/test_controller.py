@@ -8,6 +8,7 @@ real ones, talking HTTPS to the session cluster.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +32,11 @@ from sluice.testing.polling import async_wait_for
 API = "source.toolkit.fluxcd.io/v1"
 
 
-async def until(fn: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+async def until(fn: Any, within: float = 20.0, what: str = "condition") -> Any:
     async def check() -> Any:
         return fn()
 
-    return await async_wait_for(check, timeout=timeout, what=what)
+    return await async_wait_for(check, timeout=within, what=what)
 
 
 def gitrepo(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -165,7 +166,7 @@ async def test_errors_back_off_then_success_requeues_after_interval(rig: Rig,
     await rig.objects.create(rig.mapping, gitrepo("flaky", namespace))
     await until(lambda: len(rig.reconciler.calls) >= 5, what="retries and a requeue")
     t = rig.reconciler.times
-    gaps = [b - a for a, b in zip(t, t[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(t)]
     # 50 ms, 100 ms, 200 ms of backoff, then the interval (300 ms ± 5 %).
     assert gaps[0] >= 0.045 and gaps[1] >= 0.095 and gaps[2] >= 0.19
     assert gaps[1] > gaps[0] and gaps[2] > gaps[1]

@@ -15,13 +15,13 @@ from sluice.testing.polling import async_wait_for
 Event = tuple[str, str]
 
 
-async def until(fn: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+async def until(fn: Any, within: float = 20.0, what: str = "condition") -> Any:
     """Poll a synchronous predicate from async code."""
 
     async def check() -> Any:
         return fn()
 
-    return await async_wait_for(check, timeout=timeout, what=what)
+    return await async_wait_for(check, timeout=within, what=what)
 
 
 def _recorder(informer: Informer) -> list[Event]:
@@ -128,7 +128,7 @@ async def test_relist_after_410_reports_what_changed_while_disconnected(tmp_path
             second = BackgroundCluster(data, port=port, pod_ready_delay=0.2,
                                        bookmark_interval=0.5).start()
             try:
-                await until(lambda: informer.list_count >= 2, timeout=20,
+                await until(lambda: informer.list_count >= 2, within=20,
                                      what="the informer to relist")
                 assert informer.get("default", "gone") is None
                 assert informer.get("default", "new") is not None

@@ -18,11 +18,11 @@ from sluice.testing.polling import async_wait_for
 API = "source.toolkit.fluxcd.io/v1"
 
 
-async def until(fn: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+async def until(fn: Any, within: float = 20.0, what: str = "condition") -> Any:
     async def check() -> Any:
         return fn()
 
-    return await async_wait_for(check, timeout=timeout, what=what)
+    return await async_wait_for(check, timeout=within, what=what)
 
 
 class Counting:
@@ -78,7 +78,7 @@ async def test_only_the_leader_reconciles_and_a_standby_takes_over(kubeconfig: P
         loop = asyncio.get_running_loop()
         stopped_at = loop.time()
         await first.shutdown()
-        await until(lambda: second.leading, timeout=10, what="the standby to take over")
+        await until(lambda: second.leading, within=10, what="the standby to take over")
         assert loop.time() - stopped_at < 2.0  # faster than the lease duration
         await until(lambda: second_calls.calls == ["one"], what="the new leader to reconcile")
         lease = await second.objects.get(leases, "pytest-lock", namespace)

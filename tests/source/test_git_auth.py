@@ -3,18 +3,26 @@
 Aspects: HTTP basic and bearer auth (right, wrong, missing), SSH keys of
 every supported type (plain, encrypted, without `identity.pub`), a wrong
 key, a wrong or missing host key (refused before any key is offered),
-unreachable hosts, bad URLs, timeouts, concurrent SSH operations with
-different known_hosts, and that no error ever carries a secret.
+HTTPS with a private CA (`ca.crt`), unreachable hosts, bad URLs, timeouts,
+concurrent SSH operations with different known_hosts, and that no error
+ever carries a secret.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from sluice.controllers.source.errors import (
     AuthenticationFailed,
@@ -293,3 +301,67 @@ async def test_timeout(silent_server: int, tmp_path: Path) -> None:
     with pytest.raises(GitOperationFailed, match=r"timed out after 0\.5s"):
         await checkout(url, MAIN, None, tmp_path / "o", timeout=0.5)
     assert loop.time() - started < 5
+
+
+# ------------------------------------------------------------------ HTTPS
+
+
+def make_tls(tmp_path: Path) -> tuple[bytes, ssl.SSLContext]:
+    """A fresh CA (PEM) and a server context for 127.0.0.1 signed by it."""
+    now = datetime.now(UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("sluice test CA"))
+        .issuer_name(name("sluice test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    (tmp_path / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    return ca.public_bytes(serialization.Encoding.PEM), context
+
+
+async def test_https_with_a_private_ca(tmp_path: Path) -> None:
+    ca_pem, context = make_tls(tmp_path)
+    async with GitHTTPServer(tmp_path / "srv", ssl_context=context) as server:
+        repo = server.create_repo("app.git", {"a.yaml": "a: 1\n"})
+        url = server.repo_url("app.git")
+        assert url.startswith("https://")
+        # Unknown CA: refused (this CA is new, so nothing trusts it yet).
+        with pytest.raises(AuthenticationFailed, match="not trusted"):
+            await remote_revision(url, MAIN, None)
+        auth = GitAuth.from_secret({"ca.crt": ca_pem})
+        commit = await checkout(url, MAIN, auth, tmp_path / "out")
+        assert commit.revision == f"main@sha1:{repo.head()}"

@@ -55,11 +55,21 @@ class Harness:
     server: ArtifactServer
     manager: Manager
 
-    async def create(self, name: str, url: str, *, ref: dict[str, str] | None = None,
-                     secret: str | None = None, **spec: Any) -> None:
-        body: Obj = {"apiVersion": API, "kind": "GitRepository",
-                     "metadata": {"name": name, "namespace": self.namespace},
-                     "spec": {"url": url, "interval": "1h", "timeout": "20s", **spec}}
+    async def create(
+        self,
+        name: str,
+        url: str,
+        *,
+        ref: dict[str, str] | None = None,
+        secret: str | None = None,
+        **spec: Any,
+    ) -> None:
+        body: Obj = {
+            "apiVersion": API,
+            "kind": "GitRepository",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"url": url, "interval": "1h", "timeout": "20s", **spec},
+        }
         if ref is not None:
             body["spec"]["ref"] = ref
         if secret is not None:
@@ -67,16 +77,21 @@ class Harness:
         await self.objects.create(self.repos, body)
 
     async def secret(self, name: str, data: dict[str, str | bytes]) -> None:
-        encoded = {k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
-                   for k, v in data.items()}
-        body: Obj = {"apiVersion": "v1", "kind": "Secret",
-                     "metadata": {"name": name, "namespace": self.namespace}, "data": encoded}
+        encoded = {
+            k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
+            for k, v in data.items()
+        }
+        body: Obj = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "data": encoded,
+        }
         existing = await self.objects.get_or_none(self.secrets, name, self.namespace)
         if existing is None:
             await self.objects.create(self.secrets, body)
         else:
-            await self.objects.merge_patch(self.secrets, name, {"data": encoded},
-                                           self.namespace)
+            await self.objects.merge_patch(self.secrets, name, {"data": encoded}, self.namespace)
 
     async def get(self, name: str) -> Obj:
         return await self.objects.get(self.repos, name, self.namespace)
@@ -87,21 +102,25 @@ class Harness:
     async def request_reconcile(self, name: str, value: str) -> None:
         await self.patch(name, {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: value}}})
 
-    async def wait(self, name: str, check: Callable[[Obj], bool], what: str,
-                   timeout: float = 30.0) -> Obj:
+    async def wait(
+        self, name: str, check: Callable[[Obj], bool], what: str, within: float = 30.0
+    ) -> Obj:
         async def probe() -> Obj | None:
             obj = await self.get(name)
             return obj if check(obj) else None
 
-        result: Obj = await async_wait_for(probe, timeout=timeout, what=f"{name}: {what}")
+        result: Obj = await async_wait_for(probe, timeout=within, what=f"{name}: {what}")
         return result
 
     async def ready(self, name: str, revision_prefix: str = "") -> Obj:
         def check(obj: Obj) -> bool:
             ready = condition(obj, "Ready")
             art = (obj.get("status") or {}).get("artifact") or {}
-            return (ready is not None and ready["status"] == "True"
-                    and art.get("revision", "").startswith(revision_prefix))
+            return (
+                ready is not None
+                and ready["status"] == "True"
+                and art.get("revision", "").startswith(revision_prefix)
+            )
 
         return await self.wait(name, check, f"Ready=True {revision_prefix}")
 
@@ -114,8 +133,12 @@ class Harness:
 
     async def event_list(self, name: str) -> list[Obj]:
         items, _ = await self.objects.list(self.events, self.namespace)
-        return [e for e in items if e["involvedObject"]["name"] == name
-                and e["involvedObject"]["kind"] == "GitRepository"]
+        return [
+            e
+            for e in items
+            if e["involvedObject"]["name"] == name
+            and e["involvedObject"]["kind"] == "GitRepository"
+        ]
 
     async def download(self, obj: Obj) -> bytes:
         async with httpx.AsyncClient() as http:
@@ -152,16 +175,34 @@ async def harness(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIter
     (tmp_path / "artifacts").mkdir()
     await server.start()
     storage = Storage(tmp_path / "artifacts", server.address)
-    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None,
-                                           concurrent=4))
+    manager = Manager(
+        conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None, concurrent=4)
+    )
     await setup_gitrepository_controller(manager, storage)
     await manager.start()
     objects = manager.objects
-    h = Harness(objects, await objects.mapping(API, "GitRepository"),
-                await objects.mapping("v1", "Secret"), await objects.mapping("v1", "Event"),
-                namespace, storage, server, manager)
+    h = Harness(
+        objects,
+        await objects.mapping(API, "GitRepository"),
+        await objects.mapping("v1", "Secret"),
+        await objects.mapping("v1", "Event"),
+        namespace,
+        storage,
+        server,
+        manager,
+    )
     try:
         yield h
+        # Delete what the test created while the controller still runs, so
+        # finalizers are honoured and the namespace can go away cleanly.
+        items, _ = await objects.list(h.repos, namespace)
+        for item in items:
+            await objects.delete(h.repos, item["metadata"]["name"], namespace)
+
+        async def all_gone() -> bool:
+            return not (await objects.list(h.repos, namespace))[0]
+
+        await async_wait_for(all_gone, what="GitRepositories to be finalized")
     finally:
         await manager.shutdown()
         await server.close()
@@ -220,20 +261,25 @@ async def assert_previous_artifact_kept(h: Harness, obj: Obj, previous: dict[str
 # ----------------------------------------------------------------------------- tests
 
 
-async def test_branch_artifact_status_events_and_ignore_rules(harness: Harness,
-                                                             git_http: GitHTTPServer) -> None:
-    repo = git_http.create_repo("app.git", {
-        "deploy/app.yaml": "kind: ConfigMap\n",
-        "deploy/logo.png": b"\x89PNG",
-        ".github/workflows/ci.yaml": "on: push\n",
-        "notes/private.md": "hidden\n",
-        "notes/public.md": "shown\n",
-        "notes/.sourceignore": "private.md\n",
-        "tests/fixture.yaml": "kind: Secret\n",
-    })
+async def test_branch_artifact_status_events_and_ignore_rules(
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
+    repo = git_http.create_repo(
+        "app.git",
+        {
+            "deploy/app.yaml": "kind: ConfigMap\n",
+            "deploy/logo.png": b"\x89PNG",
+            ".github/workflows/ci.yaml": "on: push\n",
+            "notes/private.md": "hidden\n",
+            "notes/public.md": "shown\n",
+            "notes/.sourceignore": "private.md\n",
+            "tests/fixture.yaml": "kind: Secret\n",
+        },
+    )
     sha = repo.head()
-    await harness.create("app", git_http.repo_url("app.git"), ref={"branch": "main"},
-                         ignore="/tests/\n")
+    await harness.create(
+        "app", git_http.repo_url("app.git"), ref={"branch": "main"}, ignore="/tests/\n"
+    )
     obj = await harness.ready("app")
     status = obj["status"]
     art = status["artifact"]
@@ -246,13 +292,18 @@ async def test_branch_artifact_status_events_and_ignore_rules(harness: Harness,
     assert art["digest"] == "sha256:" + hashlib.sha256(data).hexdigest()
     assert art["size"] == len(data)
     files = members(data)
-    assert files == {"deploy/app.yaml": b"kind: ConfigMap\n", "notes/.sourceignore":
-                     b"private.md\n", "notes/public.md": b"shown\n"}
+    assert files == {
+        "deploy/app.yaml": b"kind: ConfigMap\n",
+        "notes/.sourceignore": b"private.md\n",
+        "notes/public.md": b"shown\n",
+    }
 
     ready = condition(obj, "Ready")
     assert ready is not None
     assert (ready["reason"], ready["message"]) == (
-        "Succeeded", f"stored artifact for revision '{revision}'")
+        "Succeeded",
+        f"stored artifact for revision '{revision}'",
+    )
     assert ready["observedGeneration"] == obj["metadata"]["generation"]
     assert condition(obj, "ArtifactInStorage") is not None
     assert condition(obj, "Reconciling") is None
@@ -270,8 +321,9 @@ async def test_branch_artifact_status_events_and_ignore_rules(harness: Harness,
     assert new[0]["metadata"]["annotations"]["source.toolkit.fluxcd.io/revision"] == revision
 
 
-async def test_every_ref_kind_resolves_to_flux_revisions(harness: Harness,
-                                                        git_http: GitHTTPServer) -> None:
+async def test_every_ref_kind_resolves_to_flux_revisions(
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     repo = git_http.create_repo("refs.git", {"a.yaml": "v: 1\n"}, branch="master")
     first = repo.head()
     repo.tag("v1.0.0")
@@ -289,12 +341,13 @@ async def test_every_ref_kind_resolves_to_flux_revisions(harness: Harness,
         "semver": ({"semver": ">=1.0.0 <2.0.0"}, f"v1.1.0@sha1:{second}"),
         "name": ({"name": "refs/heads/feature"}, f"refs/heads/feature@sha1:{second}"),
         "commit": ({"commit": first}, f"sha1:{first}"),
-        "commit-on-branch": ({"branch": "master", "commit": second},
-                             f"master@sha1:{second}"),
+        "commit-on-branch": ({"branch": "master", "commit": second}, f"master@sha1:{second}"),
         # Precedence: semver beats tag, name beats semver, commit beats all.
         "semver-over-tag": ({"tag": "v1.0.0", "semver": "1.1.x"}, f"v1.1.0@sha1:{second}"),
-        "name-over-semver": ({"semver": "1.x", "name": "refs/tags/v1.0.0"},
-                             f"refs/tags/v1.0.0@sha1:{first}"),
+        "name-over-semver": (
+            {"semver": "1.x", "name": "refs/tags/v1.0.0"},
+            f"refs/tags/v1.0.0@sha1:{first}",
+        ),
     }
     for name, (ref, _) in cases.items():
         await harness.create(name, url, ref=ref)
@@ -306,7 +359,8 @@ async def test_every_ref_kind_resolves_to_flux_revisions(harness: Harness,
 
 
 async def test_new_commit_is_picked_up_after_requested_at_and_no_change_means_no_clone(
-        harness: Harness, git_http: GitHTTPServer) -> None:
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     repo = git_http.create_repo("app.git", {"app.yaml": "v: 1\n"})
     first = repo.head()
     await harness.create("app", git_http.repo_url("app.git"), ref={"branch": "main"})
@@ -316,11 +370,13 @@ async def test_new_commit_is_picked_up_after_requested_at_and_no_change_means_no
     # Nothing changed upstream: a requested reconcile only lists refs.
     git_http.requests.clear()
     await harness.request_reconcile("app", "2024-01-01T00:00:00Z")
-    obj = await harness.wait("app", lambda o: o["status"].get("lastHandledReconcileAt")
-                             == "2024-01-01T00:00:00Z", "request handled")
+    obj = await harness.wait(
+        "app",
+        lambda o: o["status"].get("lastHandledReconcileAt") == "2024-01-01T00:00:00Z",
+        "request handled",
+    )
     assert obj["status"]["artifact"] == first_artifact
-    assert git_http.requests and not any("POST" in r for r in git_http.requests), \
-        git_http.requests
+    assert git_http.requests and not any("POST" in r for r in git_http.requests), git_http.requests
 
     second = repo.commit({"app.yaml": "v: 2\n"}, "bump to v2 with a rather long subject line")
     await harness.request_reconcile("app", "2024-01-01T00:01:00Z")
@@ -341,7 +397,8 @@ async def test_new_commit_is_picked_up_after_requested_at_and_no_change_means_no
 
 
 async def test_missing_branch_fails_and_keeps_the_previous_artifact(
-        harness: Harness, git_http: GitHTTPServer) -> None:
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     git_http.create_repo("app.git", {"app.yaml": "v: 1\n"})
     url = git_http.repo_url("app.git")
     await harness.create("app", url, ref={"branch": "main"})
@@ -350,9 +407,11 @@ async def test_missing_branch_fails_and_keeps_the_previous_artifact(
     obj = await harness.failed("app", "GitOperationFailed")
     ready = condition(obj, "Ready")
     assert ready is not None
-    assert ready["message"] == ("failed to checkout and determine revision: unable to list "
-                                f"references of '{url}': couldn't find remote ref "
-                                '"refs/heads/nope"')
+    assert ready["message"] == (
+        "failed to checkout and determine revision: unable to list "
+        f"references of '{url}': couldn't find remote ref "
+        '"refs/heads/nope"'
+    )
     fetch = condition(obj, "FetchFailed")
     assert fetch is not None and fetch["status"] == "True"
     assert fetch["reason"] == "GitOperationFailed" and fetch["message"] == ready["message"]
@@ -371,12 +430,14 @@ async def test_missing_branch_fails_and_keeps_the_previous_artifact(
     assert condition(obj, "FetchFailed") is None
 
 
-async def test_basic_auth_and_wrong_password(harness: Harness, git_auth: GitHTTPServer,
-                                             logs: pytest.LogCaptureFixture) -> None:
+async def test_basic_auth_and_wrong_password(
+    harness: Harness, git_auth: GitHTTPServer, logs: pytest.LogCaptureFixture
+) -> None:
     git_auth.create_repo("private.git", {"app.yaml": "v: 1\n"})
     await harness.secret("creds", {"username": "git", "password": PASSWORD})
-    await harness.create("app", git_auth.repo_url("private.git"), ref={"branch": "main"},
-                         secret="creds")
+    await harness.create(
+        "app", git_auth.repo_url("private.git"), ref={"branch": "main"}, secret="creds"
+    )
     obj = await harness.ready("app", "main@")
     previous = obj["status"]["artifact"]
 
@@ -392,61 +453,75 @@ async def test_basic_auth_and_wrong_password(harness: Harness, git_auth: GitHTTP
     assert_no_secret([PASSWORD, PASSWORD[::-1]], obj, events, logs=logs)
 
 
-async def test_missing_secret_is_an_authentication_failure(harness: Harness,
-                                                          git_auth: GitHTTPServer) -> None:
+async def test_missing_secret_is_an_authentication_failure(
+    harness: Harness, git_auth: GitHTTPServer
+) -> None:
     git_auth.create_repo("private.git", {"app.yaml": "v: 1\n"})
-    await harness.create("app", git_auth.repo_url("private.git"), ref={"branch": "main"},
-                         secret="absent")
+    await harness.create(
+        "app", git_auth.repo_url("private.git"), ref={"branch": "main"}, secret="absent"
+    )
     obj = await harness.failed("app", "AuthenticationFailed")
     ready = condition(obj, "Ready")
     assert ready is not None
-    assert ready["message"] == (f"failed to get secret '{harness.namespace}/absent': "
-                                'secrets "absent" not found')
+    assert ready["message"] == (
+        f"failed to get secret '{harness.namespace}/absent': secrets \"absent\" not found"
+    )
     assert "artifact" not in obj["status"]
 
 
-async def test_ssh_deploy_key_with_pinned_host_key(harness: Harness, git_ssh: GitSSHServer,
-                                                   deploy_key: KeyPair,
-                                                   logs: pytest.LogCaptureFixture) -> None:
+async def test_ssh_deploy_key_with_pinned_host_key(
+    harness: Harness, git_ssh: GitSSHServer, deploy_key: KeyPair, logs: pytest.LogCaptureFixture
+) -> None:
     repo = git_ssh.create_repo("apps.git", {"app.yaml": "v: 1\n"})
-    await harness.secret("ssh", {"identity": deploy_key.private_key,
-                                 "identity.pub": deploy_key.public_key,
-                                 "known_hosts": git_ssh.known_hosts})
-    await harness.create("apps", git_ssh.repo_url("apps.git"), ref={"branch": "main"},
-                         secret="ssh")
+    await harness.secret(
+        "ssh",
+        {
+            "identity": deploy_key.private_key,
+            "identity.pub": deploy_key.public_key,
+            "known_hosts": git_ssh.known_hosts,
+        },
+    )
+    await harness.create("apps", git_ssh.repo_url("apps.git"), ref={"branch": "main"}, secret="ssh")
     obj = await harness.ready("apps", f"main@sha1:{repo.head()}")
     previous = obj["status"]["artifact"]
     assert members(await harness.download(obj)) == {"app.yaml": b"v: 1\n"}
 
     # A key the server does not know.
     other = generate_key_pair("ed25519")
-    await harness.secret("ssh", {"identity": other.private_key,
-                                 "identity.pub": other.public_key})
+    await harness.secret("ssh", {"identity": other.private_key, "identity.pub": other.public_key})
     repo.commit({"app.yaml": "v: 2\n"}, "second")
     await harness.request_reconcile("apps", "wrong-key")
     obj = await harness.failed("apps", "AuthenticationFailed")
     ready = condition(obj, "Ready")
     assert ready is not None and git_ssh.repo_url("apps.git") in ready["message"]
     await assert_previous_artifact_kept(harness, obj, previous)
-    assert_no_secret([line for k in (deploy_key, other)
-                      for line in k.private_key.decode().splitlines()[1:-1]],
-                     obj, await harness.event_list("apps"), logs=logs)
+    assert_no_secret(
+        [line for k in (deploy_key, other) for line in k.private_key.decode().splitlines()[1:-1]],
+        obj,
+        await harness.event_list("apps"),
+        logs=logs,
+    )
 
 
 async def test_unknown_host_key_fails_before_offering_the_key(
-        harness: Harness, git_ssh: GitSSHServer, deploy_key: KeyPair, tmp_path: Path) -> None:
+    harness: Harness, git_ssh: GitSSHServer, deploy_key: KeyPair, tmp_path: Path
+) -> None:
     repo = git_ssh.create_repo("apps.git", {"app.yaml": "v: 1\n"})
-    await harness.secret("ssh", {"identity": deploy_key.private_key,
-                                 "known_hosts": git_ssh.known_hosts})
-    await harness.create("apps", git_ssh.repo_url("apps.git"), ref={"branch": "main"},
-                         secret="ssh")
+    await harness.secret(
+        "ssh", {"identity": deploy_key.private_key, "known_hosts": git_ssh.known_hosts}
+    )
+    await harness.create("apps", git_ssh.repo_url("apps.git"), ref={"branch": "main"}, secret="ssh")
     previous = (await harness.ready("apps"))["status"]["artifact"]
     # The same address now presents another host key (a man in the middle).
     async with GitSSHServer(tmp_path / "impostor", [deploy_key.public_key]) as impostor:
         impostor.create_repo("apps.git", {"app.yaml": "evil: true\n"})
-        await harness.secret("ssh", {"identity": deploy_key.private_key,
-                                     "known_hosts": git_ssh.known_hosts.replace(
-                                         str(git_ssh.port), str(impostor.port))})
+        await harness.secret(
+            "ssh",
+            {
+                "identity": deploy_key.private_key,
+                "known_hosts": git_ssh.known_hosts.replace(str(git_ssh.port), str(impostor.port)),
+            },
+        )
         await harness.patch("apps", {"spec": {"url": impostor.repo_url("apps.git")}})
         obj = await harness.failed("apps", "AuthenticationFailed")
         ready = condition(obj, "Ready")
@@ -469,12 +544,14 @@ async def test_unreachable_host(harness: Harness, git_http: GitHTTPServer) -> No
     ready = condition(obj, "Ready")
     assert ready is not None
     assert ready["message"].startswith(
-        f"failed to checkout and determine revision: unable to list references of '{dead_url}'")
+        f"failed to checkout and determine revision: unable to list references of '{dead_url}'"
+    )
     await assert_previous_artifact_kept(harness, obj, previous)
 
 
-async def test_symlink_out_of_the_repository_is_refused(harness: Harness,
-                                                       git_http: GitHTTPServer) -> None:
+async def test_symlink_out_of_the_repository_is_refused(
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     repo = git_http.create_repo("app.git", {"app.yaml": "v: 1\n", "inside": symlink("app.yaml")})
     await harness.create("app", git_http.repo_url("app.git"), ref={"branch": "main"})
     obj = await harness.ready("app")
@@ -485,9 +562,11 @@ async def test_symlink_out_of_the_repository_is_refused(harness: Harness,
     obj = await harness.failed("app", "ArchiveOperationFailed")
     ready = condition(obj, "Ready")
     assert ready is not None
-    assert ready["message"] == ("unable to archive artifact to storage: symlink 'passwd' "
-                                "points outside the source root (target "
-                                "'../../../../etc/passwd')")
+    assert ready["message"] == (
+        "unable to archive artifact to storage: symlink 'passwd' "
+        "points outside the source root (target "
+        "'../../../../etc/passwd')"
+    )
     storage_failed = condition(obj, "StorageOperationFailed")
     assert storage_failed is not None and storage_failed["status"] == "True"
     await assert_previous_artifact_kept(harness, obj, previous)
@@ -511,16 +590,22 @@ def _commit_raw_tree(repo: GitRepo, entries: list[tuple[str, bytes]]) -> str:
     import pygit2
 
     r = pygit2.Repository(str(repo.path))
-    raw = b"".join(b"100644 " + name.encode() + b"\x00" + r.create_blob(content).raw
-                   for name, content in sorted(entries))
+    raw = b"".join(
+        b"100644 " + name.encode() + b"\x00" + r.create_blob(content).raw
+        for name, content in sorted(entries)
+    )
     tree = r.odb.write(pygit2.enums.ObjectType.TREE, raw)
     sig = pygit2.Signature("Mallory", "m@example.invalid", 1_800_000_000, 0)
-    return str(r.create_commit("refs/heads/main", sig, sig, "traversal", tree,
-                               [pygit2.Oid(hex=repo.head())]))
+    return str(
+        r.create_commit(
+            "refs/heads/main", sig, sig, "traversal", tree, [pygit2.Oid(hex=repo.head())]
+        )
+    )
 
 
 async def test_suspend_stops_fetching_but_acknowledges_requests(
-        harness: Harness, git_http: GitHTTPServer) -> None:
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     repo = git_http.create_repo("app.git", {"app.yaml": "v: 1\n"})
     await harness.create("app", git_http.repo_url("app.git"), ref={"branch": "main"})
     previous = (await harness.ready("app"))["status"]["artifact"]
@@ -528,8 +613,11 @@ async def test_suspend_stops_fetching_but_acknowledges_requests(
     repo.commit({"app.yaml": "v: 2\n"}, "second")
     git_http.requests.clear()
     await harness.request_reconcile("app", "while-suspended")
-    obj = await harness.wait("app", lambda o: o["status"].get("lastHandledReconcileAt")
-                             == "while-suspended", "request acknowledged")
+    obj = await harness.wait(
+        "app",
+        lambda o: o["status"].get("lastHandledReconcileAt") == "while-suspended",
+        "request acknowledged",
+    )
     assert obj["status"]["artifact"] == previous
     assert git_http.requests == []
     await harness.patch("app", {"spec": {"suspend": False}})
@@ -537,29 +625,40 @@ async def test_suspend_stops_fetching_but_acknowledges_requests(
 
 
 async def test_include_copies_another_repository_and_follows_its_updates(
-        harness: Harness, git_http: GitHTTPServer) -> None:
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     lib = git_http.create_repo("lib.git", {"base/cm.yaml": "lib: 1\n", "README.md": "x\n"})
     git_http.create_repo("app.git", {"app.yaml": "app: 1\n"})
     await harness.create("lib", git_http.repo_url("lib.git"), ref={"branch": "main"})
-    await harness.create("app", git_http.repo_url("app.git"), ref={"branch": "main"},
-                         include=[{"repository": {"name": "lib"}, "fromPath": "base",
-                                   "toPath": "vendor/lib"}])
-    obj = await harness.wait("app", lambda o: bool(o["status"].get("includedArtifacts")),
-                             "included artifacts")
-    assert members(await harness.download(obj)) == {"app.yaml": b"app: 1\n",
-                                                    "vendor/lib/cm.yaml": b"lib: 1\n"}
+    await harness.create(
+        "app",
+        git_http.repo_url("app.git"),
+        ref={"branch": "main"},
+        include=[{"repository": {"name": "lib"}, "fromPath": "base", "toPath": "vendor/lib"}],
+    )
+    obj = await harness.wait(
+        "app", lambda o: bool(o["status"].get("includedArtifacts")), "included artifacts"
+    )
+    assert members(await harness.download(obj)) == {
+        "app.yaml": b"app: 1\n",
+        "vendor/lib/cm.yaml": b"lib: 1\n",
+    }
     lib_rev = (await harness.get("lib"))["status"]["artifact"]["revision"]
     assert obj["status"]["includedArtifacts"][0]["revision"] == lib_rev
     # A new commit in the included repository rebuilds the including one at once.
     second = lib.commit({"base/cm.yaml": "lib: 2\n"}, "lib v2")
     await harness.request_reconcile("lib", "lib-v2")
-    obj = await harness.wait("app", lambda o: o["status"]["includedArtifacts"][0]["revision"]
-                             == f"main@sha1:{second}", "the include to follow lib")
+    obj = await harness.wait(
+        "app",
+        lambda o: o["status"]["includedArtifacts"][0]["revision"] == f"main@sha1:{second}",
+        "the include to follow lib",
+    )
     assert members(await harness.download(obj))["vendor/lib/cm.yaml"] == b"lib: 2\n"
 
 
-async def test_deletion_removes_artifacts_and_the_finalizer(harness: Harness,
-                                                           git_http: GitHTTPServer) -> None:
+async def test_deletion_removes_artifacts_and_the_finalizer(
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     git_http.create_repo("app.git", {"app.yaml": "v: 1\n"})
     await harness.create("app", git_http.repo_url("app.git"), ref={"branch": "main"})
     path = (await harness.ready("app"))["status"]["artifact"]["path"]
@@ -567,8 +666,7 @@ async def test_deletion_removes_artifacts_and_the_finalizer(harness: Harness,
     await harness.objects.delete(harness.repos, "app", harness.namespace)
 
     async def gone() -> bool:
-        return await harness.objects.get_or_none(harness.repos, "app",
-                                                 harness.namespace) is None
+        return await harness.objects.get_or_none(harness.repos, "app", harness.namespace) is None
 
     await async_wait_for(gone, what="the GitRepository to be deleted")
     assert not harness.storage.exists(path)
@@ -576,7 +674,8 @@ async def test_deletion_removes_artifacts_and_the_finalizer(harness: Harness,
 
 
 async def test_reconciles_run_concurrently_for_different_objects(
-        harness: Harness, git_http: GitHTTPServer) -> None:
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
     git_http.create_repo("app.git", {"app.yaml": "v: 1\n"})
     names = [f"app-{i}" for i in range(6)]
     for name in names:

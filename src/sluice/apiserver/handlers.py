@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sluice.apiserver import discovery, openapi, openapi_proto, tables
+from sluice.apiserver import discovery, openapi, openapi_proto, protobuf_decode, tables
 from sluice.apiserver.errors import (
     ApiError,
     BadRequest,
@@ -228,6 +228,9 @@ class Api:
         if not raw.strip():
             raise BadRequest("the request body is empty")
         ctype = request.content_type
+        if ctype == protobuf_decode.PROTOBUF:
+            # kubectl's typed clients (kubectl create configmap, ...) send built-in kinds so.
+            return protobuf_decode.decode(raw)
         try:
             if "yaml" in ctype:
                 return yaml.safe_load(raw)

@@ -25,6 +25,7 @@ kustomization.yaml skips ignored files).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,26 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
 class _Layer:
     domain: str  # directory the patterns are relative to, "" for the root
     spec: pathspec.GitIgnoreSpec
+    # One regex matching wherever any pattern of the layer matches: most
+    # paths match nothing, and one search is far cheaper than asking every
+    # pattern in turn. None when it cannot be built; the exact check decides.
+    prefilter: re.Pattern[str] | None
+
+
+def _prefilter(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
+    alternatives = []
+    for pattern in spec.patterns:
+        if pattern.include is None:
+            continue
+        regex = getattr(pattern, "regex", None)
+        if not isinstance(regex, re.Pattern):
+            return None
+        # Group names repeat across patterns; they only matter to pathspec.
+        alternatives.append(re.sub(r"\(\?P<\w+>", "(?:", regex.pattern))
+    try:
+        return re.compile("|".join(f"(?:{a})" for a in alternatives))
+    except re.error:
+        return None
 
 
 class IgnoreRules:
@@ -95,7 +116,7 @@ class IgnoreRules:
         spec = pathspec.GitIgnoreSpec.from_lines(lines)
         if all(pattern.include is None for pattern in spec.patterns):
             return self  # only comments and blank lines
-        return IgnoreRules((*self._layers, _Layer(domain, spec)))
+        return IgnoreRules((*self._layers, _Layer(domain, spec, _prefilter(spec))))
 
     def __len__(self) -> int:
         return len(self._layers)
@@ -114,7 +135,10 @@ class IgnoreRules:
                 rel = path[len(prefix) :]
             else:
                 rel = path
-            verdict = layer.spec.check_file(rel + "/" if is_dir else rel).include
+            candidate = rel + "/" if is_dir else rel
+            if layer.prefilter is not None and layer.prefilter.search(candidate) is None:
+                continue
+            verdict = layer.spec.check_file(candidate).include
             if verdict is not None:
                 return verdict
         return False

@@ -5,8 +5,9 @@ cluster to them, with Flux's semantics (``fluxcd/pkg/ssa``) so that a
 repository behaves the same under Sluice:
 
 * objects are applied in stages (`sluice.kube.ordering`): CRDs, Namespaces
-  and ClusterRoles first, then ``*Class`` kinds, then custom stage kinds,
-  each waited for until healthy; then everything else;
+  and ClusterRoles first, then ``*Class`` kinds (each of these two stages
+  waited for until healthy), then custom stage kinds, then everything else;
+  up to ``concurrency`` (Flux's ``--concurrent-ssa``, 4) requests at a time;
 * every object is first applied as a server-side **dry run** (field manager
   ``kustomize-controller``, force) and compared with the live object; only
   objects that would change are written, so a no-change reconcile writes
@@ -46,33 +47,37 @@ import base64
 import copy
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx2
 
 from sluice.api.meta import (
-    DISABLED_VALUE,
     ENABLED_VALUE,
     KUSTOMIZE_FORCE_ANNOTATION,
-    KUSTOMIZE_NAME_LABEL,
-    KUSTOMIZE_NAMESPACE_LABEL,
-    KUSTOMIZE_PRUNE_ANNOTATION,
-    KUSTOMIZE_RECONCILE_ANNOTATION,
     KUSTOMIZE_SSA_ANNOTATION,
     SSA_IF_NOT_PRESENT,
-    SSA_IGNORE,
     SSA_MERGE,
 )
 from sluice.kube.errors import ApiStatusError, KubeError, NoKindMatch, is_conflict, is_not_found
-from sluice.kube.health import DEFAULT_POLL, wait_for_health
+from sluice.kube.health import wait_for_health
+from sluice.kube.inventory import (
+    DEFAULT_FIELD_MANAGER,
+    Action,
+    ChangeSet,
+    ChangeSetEntry,
+    Owner,
+    any_in_metadata,
+    is_excluded,
+)
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
-from sluice.kube.ordering import ObjectRef, split_stages
+from sluice.kube.ordering import LAST_KINDS, ObjectRef, split_stages
 
+# Action, ChangeSet, ChangeSetEntry and Owner live with the inventory they
+# feed; they are re-exported here because every apply caller needs them.
 __all__ = [
     "CLEANUP_ANNOTATIONS",
     "CLEANUP_LABELS",
@@ -85,14 +90,12 @@ __all__ = [
     "DryRun",
     "Owner",
     "ResourceManager",
-    "any_in_metadata",
     "is_immutable_error",
 ]
 
 Obj = dict[str, Any]
 T = TypeVar("T")
 
-DEFAULT_FIELD_MANAGER = "kustomize-controller"
 APPLY_PATCH = "application/apply-patch+yaml"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Left behind by kubectl and by Flux v1; removed on apply as Flux does.
@@ -116,83 +119,6 @@ _IMMUTABLE_MARKERS = ("field is immutable", "immutable field", "is immutable",
                       "may not change once set", "Forbidden: updates to")
 
 
-class Action(StrEnum):
-    """What happened to an object, in Flux's words."""
-
-    CREATED = "created"
-    CONFIGURED = "configured"
-    UNCHANGED = "unchanged"
-    DELETED = "deleted"
-    SKIPPED = "skipped"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class ChangeSetEntry:
-    ref: ObjectRef
-    action: Action
-
-    @property
-    def subject(self) -> str:
-        return self.ref.subject
-
-    @property
-    def changed(self) -> bool:
-        return self.action in (Action.CREATED, Action.CONFIGURED, Action.DELETED)
-
-    def to_dict(self) -> dict[str, str]:
-        return {"subject": self.subject, "action": str(self.action)}
-
-    def __str__(self) -> str:
-        return f"{self.subject} {self.action}"
-
-
-@dataclass
-class ChangeSet:
-    """The outcome of an apply or a prune, one entry per object, in apply order."""
-
-    entries: list[ChangeSetEntry] = field(default_factory=list)
-
-    def add(self, entry: ChangeSetEntry) -> None:
-        self.entries.append(entry)
-
-    def extend(self, other: ChangeSet | Iterable[ChangeSetEntry]) -> None:
-        self.entries.extend(other.entries if isinstance(other, ChangeSet) else other)
-
-    def __iter__(self) -> Iterator[ChangeSetEntry]:
-        return iter(self.entries)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __bool__(self) -> bool:
-        return bool(self.entries)
-
-    def changed(self) -> list[ChangeSetEntry]:
-        """Entries that wrote something (created, configured, deleted)."""
-        return [e for e in self.entries if e.changed]
-
-    def with_action(self, *actions: Action) -> list[ChangeSetEntry]:
-        return [e for e in self.entries if e.action in actions]
-
-    def refs(self, *, skipped: bool = True) -> list[ObjectRef]:
-        return [e.ref for e in self.entries if skipped or e.action is not Action.SKIPPED]
-
-    def to_map(self) -> dict[str, str]:
-        """``{"Deployment/agnhost/agnhost": "created", ...}``."""
-        return {e.subject: str(e.action) for e in self.entries}
-
-    def to_list(self) -> list[dict[str, str]]:
-        return [e.to_dict() for e in self.entries]
-
-    def message(self) -> str:
-        """One line per changed object: the body of Flux's apply event."""
-        return "\n".join(str(e) for e in self.changed())
-
-    def __str__(self) -> str:
-        return self.message()
-
-
 class ApplyError(KubeError):
     """Applying failed; ``change_set`` holds what was done before the failure."""
 
@@ -202,61 +128,18 @@ class ApplyError(KubeError):
         self.change_set = change_set or ChangeSet()
 
 
-@dataclass(frozen=True)
-class Owner:
-    """Who applies: the owner labels' values and the field manager."""
-
-    name: str
-    namespace: str
-    field_manager: str = DEFAULT_FIELD_MANAGER
-    name_label: str = KUSTOMIZE_NAME_LABEL
-    namespace_label: str = KUSTOMIZE_NAMESPACE_LABEL
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {self.name_label: self.name, self.namespace_label: self.namespace}
-
-    def owns(self, obj: Mapping[str, Any]) -> bool:
-        """Does the live object carry this owner's labels?"""
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        return all(labels.get(k) == v for k, v in self.labels.items())
-
-
 @dataclass
 class ApplyOptions:
     # spec.force: recreate any object whose change hits an immutable field.
     force: bool = False
-    # How long stages 1-3 may take to become ready before apply fails.
+    # How long stages 1 and 2 may take to become ready before apply fails.
     wait_timeout: float = 60.0
-    wait_poll: float = DEFAULT_POLL
+    # Flux polls staged objects every 2 s; the first check is immediate.
+    wait_poll: float = 2.0
     # Transfer kubectl's field ownership and drop its annotation (Flux's default).
     cleanup: bool = True
     # More managers whose fields are taken over (``--override-manager``).
     override_managers: tuple[str, ...] = ()
-
-
-def any_in_metadata(obj: Mapping[str, Any] | None, key: str, *values: str) -> bool:
-    """Is ``key`` a label or annotation of ``obj`` with one of ``values`` (any case)?"""
-    if not obj:
-        return False
-    meta = obj.get("metadata") or {}
-    wanted = {v.lower() for v in values}
-    for section in ("labels", "annotations"):
-        found = (meta.get(section) or {}).get(key)
-        if isinstance(found, str) and found.lower() in wanted:
-            return True
-    return False
-
-
-def is_excluded(obj: Mapping[str, Any] | None) -> bool:
-    """``reconcile: disabled`` or ``ssa: Ignore``: the controller keeps its hands off."""
-    return (any_in_metadata(obj, KUSTOMIZE_RECONCILE_ANNOTATION, DISABLED_VALUE)
-            or any_in_metadata(obj, KUSTOMIZE_SSA_ANNOTATION, SSA_IGNORE))
-
-
-def is_prune_excluded(obj: Mapping[str, Any] | None) -> bool:
-    """Objects prune and deletion must leave in place."""
-    return is_excluded(obj) or any_in_metadata(obj, KUSTOMIZE_PRUNE_ANNOTATION, DISABLED_VALUE)
 
 
 def is_immutable_error(exc: BaseException) -> bool:
@@ -533,8 +416,9 @@ class ResourceManager:
                 or any_in_metadata(desired, KUSTOMIZE_SSA_ANNOTATION, SSA_IF_NOT_PRESENT)):
             return DryRun(ref, desired, mapping, existing, None, Action.SKIPPED)
         if failure is not None:
-            force = opts.force or any_in_metadata(desired, KUSTOMIZE_FORCE_ANNOTATION,
-                                                  ENABLED_VALUE)
+            force = opts.force or any(
+                any_in_metadata(o, KUSTOMIZE_FORCE_ANNOTATION, ENABLED_VALUE)
+                for o in (desired, existing))
             if existing is not None and force and is_immutable_error(failure):
                 return DryRun(ref, desired, mapping, existing, None, Action.CREATED,
                               recreate=True)
@@ -561,11 +445,9 @@ class ResourceManager:
         """
         opts = opts or ApplyOptions()
         prepared, errors = await self._prepare_all(objects)
-        if errors:
-            raise ApplyError(errors)
         results: list[DryRun] = await self._gather(
             prepared, lambda p: self.dry_run(p[0], p[1], opts))
-        errors = [d.error for d in results if d.error]
+        errors += [d.error for d in results if d.error]
         if errors:
             raise ApplyError(errors)
         return results
@@ -597,15 +479,14 @@ class ResourceManager:
                                   f"object: {exc.message}"]) from None
             await self._wait_gone(d, opts.wait_timeout)
         elif d.cleanup is not None:
-            await self._take_over(d)
+            await self._take_over(d, opts)
         try:
             await self._ssa(d, dry_run=False)
         except ApiStatusError as exc:
-            raise ApplyError([f"{d.ref.subject} apply failed ({_reason(exc)}): "
-                              f"{exc.message}"]) from None
+            raise ApplyError([f"{d.ref.subject} apply failed: {exc.message}"]) from None
         return ChangeSetEntry(d.ref, d.action)
 
-    async def _take_over(self, d: DryRun) -> None:
+    async def _take_over(self, d: DryRun, opts: ApplyOptions) -> None:
         """Write the cleaned-up live object (a PUT guarded by its resourceVersion).
 
         A full update rather than Flux's JSON patch: every API server honours
@@ -630,7 +511,7 @@ class ResourceManager:
                     raise ApplyError([f"{d.ref.subject} metadata.managedFields cleanup failed: "
                                       f"{exc.message}"]) from None
             live = await self.get(d.mapping, namespace, meta["name"])
-            body = self._cleanup_body(live, d.desired, ApplyOptions()) if live else None
+            body = self._cleanup_body(live, d.desired, opts) if live else None
         raise ApplyError([f"{d.ref.subject} metadata.managedFields cleanup failed: the object "
                           "kept changing"])
 
@@ -659,8 +540,14 @@ class ResourceManager:
             except (KubeError, httpx2.HTTPError) as exc:
                 return f"{d.ref.subject} apply failed: {_message(exc)}"
 
-        written = await self._gather(todo, write)
-        done = {id(d): w for d, w in zip(todo, written, strict=True)}
+        # Writes run concurrently, except that admission webhooks wait for the
+        # rest: registered first, they would be asked to admit their own set.
+        first = [d for d in todo if d.ref.kind not in LAST_KINDS]
+        last = [d for d in todo if d.ref.kind in LAST_KINDS]
+        done: dict[int, ChangeSetEntry | str] = {}
+        for group in (first, last):
+            written = await self._gather(group, write)
+            done.update((id(d), w) for d, w in zip(group, written, strict=True))
         changes = ChangeSet()
         errors: list[str] = []
         for d in plans:
@@ -744,15 +631,11 @@ class ResourceManager:
             except ApplyError as exc:
                 # An unknown kind may be defined by this very stage.
                 return None if "no matches for kind" in exc.message else exc.message
-            if is_excluded(desired):
-                return None
-            try:
-                await self._ssa((mapping, desired), dry_run=True)
-            except ApiStatusError as exc:
-                if is_not_found(exc) or is_immutable_error(exc):
-                    return None  # missing namespace, or left to force/the stage itself
-                return self._dry_run_error(ObjectRef.of(desired), exc)
-            return None
+            d = await self.dry_run(mapping, desired, opts)
+            if d.failure is not None and (is_not_found(d.failure)
+                                          or is_immutable_error(d.failure)):
+                return None  # a missing namespace, or left to force and the stage itself
+            return d.error
 
         results = await self._gather(candidates, check)
         return [r for r in results if r]

@@ -31,15 +31,9 @@ from typing import Any, Final
 
 import httpx2
 
-from sluice.kube.apply import (
-    Action,
-    ApplyError,
-    ApplyOptions,
-    ResourceManager,
-    is_prune_excluded,
-)
+from sluice.kube.apply import Action, ApplyError, ApplyOptions, ResourceManager
 from sluice.kube.errors import KubeError, is_not_found
-from sluice.kube.inventory import Inventory
+from sluice.kube.inventory import Inventory, is_prune_excluded
 from sluice.kube.ordering import ObjectRef, sort_key
 
 __all__ = [
@@ -154,15 +148,19 @@ def _show(value: Any) -> str:
 # ------------------------------------------------------------------ field paths
 
 
-def _list_key(items: list[Any]) -> str | None:
-    """A key that identifies every item of a list of objects (``name``, ``type``...)."""
-    if not items or not all(isinstance(i, dict) for i in items):
+def _list_key(*lists: list[Any]) -> str | None:
+    """A field that names every item of each list of objects (``name``, ``port``...)."""
+    if not any(lists) or not all(isinstance(i, dict) for items in lists for i in items):
         return None
     for key in ("name", "type", "containerPort", "port", "key", "ip", "mountPath"):
-        values = [i.get(key) for i in items]
-        if all(v is not None for v in values) and len(set(map(str, values))) == len(values):
+        if all(_unique(items, key) for items in lists):
             return key
     return None
+
+
+def _unique(items: list[Any], key: str) -> bool:
+    values = [str(i.get(key)) for i in items if i.get(key) is not None]
+    return len(values) == len(items) and len(set(values)) == len(values)
 
 
 def _walk(before: Any, after: Any, path: str, out: list[FieldChange]) -> None:
@@ -174,7 +172,7 @@ def _walk(before: Any, after: Any, path: str, out: list[FieldChange]) -> None:
             _walk(before.get(k, MISSING), after.get(k, MISSING), sub, out)
         return
     if isinstance(before, list) and isinstance(after, list):
-        key = _list_key(before + after)
+        key = _list_key(before, after)
         if key is not None:
             old = {str(i[key]): i for i in before}
             new = {str(i[key]): i for i in after}

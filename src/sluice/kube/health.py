@@ -92,8 +92,8 @@ class HealthReport:
     elapsed: float = 0.0
     timed_out: bool = False
     failed_fast: bool = False
-    _by_key: dict[tuple[str, str, str, str], HealthResult] = field(default_factory=dict,
-                                                                   repr=False)
+    _by_key: dict[tuple[str, str, str, str], HealthResult] = field(
+        default_factory=dict, init=False, repr=False)
 
     @property
     def healthy(self) -> bool:
@@ -431,14 +431,8 @@ async def _probe(client: Objects, ref: ObjectRef, sem: asyncio.Semaphore) -> Hea
         return compute_status(obj, ref)
 
 
-def _listing(results: Sequence[HealthResult], with_message: bool = False) -> str:
-    parts = []
-    for r in results:
-        text = str(r)
-        if with_message and r.message:
-            text += f": {r.message}"
-        parts.append(text)
-    return "[" + ", ".join(parts) + "]"
+def _listing(results: Sequence[HealthResult]) -> str:
+    return "[" + ", ".join(str(r) for r in results) + "]"
 
 
 async def wait_for_health(client: Objects, objects: Sequence[ObjectRef | Mapping[str, Any]],
@@ -470,7 +464,7 @@ async def wait_for_health(client: Objects, objects: Sequence[ObjectRef | Mapping
         failed = [r for r in results if r.status is Status.FAILED]
         if fail_fast and failed:
             return HealthReport(ordered, "failed early due to stalled resources: "
-                                + _listing(failed, with_message=True), elapsed,
+                                + _listing(failed), elapsed,
                                 failed_fast=True)
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -1,4 +1,14 @@
-"""What a Kustomization owns: its inventory, garbage collection, and deletion policies.
+"""What a Kustomization owns: owner, change sets, inventory, prune and deletion policies.
+
+An `Owner` is who applies (a Kustomization's name and namespace, written as
+the owner labels ``kustomize.toolkit.fluxcd.io/name|namespace`` on every
+object, and the field manager). Every apply or prune yields a `ChangeSet`:
+one `ChangeSetEntry` per object with Flux's action (``created``,
+``configured``, ``unchanged``, ``deleted``, ``skipped``), which becomes the
+events (``Deployment/agnhost/agnhost created``) and the inventory. The
+per-object switches, labels or annotations compared case-insensitively
+(`any_in_metadata`), decide what the controller may touch (`is_excluded`,
+`is_prune_excluded`).
 
 After every successful apply, kustomize-controller records in
 ``status.inventory.entries`` one ``{id, v}`` per applied object, the id being
@@ -28,30 +38,184 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 
-from sluice.kube.apply import (
-    Action,
-    ChangeSet,
-    ChangeSetEntry,
-    ResourceManager,
-    is_prune_excluded,
+from sluice.api.meta import (
+    DISABLED_VALUE,
+    KUSTOMIZE_NAME_LABEL,
+    KUSTOMIZE_NAMESPACE_LABEL,
+    KUSTOMIZE_PRUNE_ANNOTATION,
+    KUSTOMIZE_RECONCILE_ANNOTATION,
+    KUSTOMIZE_SSA_ANNOTATION,
+    SSA_IGNORE,
 )
 from sluice.kube.errors import KubeError, NoKindMatch
+from sluice.kube.mapping import ResourceMapping
+from sluice.kube.objects import Objects
 from sluice.kube.ordering import ObjectRef, sort_key
 
 __all__ = [
+    "DEFAULT_FIELD_MANAGER",
+    "Action",
+    "ChangeSet",
+    "ChangeSetEntry",
     "DeletionPolicy",
     "Inventory",
+    "ObjectStore",
+    "Owner",
     "PruneError",
+    "any_in_metadata",
     "delete_all",
     "deletes_on_finalize",
     "finalize",
+    "is_excluded",
+    "is_prune_excluded",
     "prune",
     "wait_for_termination",
 ]
+
+Obj = dict[str, Any]
+
+DEFAULT_FIELD_MANAGER = "kustomize-controller"
+
+
+class Action(StrEnum):
+    """What happened to an object, in Flux's words."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ChangeSetEntry:
+    ref: ObjectRef
+    action: Action
+
+    @property
+    def subject(self) -> str:
+        return self.ref.subject
+
+    @property
+    def changed(self) -> bool:
+        return self.action in (Action.CREATED, Action.CONFIGURED, Action.DELETED)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"subject": self.subject, "action": str(self.action)}
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.action}"
+
+
+@dataclass
+class ChangeSet:
+    """The outcome of an apply or a prune, one entry per object, in apply order."""
+
+    entries: list[ChangeSetEntry] = field(default_factory=list)
+
+    def add(self, entry: ChangeSetEntry) -> None:
+        self.entries.append(entry)
+
+    def extend(self, other: ChangeSet | Iterable[ChangeSetEntry]) -> None:
+        self.entries.extend(other.entries if isinstance(other, ChangeSet) else other)
+
+    def __iter__(self) -> Iterator[ChangeSetEntry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def changed(self) -> list[ChangeSetEntry]:
+        """Entries that wrote something (created, configured, deleted)."""
+        return [e for e in self.entries if e.changed]
+
+    def with_action(self, *actions: Action) -> list[ChangeSetEntry]:
+        return [e for e in self.entries if e.action in actions]
+
+    def refs(self, *, skipped: bool = True) -> list[ObjectRef]:
+        return [e.ref for e in self.entries if skipped or e.action is not Action.SKIPPED]
+
+    def to_map(self) -> dict[str, str]:
+        """``{"Deployment/agnhost/agnhost": "created", ...}``."""
+        return {e.subject: str(e.action) for e in self.entries}
+
+    def to_list(self) -> list[dict[str, str]]:
+        return [e.to_dict() for e in self.entries]
+
+    def message(self) -> str:
+        """One line per changed object: the body of Flux's apply event."""
+        return "\n".join(str(e) for e in self.changed())
+
+    def __str__(self) -> str:
+        return self.message()
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who applies: the owner labels' values and the field manager."""
+
+    name: str
+    namespace: str
+    field_manager: str = DEFAULT_FIELD_MANAGER
+    name_label: str = KUSTOMIZE_NAME_LABEL
+    namespace_label: str = KUSTOMIZE_NAMESPACE_LABEL
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {self.name_label: self.name, self.namespace_label: self.namespace}
+
+    def owns(self, obj: Mapping[str, Any]) -> bool:
+        """Does the live object carry this owner's labels?"""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return all(labels.get(k) == v for k, v in self.labels.items())
+
+
+def any_in_metadata(obj: Mapping[str, Any] | None, key: str, *values: str) -> bool:
+    """Is ``key`` a label or annotation of ``obj`` with one of ``values`` (any case)?"""
+    if not obj:
+        return False
+    meta = obj.get("metadata") or {}
+    wanted = {v.lower() for v in values}
+    for section in ("labels", "annotations"):
+        found = (meta.get(section) or {}).get(key)
+        if isinstance(found, str) and found.lower() in wanted:
+            return True
+    return False
+
+
+def is_excluded(obj: Mapping[str, Any] | None) -> bool:
+    """``reconcile: disabled`` or ``ssa: Ignore``: the controller keeps its hands off."""
+    return (any_in_metadata(obj, KUSTOMIZE_RECONCILE_ANNOTATION, DISABLED_VALUE)
+            or any_in_metadata(obj, KUSTOMIZE_SSA_ANNOTATION, SSA_IGNORE))
+
+
+def is_prune_excluded(obj: Mapping[str, Any] | None) -> bool:
+    """Objects prune and deletion must leave in place."""
+    return is_excluded(obj) or any_in_metadata(obj, KUSTOMIZE_PRUNE_ANNOTATION, DISABLED_VALUE)
+
+
+
+class ObjectStore(Protocol):
+    """What prune needs from a `sluice.kube.apply.ResourceManager`."""
+
+    client: Objects
+    owner: Owner
+    concurrency: int
+
+    async def get(self, mapping: ResourceMapping, namespace: str, name: str) -> Obj | None: ...
+
+    async def delete(self, mapping: ResourceMapping, namespace: str, name: str, *,
+                     propagation: str = "Background", uid: str | None = None) -> bool: ...
+
+
 
 
 class PruneError(KubeError):
@@ -149,7 +313,7 @@ def deletes_on_finalize(policy: DeletionPolicy | str | None, prune: bool,
     return chosen in (DeletionPolicy.DELETE, DeletionPolicy.WAIT_FOR_TERMINATION)
 
 
-async def _delete_one(manager: ResourceManager, ref: ObjectRef,
+async def _delete_one(manager: ObjectStore, ref: ObjectRef,
                       propagation: str) -> ChangeSetEntry | str:
     try:
         mapping = await manager.client.mapping(ref.api_version, ref.kind)
@@ -176,7 +340,7 @@ async def _delete_one(manager: ResourceManager, ref: ObjectRef,
     return ChangeSetEntry(ref, Action.DELETED)
 
 
-async def delete_all(manager: ResourceManager, refs: Sequence[ObjectRef], *,
+async def delete_all(manager: ObjectStore, refs: Sequence[ObjectRef], *,
                      propagation: str = "Background") -> ChangeSet:
     """Delete the owned, non-excluded objects among ``refs`` (reverse apply order).
 
@@ -197,13 +361,13 @@ async def delete_all(manager: ResourceManager, refs: Sequence[ObjectRef], *,
     return changes
 
 
-async def prune(manager: ResourceManager, old: Inventory, new: Inventory, *,
+async def prune(manager: ObjectStore, old: Inventory, new: Inventory, *,
                 propagation: str = "Background") -> ChangeSet:
     """Garbage-collect what left the inventory. Call only after a successful apply."""
     return await delete_all(manager, old.diff(new), propagation=propagation)
 
 
-async def wait_for_termination(manager: ResourceManager, refs: Sequence[ObjectRef],
+async def wait_for_termination(manager: ObjectStore, refs: Sequence[ObjectRef],
                                timeout: float, poll: float = 2.0) -> None:  # noqa: ASYNC109
     """Poll until every object in ``refs`` is gone; `PruneError` on timeout."""
     deadline = time.monotonic() + timeout
@@ -227,7 +391,7 @@ async def wait_for_termination(manager: ResourceManager, refs: Sequence[ObjectRe
         await asyncio.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 
 
-async def finalize(manager: ResourceManager, inventory: Inventory,
+async def finalize(manager: ObjectStore, inventory: Inventory,
                    policy: DeletionPolicy | str | None, *, prune: bool,
                    suspended: bool = False,
                    timeout: float = 300.0,  # noqa: ASYNC109 - the Kustomization's spec.timeout

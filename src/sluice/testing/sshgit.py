@@ -224,10 +224,16 @@ class GitSSHServer:
                 proc.stdin.close()
 
         async def pump_out(reader: asyncio.StreamReader, writer: asyncssh.SSHWriter[bytes]) -> None:
-            with contextlib.suppress(Exception):
-                while data := await reader.read(1 << 16):
+            # Keep draining after the client is gone so git can finish and exit.
+            client_gone = False
+            while data := await reader.read(1 << 16):
+                if client_gone:
+                    continue
+                try:
                     writer.write(data)
                     await writer.drain()
+                except Exception:
+                    client_gone = True
 
         feeder = asyncio.create_task(pump_in())
         try:

@@ -16,21 +16,17 @@ Obj = dict[str, Any]
 
 
 def set_condition(conditions: list[Obj], ctype: str, status: str, reason: str, message: str,
-                  at: str, *, update_time: bool = False, touch: bool = False,
-                  probe_time: bool = False) -> list[Obj]:
+                  at: str, *, update_time: bool = False, touch: bool = False) -> list[Obj]:
     """A new list with condition ``ctype`` set; unchanged input when nothing differs.
 
     ``update_time`` adds ``lastUpdateTime`` (Deployments); ``touch`` refreshes it
-    even when the condition is otherwise unchanged (a rollout that progressed);
-    ``probe_time`` adds ``lastProbeTime: null`` (Pods).
+    even when the condition is otherwise unchanged (a rollout that progressed).
     """
     current = next((c for c in conditions if c.get("type") == ctype), None)
     if current is not None and current.get("status") == status and \
             current.get("reason") == reason and current.get("message") == message and not touch:
         return conditions
     cond: Obj = {"type": ctype, "status": status}
-    if probe_time:
-        cond["lastProbeTime"] = None
     if update_time:
         cond["lastUpdateTime"] = at
     same_status = current is not None and current.get("status") == status

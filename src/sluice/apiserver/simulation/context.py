@@ -24,8 +24,15 @@ from typing import Any
 from sluice.apiserver.errors import ApiError
 from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.selectors import LabelSelector
 from sluice.apiserver.simulation.index import Index, StorageKey
-from sluice.apiserver.simulation.shapes import controller_ref, meta, name_of, uid_of
+from sluice.apiserver.simulation.shapes import (
+    controller_ref,
+    meta,
+    name_of,
+    owner_reference,
+    uid_of,
+)
 
 log = logging.getLogger("sluice.apiserver.simulator")
 
@@ -129,6 +136,34 @@ class Sim:
             if obj is not None and ref is not None and ref.get("uid") == uid:
                 out.append(obj)
         return out
+
+    def adopt(self, owner: Obj, key: StorageKey, api_version: str, kind: str,
+              member: Callable[[Obj], bool] | None = None) -> None:
+        """Take over objects without a controller that ``owner``'s selector matches.
+
+        Kubernetes controllers claim such orphans (left by an orphaning delete) instead
+        of creating duplicates; ``member`` narrows the claim (a StatefulSet only takes
+        pods named after it).
+        """
+        m = meta(owner)
+        ns = str(m.get("namespace") or "")
+        names = self.index.orphans(key, ns)
+        if not names or m.get("deletionTimestamp"):
+            return
+        selector = LabelSelector.from_dict((owner.get("spec") or {}).get("selector"))
+        if selector.empty:
+            return  # an empty selector would claim everything; Kubernetes claims nothing
+        ref = owner_reference(owner, api_version, kind)
+        for name in names:
+            obj = self.get(key, ns, name)
+            if obj is None or meta(obj).get("deletionTimestamp") or \
+                    controller_ref(obj) is not None or not selector.matches(obj) or \
+                    (member is not None and not member(obj)):
+                continue
+            body = copy.deepcopy(obj)
+            refs = [r for r in meta(obj).get("ownerReferences") or [] if r.get("uid") != ref["uid"]]
+            body["metadata"]["ownerReferences"] = [*refs, ref]
+            self.update(key, body, KCM)
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

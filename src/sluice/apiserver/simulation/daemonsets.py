@@ -64,6 +64,7 @@ class DaemonSets:
         spec = ds.get("spec") or {}
         template = spec.get("template") or {}
         _, h = ensure_revision(self.sim, ds, "DaemonSet")
+        self.sim.adopt(ds, PODS, "apps/v1", "DaemonSet")
         eligible = _fits(template, self.sim.get(NODES, "", NODE_NAME))
         pods = self.sim.owned(ds, PODS)
         for pod in pods:

@@ -111,6 +111,7 @@ class Deployments:
             return
         spec = d.get("spec") or {}
         template = spec.get("template") or {}
+        self.sim.adopt(d, REPLICASETS, "apps/v1", "Deployment")
         owned = [rs for rs in self.sim.owned(d, REPLICASETS) if not terminating(rs)]
         owned.sort(key=_age_order)
         new = next((rs for rs in owned if same_template(
@@ -124,6 +125,8 @@ class Deployments:
         if new is not None and _revision(new) <= max_old:
             # The template went back to an older ReplicaSet's: it becomes the newest revision.
             new = self._set_revision(new, max_old + 1)
+        if new is not None:
+            new = self._follow_deployment(d, new)
         created = False
         if spec.get("paused"):
             new, olds = self._scale_paused(d, new, olds)
@@ -133,9 +136,11 @@ class Deployments:
             new, olds, created, collisions = self._rolling(d, new, olds, max_old, collisions)
         if new is not None:
             rev = str(_revision(new))
-            if (meta(d).get("annotations") or {}).get(REVISION) != rev:
-                d = self.sim.write_spec(DEPLOYMENTS, d, KCM, lambda o: o["metadata"].setdefault(
-                    "annotations", {}).__setitem__(REVISION, rev))
+
+            def annotate(o: Obj) -> None:
+                o["metadata"].setdefault("annotations", {})[REVISION] = rev
+
+            d = self.sim.write_spec(DEPLOYMENTS, d, KCM, annotate)
         complete = self._write_status(d, new, olds, collisions, created)
         if complete:
             self._clean_history(d, olds)
@@ -289,6 +294,22 @@ class Deployments:
             ann = o["metadata"].setdefault("annotations", {})
             ann[DESIRED_REPLICAS] = str(replicas)
             ann[MAX_REPLICAS] = str(replicas + surge)
+
+        return self.sim.write_spec(REPLICASETS, rs, KCM, change)
+
+    def _follow_deployment(self, d: Obj, rs: Obj) -> Obj:
+        """The new ReplicaSet keeps the Deployment's annotations and minReadySeconds."""
+        spec = d.get("spec") or {}
+        copied = {k: v for k, v in (meta(d).get("annotations") or {}).items()
+                  if k not in _NOT_COPIED}
+
+        def change(o: Obj) -> None:
+            if copied:
+                o["metadata"].setdefault("annotations", {}).update(copied)
+            if spec.get("minReadySeconds"):
+                o["spec"]["minReadySeconds"] = spec["minReadySeconds"]
+            else:
+                o["spec"].pop("minReadySeconds", None)
 
         return self.sim.write_spec(REPLICASETS, rs, KCM, change)
 

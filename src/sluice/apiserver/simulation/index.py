@@ -8,7 +8,9 @@ rebuilds them from storage when it starts:
 
 - controlled objects by controller uid (the ``controller: true`` ownerReference),
 - pods by namespace and by each of their labels,
-- Services with a selector, by namespace and by one anchor label of the selector.
+- Services with a selector, by namespace and by one anchor label of the selector,
+- ReplicaSets and pods without a controller, which a controller whose selector
+  matches them adopts (as after ``kubectl delete --cascade=orphan`` and a re-apply).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ Ref = tuple[StorageKey, str, str]  # storage key, namespace, name
 
 PODS: StorageKey = ("", "pods")
 SERVICES: StorageKey = ("", "services")
+ADOPTABLE = {PODS, ("apps", "replicasets")}
 
 
 def _selector(svc: Obj) -> dict[str, str]:
@@ -45,10 +48,11 @@ class Index:
         self._pods_by_label: dict[tuple[str, str, str], set[str]] = {}
         self._svc_selector: dict[tuple[str, str], dict[str, str]] = {}
         self._svc_by_anchor: dict[tuple[str, str, str], set[str]] = {}
+        self._orphans: dict[tuple[StorageKey, str], set[str]] = {}
 
     def rebuild(self, storage: Storage) -> None:
         for index in (self._controlled, self._pods_by_label, self._svc_selector,
-                      self._svc_by_anchor):
+                      self._svc_by_anchor, self._orphans):
             index.clear()
         for key in storage.keys():
             for obj in storage.list(key):
@@ -63,6 +67,10 @@ class Index:
     # ------------------------------------------------------------- queries
     def controlled(self, uid: str, key: StorageKey) -> list[Ref]:
         return sorted(r for r in self._controlled.get(uid, ()) if r[0] == key)
+
+    def orphans(self, key: StorageKey, namespace: str) -> list[str]:
+        """Names of objects of ``key`` in ``namespace`` that no controller owns."""
+        return sorted(self._orphans.get((key, namespace), ()))
 
     def pods_matching(self, namespace: str, selector: dict[str, str]) -> list[str]:
         """Names of pods in ``namespace`` that carry every label of ``selector``."""
@@ -89,6 +97,8 @@ class Index:
         ref = controller_ref(obj)
         if ref and ref.get("uid"):
             self._controlled.setdefault(str(ref["uid"]), set()).add((key, ns, name))
+        elif key in ADOPTABLE:
+            self._orphans.setdefault((key, ns), set()).add(name)
         if key == PODS:
             for k, v in labels_of(obj).items():
                 self._pods_by_label.setdefault((ns, k, str(v)), set()).add(name)
@@ -105,6 +115,8 @@ class Index:
         ref = controller_ref(obj)
         if ref and ref.get("uid"):
             _discard(self._controlled, str(ref["uid"]), (key, ns, name))
+        elif key in ADOPTABLE:
+            _discard(self._orphans, (key, ns), name)
         if key == PODS:
             for k, v in labels_of(obj).items():
                 _discard(self._pods_by_label, (ns, k, str(v)), name)

@@ -45,6 +45,7 @@ class ReplicaSets:
         rs = self.sim.get(REPLICASETS, ns, name)
         if rs is None:
             return
+        self.sim.adopt(rs, PODS, "apps/v1", "ReplicaSet")
         active = [p for p in self.sim.owned(rs, PODS) if pod_active(p)]
         want = int_field(rs, "spec", "replicas", default=1)
         # A ReplicaSet being deleted keeps its pods for the garbage collector to remove.

@@ -40,8 +40,10 @@ def ensure_revision(sim: Sim, owner: Obj, kind: str) -> tuple[str, str]:
     existing = next((r for r in revisions if name_of(r) == rname), None)
     if existing is not None:
         if int_field(existing, "revision") < latest:
-            sim.write_spec(CONTROLLER_REVISIONS, existing, KCM,
-                           lambda o: o.__setitem__("revision", latest + 1))
+            def renumber(o: Obj) -> None:
+                o["revision"] = latest + 1
+
+            sim.write_spec(CONTROLLER_REVISIONS, existing, KCM, renumber)
         return rname, h
     if sim.get(CONTROLLER_REVISIONS, ns, rname) is not None:
         return rname, h  # same name owned by something else: use it as a label only

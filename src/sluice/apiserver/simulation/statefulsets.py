@@ -58,6 +58,8 @@ class StatefulSets:
         replicas = int_field(sts, "spec", "replicas", default=1)
         update_rev, _ = ensure_revision(self.sim, sts, "StatefulSet")
         current_rev = str((sts.get("status") or {}).get("currentRevision") or update_rev)
+        self.sim.adopt(sts, PODS, "apps/v1", "StatefulSet",
+                       lambda p: _ordinal(name, name_of(p)) is not None)
         pods: dict[int, Obj] = {}
         for owned in self.sim.owned(sts, PODS):
             ordinal = _ordinal(name, name_of(owned))

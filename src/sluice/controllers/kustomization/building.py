@@ -1,0 +1,308 @@
+"""From an extracted artifact to the objects a Kustomization applies.
+
+The steps, in kustomize-controller's order:
+
+1. `resolve_path`: ``spec.path`` inside the artifact, joined securely (a
+   path cannot leave the artifact, even through a symlink); a missing
+   folder is ``kustomization path not found: ...`` (reason ArtifactFailed);
+2. `kustomization_for`: the folder's own kustomization file, or the one Flux
+   generates for a folder without one, with the spec merged in:
+   ``targetNamespace`` -> ``namespace``, ``namePrefix``, ``nameSuffix``,
+   ``patches`` appended, ``components`` appended (missing ones dropped with
+   ``ignoreMissingComponents``), ``images`` merged by name (an entry for the
+   same image replaces the file's). The result is handed to the build
+   engine; the artifact on disk is never modified;
+3. `build_manifests`: the kustomize build (`sluice.kustomize`);
+4. post-build substitution (`load_variables`, `substitute_objects`):
+   variables from ``substituteFrom`` (ConfigMaps, then Secrets decoded from
+   base64, in order, later ones winning; ``optional`` tolerates a missing
+   object) then inline ``substitute`` on top, newlines stripped from
+   values. It runs only when at least one variable is defined (or
+   ``substituteStrategy: Always``), on each object's YAML text, skipping
+   objects labelled or annotated ``kustomize.toolkit.fluxcd.io/substitute:
+   disabled``; the text is parsed again afterwards, so ``"${NUM}"`` stays a
+   string while ``${NUM}`` becomes a number;
+5. `set_common_metadata`: ``commonMetadata`` labels and annotations on every
+   object.
+
+Failures of steps 2-4 raise `BuildFailure` (reason BuildFailed) with the
+message users see on the Kustomization; nothing has been applied then.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import os
+import posixpath
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sluice.api.kustomize import KustomizationSpec, PostBuild
+from sluice.api.meta import DISABLED_VALUE, KUSTOMIZE_SUBSTITUTE_ANNOTATION, CommonMetadata
+from sluice.core.envsubst import VAR_NAME_PATTERN, SubstitutionError, expand, is_valid_name
+from sluice.core.sourceignore import load_ignore_rules
+from sluice.kube.errors import KubeError, is_not_found
+from sluice.kube.objects import Objects
+from sluice.kustomize import BuildError, build
+from sluice.kustomize.decode import load_one
+from sluice.kustomize.emit import dump_object
+from sluice.kustomize.generator import generate_kustomization, has_kustomization
+from sluice.kustomize.loader import Loader
+
+__all__ = [
+    "BuildFailure",
+    "PathNotFound",
+    "build_manifests",
+    "kustomization_for",
+    "load_variables",
+    "resolve_path",
+    "set_common_metadata",
+    "substitute_objects",
+]
+
+Obj = dict[str, Any]
+
+SOPS_KEY = "sops"
+
+
+class BuildFailure(Exception):
+    """The manifests could not be built (reason BuildFailed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PathNotFound(Exception):
+    """``spec.path`` does not exist in the artifact (reason ArtifactFailed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ------------------------------------------------------------------ the folder
+
+
+def resolve_path(root: Path, path: str | None) -> Path:
+    """``spec.path`` joined to the artifact root, never leaving it.
+
+    Like Flux's secure join, the root acts as ``/``: ``../x`` is ``x`` and a
+    symlink pointing outside the artifact is refused.
+    """
+    base = root.resolve()
+    clean = posixpath.normpath("/" + (path or "").replace(os.sep, "/")).lstrip("/")
+    target = base / clean if clean else base
+    resolved = target.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise PathNotFound(f"kustomization path not found: '{path}' leaves the artifact")
+    if not resolved.is_dir():
+        raise PathNotFound(f"kustomization path not found: stat {target}: "
+                           "no such file or directory")
+    return resolved
+
+
+def _ignore_filter(root: Path) -> Any:
+    rules = load_ignore_rules(root)
+
+    def ignored(p: Path) -> bool:
+        try:
+            rel = p.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return True
+        return rules.is_ignored(rel, p.is_dir())
+
+    return ignored
+
+
+def kustomization_for(folder: Path, root: Path, spec: KustomizationSpec,
+                      ignored: Any = None) -> Obj:
+    """The kustomization to build ``folder`` with: its own (or Flux's generated) + the spec."""
+    try:
+        if has_kustomization(folder):
+            data, _ = Loader(root).load_kustomization(folder)
+            data = copy.deepcopy(data)
+        else:
+            generated = generate_kustomization(folder, ignored)
+            data = generated if generated is not None else {}
+    except BuildError as exc:
+        raise BuildFailure(f"kustomize build failed: {exc}") from None
+    return merge_spec(data, spec, folder)
+
+
+def merge_spec(data: Obj, spec: KustomizationSpec, folder: Path) -> Obj:
+    """Flux's merge of a Kustomization's spec into a kustomization file's content."""
+    out = dict(data)
+    if spec.target_namespace:
+        out["namespace"] = spec.target_namespace
+    if spec.name_prefix:
+        out["namePrefix"] = spec.name_prefix
+    if spec.name_suffix:
+        out["nameSuffix"] = spec.name_suffix
+    if spec.patches:
+        patches = list(out.get("patches") or [])
+        patches.extend(p.to_dict() for p in spec.patches)
+        out["patches"] = patches
+    if spec.components:
+        components = list(out.get("components") or [])
+        for component in spec.components:
+            if spec.ignore_missing_components and not (folder / component).exists():
+                continue
+            components.append(component)
+        out["components"] = components
+    if spec.images:
+        images = [dict(i) for i in out.get("images") or [] if isinstance(i, dict)]
+        for image in spec.images:
+            entry = image.to_dict()
+            for i, existing in enumerate(images):
+                if existing.get("name") == image.name:
+                    images[i] = entry
+                    break
+            else:
+                images.append(entry)
+        out["images"] = images
+    if spec.build_metadata:
+        out["buildMetadata"] = list(spec.build_metadata)
+    return out
+
+
+def build_manifests(root: Path, folder: Path, spec: KustomizationSpec) -> list[Obj]:
+    """Build ``folder`` (inside the extracted artifact ``root``) with the spec merged in.
+
+    Runs the kustomize engine synchronously; call it in a worker thread.
+    """
+    ignored = _ignore_filter(root.resolve())
+    data = kustomization_for(folder, root.resolve(), spec, ignored)
+    try:
+        objects = build(folder, root=root.resolve(), ignored=ignored, kustomization=data)
+    except BuildError as exc:
+        raise BuildFailure(f"kustomize build failed: {exc}") from None
+    for obj in objects:
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        if not obj.get("apiVersion") or not obj.get("kind") or not meta.get("name"):
+            raise BuildFailure("kustomize build failed: failed to decode Kubernetes apiVersion "
+                               f"and kind for object '{meta.get('name', '')}'")
+        if SOPS_KEY in obj:
+            _check_sops(obj, spec)
+    return objects
+
+
+def _check_sops(obj: Obj, spec: KustomizationSpec) -> None:
+    name = (obj.get("metadata") or {}).get("name", "")
+    if spec.decryption is None:
+        raise BuildFailure(f"'{obj.get('kind')}/{name}' is SOPS encrypted, configuring "
+                           "decryption is required for this object to be reconciled")
+    raise BuildFailure(f"'{obj.get('kind')}/{name}' is SOPS encrypted: SOPS decryption is "
+                       "not supported by Sluice yet")
+
+
+# ---------------------------------------------------------------- substitution
+
+
+def _clean(value: str) -> str:
+    return value.replace("\n", "")
+
+
+async def load_variables(client: Objects, namespace: str, post_build: PostBuild | None
+                         ) -> dict[str, str]:
+    """The substitution variables: ``substituteFrom`` in order, then ``substitute``."""
+    variables: dict[str, str] = {}
+    if post_build is None:
+        return variables
+    for ref in post_build.substitute_from or []:
+        try:
+            mapping = await client.mapping("v1", ref.kind)
+            found = await client.get(mapping, ref.name, namespace)
+        except KubeError as exc:
+            if ref.optional and is_not_found(exc):
+                continue
+            raise BuildFailure(f"substitute from '{ref.kind}/{ref.name}' error: "
+                               f"{exc.message}") from None
+        data = found.get("data") or {}
+        for key, value in data.items():
+            if ref.kind == "Secret":
+                try:
+                    text = base64.b64decode(str(value), validate=True).decode("utf-8")
+                except (binascii.Error, ValueError):
+                    raise BuildFailure(f"substitute from 'Secret/{ref.name}' error: key "
+                                       f"'{key}' is not valid base64 UTF-8") from None
+            else:
+                text = str(value)
+            variables[str(key)] = _clean(text)
+    for key, value in (post_build.substitute or {}).items():
+        variables[key] = _clean(str(value))
+    return variables
+
+
+def _substitution_disabled(obj: Mapping[str, Any]) -> bool:
+    meta = obj.get("metadata") or {}
+    for section in ("labels", "annotations"):
+        if (meta.get(section) or {}).get(KUSTOMIZE_SUBSTITUTE_ANNOTATION) == DISABLED_VALUE:
+            return True
+    return False
+
+
+def substitutes(post_build: PostBuild | None, variables: Mapping[str, str]) -> bool:
+    """Does substitution run at all? (only with variables, unless ``Always``)"""
+    if post_build is None:
+        return False
+    return bool(variables) or post_build.substitute_strategy == "Always"
+
+
+def substitute_objects(objects: Sequence[Obj], variables: Mapping[str, str], *,
+                       strict: bool = True) -> list[Obj]:
+    """Substitute ``${...}`` in every object not opted out; returns the new objects."""
+    for name in variables:
+        if not is_valid_name(name):
+            raise BuildFailure(f"post build failed: '{name}' var name is invalid, must match "
+                               f"'{VAR_NAME_PATTERN}'")
+    out: list[Obj] = []
+    for obj in objects:
+        if _substitution_disabled(obj):
+            out.append(obj)
+            continue
+        text = dump_object(obj)
+        if "$" not in text:
+            out.append(obj)
+            continue
+        name = (obj.get("metadata") or {}).get("name", "")
+        try:
+            expanded = expand(text, variables.get, strict=strict)
+        except SubstitutionError as exc:
+            raise BuildFailure(f"post build failed for '{name}': variable substitution "
+                               f"failed: {exc}") from None
+        try:
+            parsed = load_one(expanded)
+        except (yaml.YAMLError, ValueError) as exc:
+            detail = str(exc).replace("\n", " ")
+            raise BuildFailure(f"post build failed for '{name}': YAMLToJSON: {detail}") \
+                from None
+        if not isinstance(parsed, dict):
+            raise BuildFailure(f"post build failed for '{name}': the substituted object is "
+                               "not a map")
+        out.append(parsed)
+    return out
+
+
+def set_common_metadata(objects: Sequence[Obj], common: CommonMetadata | None) -> None:
+    """Add ``commonMetadata`` labels and annotations to every object (in place)."""
+    if common is None or not (common.labels or common.annotations):
+        return
+    for obj in objects:
+        meta = obj.setdefault("metadata", {})
+        if common.labels:
+            meta["labels"] = {**(meta.get("labels") or {}), **common.labels}
+        if common.annotations:
+            meta["annotations"] = {**(meta.get("annotations") or {}), **common.annotations}

@@ -1,0 +1,723 @@
+"""The Kustomization reconciler: a source artifact in, the cluster brought to it.
+
+This is kustomize-controller's loop, in its order and with its status, so a
+repository written for Flux behaves the same under Sluice:
+
+1. deleted object -> apply ``spec.deletionPolicy`` to the inventory
+   (MirrorPrune follows ``spec.prune``; Delete; WaitForTermination; Orphan),
+   then drop the ``finalizers.fluxcd.io`` finalizer;
+2. add the finalizer; ``spec.suspend`` stops here;
+3. *source*: the ``sourceRef`` (GitRepository, OCIRepository, Bucket; its
+   namespace defaults to the Kustomization's, cross-namespace references can
+   be refused) read from the shared informer; no source or no artifact ->
+   ``Ready=False ArtifactFailed``, retried after ``retryInterval``;
+4. *dependsOn* (`dependencies`): not ready -> ``Ready=False
+   DependencyNotReady``, retried after 30 s;
+5. ``Ready=Unknown`` ``Reconciliation in progress`` and ``Reconciling``
+   ``Fetching manifests for revision <rev> with a timeout of <t>``; download
+   and verify the artifact (`fetch`), find ``spec.path``
+   (``kustomization path not found: ...``, ArtifactFailed); record
+   ``lastAttemptedRevision``;
+6. *build* (`building`): kustomize with the spec merged, post-build
+   substitution, ``commonMetadata`` -> BuildFailed; nothing is applied;
+7. *apply*: staged server-side apply as ``kustomize-controller`` with a dry
+   run first (`sluice.kube.apply`), impersonating ``serviceAccountName``
+   when set -> ReconciliationFailed; changed objects become one event
+   (``Deployment/agnhost/agnhost created``);
+8. *inventory* in ``status.inventory``, then *prune* of what left it (only
+   after a successful apply) -> PruneFailed;
+9. *health* (``wait: true`` or ``healthChecks``) within the timeout ->
+   ``Healthy`` and HealthCheckFailed;
+10. ``lastAppliedRevision`` and ``Ready=True ReconciliationSucceeded``
+    ``Applied revision: main@sha1:...``; event ``Reconciliation finished in
+    <d>, next run in <interval>``; requeue after ``spec.interval``.
+
+Failures leave ``Ready=False`` with the reason and message, ``Reconciling``
+with ``ProgressingWithRetry``, a Warning event, and a retry after
+``spec.retryInterval``. Events carry the revision as
+``kustomize.toolkit.fluxcd.io/revision`` and take the Ready reason of the
+moment as their reason, as Flux's do.
+
+A new artifact of a source enqueues the Kustomizations using it at once
+(sources are watched and Kustomizations indexed by ``sourceRef``); a
+Kustomization turning ready enqueues the ones that depend on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+
+from sluice.api.kustomize import (
+    API_VERSION,
+    COMPONENT,
+    GROUP,
+    ORIGIN_REVISION_KEY,
+    REVISION_KEY,
+    Kustomization,
+)
+from sluice.api.meta import (
+    ACCESS_DENIED,
+    ARTIFACT_FAILED,
+    BUILD_FAILED,
+    DEPENDENCY_NOT_READY,
+    HEALTH_CHECK_FAILED,
+    HEALTHY,
+    PROGRESSING,
+    PRUNE_FAILED,
+    READY,
+    RECONCILIATION_FAILED,
+    RECONCILIATION_SUCCEEDED,
+    RECONCILING,
+    SUCCEEDED,
+    ResourceInventory,
+)
+from sluice.api.source import API_VERSION as SOURCE_API_VERSION
+from sluice.controllers.kustomization.building import (
+    BuildFailure,
+    PathNotFound,
+    build_manifests,
+    load_variables,
+    resolve_path,
+    set_common_metadata,
+    substitute_objects,
+    substitutes,
+)
+from sluice.controllers.kustomization.dependencies import (
+    DependencyNotReady,
+    check_dependencies,
+    dependency_keys,
+    source_key,
+)
+from sluice.controllers.kustomization.fetch import (
+    ArtifactFetchError,
+    ArtifactNotFound,
+    fetch_artifact,
+)
+from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
+from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
+from sluice.kube.config import Connection
+from sluice.kube.errors import KubeError, NoKindMatch, is_not_found
+from sluice.kube.events import EventRecorder
+from sluice.kube.health import wait_for_health
+from sluice.kube.inventory import (
+    ChangeSet,
+    Inventory,
+    Owner,
+    PruneError,
+    deletes_on_finalize,
+    finalize,
+    prune,
+)
+from sluice.kube.mapping import split_api_version
+from sluice.kube.objects import Obj, Objects
+from sluice.kube.ordering import ObjectRef
+from sluice.runtime import conditions
+from sluice.runtime.controller import Controller
+from sluice.runtime.informer import MODIFIED, Informer
+from sluice.runtime.manager import Manager
+from sluice.runtime.reconciler import Request, Result
+from sluice.runtime.status import (
+    StatusPatcher,
+    has_finalizer,
+    is_deleting,
+    is_suspended,
+    record_reconcile_request,
+)
+
+__all__ = [
+    "DEPENDS_INDEX",
+    "KIND",
+    "SOURCE_INDEX",
+    "KustomizationOptions",
+    "KustomizationReconciler",
+    "impersonated_user",
+    "setup_kustomization_controller",
+    "source_keys",
+]
+
+log = logging.getLogger("sluice.controllers.kustomization")
+
+KIND = "Kustomization"
+SOURCE_INDEX = "sourceRef"
+DEPENDS_INDEX = "dependsOn"
+# Source kinds a Kustomization can build from (ExternalArtifact is behind a
+# feature gate in Flux and has no controller here yet).
+SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
+COMMIT_STATUS_KEY = f"{GROUP}/commit_status"
+# OCI sources record the commit they were built from under this annotation.
+OCI_REVISION_ANNOTATION = "org.opencontainers.image.revision"
+
+
+@dataclass
+class KustomizationOptions:
+    """kustomize-controller's flags (Flux's names and defaults in comments)."""
+
+    # --concurrent [4]: reconciles in parallel (None: the manager's setting).
+    concurrent: int | None = None
+    # --concurrent-ssa [4]: applies in parallel within one reconcile.
+    concurrent_ssa: int = 4
+    # --requeue-dependency [30s]
+    requeue_dependency: float = 30.0
+    # --http-retry [9]: artifact download retries.
+    http_retry: int = 9
+    # Health checks poll every 5 s in Flux; the stage waits reuse it.
+    health_poll: float = 5.0
+    # Flux never waits less than 30 s (Kustomization.GetTimeout).
+    min_timeout: float = 30.0
+    # Feature gate StrictPostBuildSubstitutions (on by default).
+    strict_substitutions: bool = True
+    # --no-cross-namespace-refs
+    no_cross_namespace_refs: bool = False
+    # --default-service-account: impersonated when spec.serviceAccountName is unset.
+    default_service_account: str | None = None
+    # --custom-apply-stage-kinds, parsed (group, Kind).
+    custom_stage_kinds: frozenset[tuple[str, str]] = frozenset()
+    # --override-manager
+    override_managers: tuple[str, ...] = ()
+    field_manager: str = COMPONENT
+    source_kinds: tuple[str, ...] = SOURCE_KINDS
+    # Where artifacts are extracted (the system temp dir by default).
+    work_dir: Path | None = None
+    artifact_retry_wait: float = 0.5
+
+
+class _Failed(Exception):
+    """A failed step; the conditions already say why."""
+
+    def __init__(self, reason: str, message: str, *, event: bool = True,
+                 requeue: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.event = event
+        self.requeue = requeue
+
+
+@dataclass
+class _State:
+    raw: Obj
+    obj: Kustomization
+    written: dict[str, Any] = field(default_factory=dict)
+    revision: str = ""
+    origin_revision: str = ""
+
+    @property
+    def status(self) -> Any:
+        return self.obj.status
+
+    @property
+    def generation(self) -> int | None:
+        return self.obj.metadata.generation
+
+
+def source_keys(obj: Obj) -> Iterable[str]:
+    """Index values: the source a Kustomization builds from."""
+    meta = obj.get("metadata") or {}
+    ref = (obj.get("spec") or {}).get("sourceRef") or {}
+    if ref.get("kind") and ref.get("name"):
+        yield source_key(str(ref["kind"]), str(ref.get("namespace") or meta.get("namespace")
+                                                or ""), str(ref["name"]))
+
+
+def impersonated_user(namespace: str, service_account: str) -> str:
+    """The user a Kustomization applies as when it names a ServiceAccount."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+def _seconds(text: str | None, default: float) -> float:
+    if not text:
+        return default
+    try:
+        return parse_duration(text) / SECOND
+    except DurationError:
+        return default
+
+
+def _duration(seconds: float) -> str:
+    return format_duration(int(seconds * SECOND))
+
+
+def _artifact(obj: Obj | None) -> dict[str, Any] | None:
+    art = ((obj or {}).get("status") or {}).get("artifact")
+    return art if isinstance(art, dict) and art.get("revision") else None
+
+
+def _ready(obj: Obj | None) -> bool:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if isinstance(cond, dict) and cond.get("type") == READY:
+            return cond.get("status") == "True"
+    return False
+
+
+class KustomizationReconciler:
+    """Reconciles Kustomization objects; see the module docs."""
+
+    def __init__(self, informer: Informer, sources: dict[str, Informer], objects: Objects,
+                 recorder: EventRecorder, patcher: StatusPatcher,
+                 options: KustomizationOptions | None = None) -> None:
+        self.informer = informer
+        self.sources = sources
+        self.objects = objects
+        self.recorder = recorder
+        self.patcher = patcher
+        self.options = options or KustomizationOptions()
+        self._http: httpx.AsyncClient | None = None
+        self._clients: dict[str, Objects] = {}
+
+    async def close(self) -> None:
+        """Release the artifact download client.
+
+        Impersonating clients share the controller's transport: dropping them
+        is enough, closing one would close the shared connection pool.
+        """
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self._clients.clear()
+
+    # ------------------------------------------------------------- watches
+    def requests_for_source(self, kind: str) -> Callable[[str, Obj | None, Obj], list[Request]]:
+        """Kustomizations to reconcile at once when a ``kind`` source publishes an artifact."""
+
+        def map_fn(etype: str, old: Obj | None, new: Obj) -> list[Request]:
+            if etype != MODIFIED:
+                return []
+            art = _artifact(new)
+            before = _artifact(old)
+            if art is None or (before is not None and before.get("revision") == art.get(
+                    "revision") and before.get("digest") == art.get("digest")):
+                return []
+            meta = new.get("metadata") or {}
+            key = source_key(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            out = []
+            for ks in self.informer.by_index(SOURCE_INDEX, key):
+                status = ks.get("status") or {}
+                # Already at this revision and ready: the next interval will do.
+                if _ready(ks) and status.get("lastAttemptedRevision") == art.get("revision"):
+                    continue
+                m = ks.get("metadata") or {}
+                out.append(Request(str(m.get("namespace") or ""), str(m.get("name") or "")))
+            return out
+
+        return map_fn
+
+    def requests_for_dependents(self, etype: str, old: Obj | None, new: Obj) -> list[Request]:
+        """Kustomizations depending on ``new``, when it has just become ready (or re-applied)."""
+        if etype != MODIFIED or not _ready(new):
+            return []
+        before = (old or {}).get("status") or {}
+        after = new.get("status") or {}
+        if _ready(old) and before.get("lastAppliedRevision") == after.get("lastAppliedRevision") \
+                and before.get("observedGeneration") == after.get("observedGeneration"):
+            return []
+        meta = new.get("metadata") or {}
+        key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+        out = []
+        for ks in self.informer.by_index(DEPENDS_INDEX, key):
+            m = ks.get("metadata") or {}
+            out.append(Request(str(m.get("namespace") or ""), str(m.get("name") or "")))
+        return out
+
+    # -------------------------------------------------------------- helpers
+    def _timeout(self, obj: Kustomization) -> float:
+        interval = _seconds(obj.spec.interval, 600.0)
+        timeout = interval - 30.0
+        if obj.spec.timeout:
+            timeout = _seconds(obj.spec.timeout, timeout)
+        return max(timeout, self.options.min_timeout)
+
+    async def _write(self, state: _State) -> None:
+        await self.patcher.patch_status(state.obj, state.written)
+        state.written = state.obj.status.to_dict()
+
+    def _metadata(self, state: _State, revision: str | None = None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        rev = revision if revision is not None else state.revision
+        if rev:
+            out[REVISION_KEY] = rev
+        if state.origin_revision:
+            out[ORIGIN_REVISION_KEY] = state.origin_revision
+        return out
+
+    def _reason(self, state: _State, default: str) -> str:
+        cond = state.obj.status.condition(READY)
+        return cond.reason if cond is not None and cond.reason else default
+
+    async def _event(self, state: _State, severity: str, message: str,
+                     metadata: dict[str, str] | None = None, revision: str | None = None) -> None:
+        """An event whose reason is the current Ready reason, as Flux records them."""
+        meta = {**self._metadata(state, revision), **(metadata or {})}
+        if severity == "error":
+            await self.recorder.warning(state.raw, self._reason(state, "error"), message, meta)
+        else:
+            await self.recorder.normal(state.raw, self._reason(state, "info"), message, meta)
+
+    def _client_for(self, obj: Kustomization) -> Objects:
+        """The API client applying for ``obj``: impersonating its ServiceAccount if it names one.
+
+        The impersonating client shares the controller's connection pool,
+        credentials and discovery cache; only the ``Impersonate-User`` header
+        differs.
+        """
+        account = obj.spec.service_account_name or self.options.default_service_account
+        if not account:
+            return self.objects
+        user = impersonated_user(obj.namespace or "", account)
+        client = self._clients.get(user)
+        if client is None:
+            base = self.objects.connection
+            http = httpx2.AsyncClient(
+                auth=base.http.auth, base_url=base.http.base_url, timeout=base.http.timeout,
+                headers={**dict(base.http.headers), "Impersonate-User": user},
+                transport=getattr(base.http, "_transport", None), trust_env=False)
+            connection = Connection(config=base.config, client=base.client, http=http,
+                                    source=f"{base.source} as {user}")
+            client = Objects(connection, self.objects.mapper)
+            self._clients[user] = client
+        return client
+
+    def _resource_manager(self, obj: Kustomization) -> ResourceManager:
+        owner = Owner(obj.name or "", obj.namespace or "", self.options.field_manager)
+        return ResourceManager(self._client_for(obj), owner,
+                               concurrency=self.options.concurrent_ssa,
+                               custom_stage_kinds=self.options.custom_stage_kinds)
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=60.0, follow_redirects=True)
+        return self._http
+
+    # ------------------------------------------------------------ reconcile
+    async def reconcile(self, request: Request) -> Result:
+        raw = self.informer.get(request.namespace, request.name)
+        if raw is None:
+            return Result()
+        obj = Kustomization.from_dict(raw)
+        state = _State(raw, obj, obj.status.to_dict())
+        started = time.monotonic()
+        if is_deleting(obj):
+            await self._finalize(state)
+            return Result()
+        if not has_finalizer(obj):
+            await self.patcher.add_finalizer(obj)
+        if is_suspended(obj):
+            record_reconcile_request(obj)
+            await self._write(state)
+            log.info("%s %s: reconciliation is suspended for this object", KIND, request)
+            return Result(outcome="suspended")
+
+        failure: _Failed | None = None
+        result = Result()
+        try:
+            result = await self._reconcile(state)
+        except _Failed as exc:
+            failure = exc
+        self._finish_status(state)
+        await self._write(state)
+        interval = _seconds(obj.spec.interval, 600.0)
+        if failure is not None:
+            retry = failure.requeue or _seconds(obj.retry_interval(), interval)
+            log.error("%s %s: reconciliation failed after %s, next try in %s: %s", KIND, request,
+                      _duration(time.monotonic() - started), _duration(retry), failure.message)
+            if failure.event:
+                await self._event(state, "error", failure.message)
+            return Result(requeue_after=retry, outcome="error")
+        if conditions.is_ready(obj.status):
+            message = (f"Reconciliation finished in {_duration(time.monotonic() - started)}, "
+                       f"next run in {_duration(interval)}")
+            log.info("%s %s: %s", KIND, request, message)
+            await self._event(state, "info", message, {COMMIT_STATUS_KEY: "update"})
+        return result
+
+    def _finish_status(self, state: _State) -> None:
+        """Flux's end-of-reconcile bookkeeping (kustomize-controller's finalizeStatus)."""
+        status = state.obj.status
+        record_reconcile_request(state.obj)
+        if conditions.is_ready(status):
+            conditions.delete(status, RECONCILING)
+            status.observed_generation = state.generation
+        elif conditions.is_false(status, READY):
+            conditions.mark_retrying(status)
+
+    def _fail(self, state: _State, reason: str, message: str, **kw: Any) -> _Failed:
+        conditions.mark_false(state.obj.status, READY, reason, message, state.generation)
+        return _Failed(reason, message, **kw)
+
+    async def _reconcile(self, state: _State) -> Result:
+        obj, gen = state.obj, state.generation
+        ref = obj.spec.source_ref
+        src_ns = ref.namespace or obj.namespace or ""
+        retry = _seconds(obj.retry_interval(), 60.0)
+        if self.options.no_cross_namespace_refs and src_ns != obj.namespace:
+            raise self._fail(state, ACCESS_DENIED,
+                             f"can't access '{ref.kind}/{src_ns}/{ref.name}', cross-namespace "
+                             "references have been blocked", requeue=retry)
+        if obj.spec.kube_config is not None:
+            raise self._fail(state, RECONCILIATION_FAILED,
+                             "spec.kubeConfig (remote clusters) is not supported by Sluice")
+        source_informer = self.sources.get(ref.kind)
+        if source_informer is None:
+            raise self._fail(state, ARTIFACT_FAILED,
+                             f"unable to get source '{ref}': source kind '{ref.kind}' is not "
+                             "served by this cluster", requeue=retry)
+        source = source_informer.get(src_ns, ref.name)
+        if source is None:
+            message = (f"unable to get source '{ref}': {source_informer.mapping.plural}."
+                       f"{source_informer.mapping.group} \"{ref.name}\" not found")
+            log.info("%s %s/%s: Source '%s' not found", KIND, obj.namespace, obj.name, ref)
+            raise self._fail(state, ARTIFACT_FAILED, message, event=False, requeue=retry)
+        artifact = _artifact(source)
+        if artifact is None:
+            raise self._fail(state, ARTIFACT_FAILED,
+                             f"Source '{ref}' is not ready, artifact not found", event=False,
+                             requeue=retry)
+        state.revision = str(artifact["revision"])
+        origin = (artifact.get("metadata") or {}).get(OCI_REVISION_ANNOTATION)
+        state.origin_revision = str(origin) if origin else ""
+
+        if obj.spec.depends_on:
+            try:
+                check_dependencies(obj, self.informer.get, state.revision)
+            except DependencyNotReady as exc:
+                conditions.mark_false(obj.status, READY, DEPENDENCY_NOT_READY, exc.message, gen)
+                wait = self.options.requeue_dependency
+                message = (f"Dependencies do not meet ready condition, retrying in "
+                           f"{_duration(wait)}")
+                log.info("%s %s/%s: %s", KIND, obj.namespace, obj.name, message)
+                await self._event(state, "info", message)
+                return Result(requeue_after=wait, outcome="dependency")
+            log.debug("%s %s/%s: all dependencies are ready", KIND, obj.namespace, obj.name)
+
+        await self._reconcile_revision(state, artifact)
+        return Result(requeue_after=_seconds(obj.spec.interval, 600.0))
+
+    async def _reconcile_revision(self, state: _State, artifact: dict[str, Any]) -> None:
+        obj, status, gen, revision = state.obj, state.obj.status, state.generation, state.revision
+        timeout = self._timeout(obj)
+        budget = _duration(timeout)
+        conditions.mark_unknown(status, READY, PROGRESSING, "Reconciliation in progress", gen)
+        conditions.mark_reconciling(
+            status, PROGRESSING,
+            f"Fetching manifests for revision {revision} with a timeout of {budget}", gen)
+        await self._write(state)
+
+        workdir = Path(await asyncio.to_thread(
+            tempfile.mkdtemp, prefix="kustomization-",
+            dir=str(self.options.work_dir) if self.options.work_dir else None))
+        try:
+            root = workdir / "source"
+            try:
+                await fetch_artifact(str(artifact.get("url") or ""), artifact.get("digest"),
+                                     root, retries=self.options.http_retry,
+                                     retry_wait=self.options.artifact_retry_wait,
+                                     client=self._http_client())
+            except ArtifactNotFound as exc:
+                raise self._fail(state, ARTIFACT_FAILED, exc.message, event=False,
+                                 requeue=_seconds(obj.retry_interval(), 60.0)) from None
+            except ArtifactFetchError as exc:
+                raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
+            try:
+                folder = await asyncio.to_thread(resolve_path, root, obj.spec.path)
+            except PathNotFound as exc:
+                raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
+
+            status.last_attempted_revision = revision
+            conditions.mark_reconciling(
+                status, PROGRESSING,
+                f"Building manifests for revision {revision} with a timeout of {budget}", gen)
+            await self._write(state)
+            objects = await self._build(state, root, folder)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+        manager = self._resource_manager(obj)
+        changes = await self._apply(state, manager, objects, timeout)
+        await self._prune(state, manager, changes)
+        drifted = bool(changes.changed())
+        new_revision = status.last_applied_revision != revision
+        await self._check_health(state, manager, changes, timeout, new_revision and drifted)
+        status.last_applied_revision = revision
+        status.last_applied_origin_revision = state.origin_revision or None
+        conditions.mark_true(status, READY, RECONCILIATION_SUCCEEDED,
+                             f"Applied revision: {revision}", gen)
+
+    async def _build(self, state: _State, root: Path, folder: Path) -> list[Obj]:
+        obj = state.obj
+        post_build = obj.spec.post_build
+        try:
+            variables = await load_variables(self.objects, obj.namespace or "", post_build)
+            strict = self.options.strict_substitutions
+
+            def run() -> list[Obj]:
+                built = build_manifests(root, folder, obj.spec)
+                if substitutes(post_build, variables):
+                    built = substitute_objects(built, variables, strict=strict)
+                set_common_metadata(built, obj.spec.common_metadata)
+                return built
+
+            return await asyncio.to_thread(run)
+        except BuildFailure as exc:
+            raise self._fail(state, BUILD_FAILED, exc.message) from None
+
+    async def _apply(self, state: _State, manager: ResourceManager, objects: list[Obj],
+                     budget: float) -> ChangeSet:
+        obj = state.obj
+        opts = ApplyOptions(force=bool(obj.spec.force), wait_timeout=budget,
+                            wait_poll=self.options.health_poll,
+                            override_managers=self.options.override_managers)
+        try:
+            changes = await manager.apply_all_staged(objects, opts)
+        except ApplyError as exc:
+            raise self._fail(state, RECONCILIATION_FAILED, exc.message) from None
+        except (KubeError, httpx2.HTTPError) as exc:
+            raise self._fail(state, RECONCILIATION_FAILED,
+                             f"apply failed: {exc}") from None
+        message = changes.message()
+        if message:
+            log.info("%s %s/%s: server-side apply completed:\n%s", KIND, obj.namespace,
+                     obj.name, message)
+            await self._event(state, "info", message)
+        return changes
+
+    async def _prune(self, state: _State, manager: ResourceManager, changes: ChangeSet) -> None:
+        obj, status = state.obj, state.obj.status
+        old = Inventory.from_status(status.inventory.to_dict() if status.inventory else None)
+        new = Inventory.from_change_set(changes)
+        status.inventory = ResourceInventory.from_dict(new.to_status())
+        if not obj.spec.prune:
+            return
+        try:
+            pruned = await prune(manager, old, new)
+        except PruneError as exc:
+            raise self._fail(state, PRUNE_FAILED, exc.message) from None
+        except (KubeError, httpx2.HTTPError) as exc:
+            raise self._fail(state, PRUNE_FAILED, f"prune failed: {exc}") from None
+        if pruned:
+            message = "\n".join(str(e) for e in pruned)
+            log.info("%s %s/%s: garbage collection completed: %s", KIND, obj.namespace,
+                     obj.name, message)
+            await self._event(state, "info", message)
+
+    def _health_refs(self, state: _State, changes: ChangeSet) -> list[ObjectRef]:
+        obj = state.obj
+        if obj.spec.wait:
+            refs = changes.refs(skipped=False)
+        else:
+            refs = []
+            for check in obj.spec.health_checks or []:
+                group, version = split_api_version(check.api_version or "")
+                refs.append(ObjectRef(group, check.kind, check.namespace or obj.namespace or "",
+                                      check.name, version))
+        # Waiting on itself would deadlock.
+        return [r for r in refs if not (r.group == GROUP and r.kind == KIND
+                                        and r.namespace == obj.namespace and r.name == obj.name)]
+
+    async def _check_health(self, state: _State, manager: ResourceManager, changes: ChangeSet,
+                            budget: float, changed_revision: bool) -> None:
+        obj, status, gen = state.obj, state.obj.status, state.generation
+        refs = self._health_refs(state, changes) if (obj.spec.wait or obj.spec.health_checks) \
+            else []
+        if not refs:
+            conditions.delete(status, HEALTHY)
+            return
+        was_healthy = conditions.is_true(status, HEALTHY)
+        message = (f"Running health checks for revision {state.revision} with a timeout of "
+                   f"{_duration(budget)}")
+        conditions.mark_reconciling(status, PROGRESSING, message, gen)
+        conditions.mark_unknown(status, HEALTHY, PROGRESSING, message, gen)
+        await self._write(state)
+        report = await wait_for_health(manager.client, refs, budget, self.options.health_poll,
+                                       fail_fast=True)
+        elapsed = _duration(report.elapsed)
+        if not report.healthy:
+            error = report.error or "health check failed"
+            conditions.mark_false(status, HEALTHY, HEALTH_CHECK_FAILED, error, gen)
+            raise self._fail(state, HEALTH_CHECK_FAILED,
+                             f"health check failed after {elapsed}: {error}")
+        message = f"Health check passed in {elapsed}"
+        if not was_healthy or changed_revision:
+            await self._event(state, "info", message)
+        conditions.mark_true(status, HEALTHY, SUCCEEDED, message, gen)
+        await self._write(state)
+
+    # ------------------------------------------------------------- deletion
+    async def _finalize(self, state: _State) -> None:
+        obj = state.obj
+        if not has_finalizer(obj):
+            return
+        status = obj.status
+        inventory = Inventory.from_status(status.inventory.to_dict() if status.inventory
+                                          else None)
+        revision = status.last_applied_revision or ""
+        if len(inventory) and deletes_on_finalize(obj.deletion_policy(), obj.spec.prune,
+                                                  is_suspended(obj)):
+            manager = self._resource_manager(obj)
+            try:
+                changes = await finalize(manager, inventory, obj.deletion_policy(),
+                                         prune=obj.spec.prune, suspended=is_suspended(obj),
+                                         timeout=self._timeout(obj),
+                                         poll=min(self.options.health_poll, 2.0))
+            except (PruneError, KubeError, httpx2.HTTPError) as exc:
+                await self._event(state, "error", "pruning for deleted resource failed",
+                                  revision=revision)
+                raise KubeError(f"pruning for deleted resource failed: {exc}") from None
+            if changes:
+                await self._event(state, "info", "\n".join(str(e) for e in changes),
+                                  revision=revision)
+        try:
+            await self.patcher.remove_finalizer(obj)
+        except KubeError as exc:
+            if not is_not_found(exc):
+                raise
+
+
+async def setup_kustomization_controller(manager: Manager,
+                                         options: KustomizationOptions | None = None
+                                         ) -> Controller:
+    """Register the Kustomization controller (and its watches) on ``manager``."""
+    options = options or KustomizationOptions()
+    informer = await manager.informer(API_VERSION, KIND)
+    informer.add_index(SOURCE_INDEX, source_keys)
+    informer.add_index(DEPENDS_INDEX, dependency_keys)
+    sources: dict[str, Informer] = {}
+    for kind in options.source_kinds:
+        try:
+            sources[kind] = await manager.informer(SOURCE_API_VERSION, kind)
+        except NoKindMatch:
+            log.info("source kind %s is not served; Kustomizations cannot use it", kind)
+    patcher = StatusPatcher(manager.objects, informer.mapping, options.field_manager)
+    reconciler = KustomizationReconciler(informer, sources, manager.objects,
+                                         manager.event_recorder(COMPONENT), patcher, options)
+    controller = Controller(KIND, informer, reconciler,
+                            concurrent=options.concurrent or manager.options.concurrent,
+                            metrics=manager.metrics,
+                            grace_period=manager.options.graceful_shutdown_timeout)
+    for kind, source_informer in sources.items():
+        controller.watch(source_informer, reconciler.requests_for_source(kind))
+    controller.watch(informer, reconciler.requests_for_dependents)
+    manager.add_controller(controller)
+    manager.add_runnable("kustomization-http", _closer(reconciler))
+    return controller
+
+
+def _closer(reconciler: KustomizationReconciler) -> Callable[[], Any]:
+    """A runnable releasing the reconciler's HTTP clients when the manager stops."""
+
+    async def hold() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await reconciler.close()
+
+    return hold
