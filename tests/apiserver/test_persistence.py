@@ -61,7 +61,7 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
     url = f"https://127.0.0.1:{port}"
     proc = _start(tmp_path, port)
     try:
-        wait_for(lambda: (tmp_path / "kubeconfig").exists() and _up(tmp_path, url), 30,
+        wait_for(lambda: (tmp_path / "kubeconfig").exists() and _up(tmp_path, url), 90,
                  what="cluster up")
         acked = []
         with _client(tmp_path, url) as c:
@@ -77,7 +77,7 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
             proc.kill()
     proc = _start(tmp_path, port)
     try:
-        wait_for(lambda: _up(tmp_path, url), 30, what="cluster up again")
+        wait_for(lambda: _up(tmp_path, url), 90, what="cluster up again")
         with _client(tmp_path, url) as c:
             names = {i["metadata"]["name"] for i in
                      c.get("/api/v1/namespaces/default/configmaps").json()["items"]}

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sluice.apiserver import protobuf_decode as pd
+from sluice.apiserver import protobuf_messages as pm
 from sluice.apiserver.errors import ApiError
 from sluice.apiserver.protobuf_decode import PROTOBUF, decode
 
@@ -346,7 +346,7 @@ ORACLE_KINDS = {
 
 
 def _message_bytes(message: str, full: bool) -> bytes:
-    return b"".join(_field_bytes(f, full) for f in pd._MESSAGES[message].values())
+    return b"".join(_field_bytes(f, full) for f in pm.MESSAGES[message].values())
 
 
 def _value_bytes(type_: str, full: bool, i: int) -> tuple[int, bytes]:
@@ -358,7 +358,7 @@ def _value_bytes(type_: str, full: bool, i: int) -> tuple[int, bytes]:
         return 0, _varint(number)  # int32s go negative, as two's complement in ten bytes
     if type_ in ("str", "bytes"):
         return 2, (f"s{i}".encode() if type_ == "str" else b"\x00\xff") if full else b""
-    if type_ in pd._SPECIALS and not full:
+    if type_ in pm.SPECIALS and not full:
         return 2, b""  # the zero Time, Quantity, IntOrString...
     special = {
         "Time": _varint(1 << 3) + _varint(1700000000 + i) + _varint(2 << 3) + _varint(999),
@@ -443,7 +443,7 @@ def answerer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Answerer]:
 @pytest.mark.parametrize("api_version, kind", list(ORACLE_KINDS), ids=[k for _, k in ORACLE_KINDS])
 def test_table_matches_kubectl_go_types(answerer: Answerer, api_version: str, kind: str,
                                         full: bool) -> None:
-    body = _body(api_version, kind, _message_bytes(pd._KINDS[(api_version, kind)], full))
+    body = _body(api_version, kind, _message_bytes(pm.KINDS[(api_version, kind)], full))
     answerer.answer = body
     printed = json.loads(answerer.kubectl("create", *ORACLE_KINDS[(api_version, kind)],
                                           "-o", "json", "--show-managed-fields"))

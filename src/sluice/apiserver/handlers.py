@@ -293,7 +293,7 @@ class Api:
             if sub == "scale":
                 return json_response(_set_scale(c, rt, ns, name, body, opts))
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
-            obj = c.update(rt, ns, name, body, opts, "status" if sub == "status" else "")
+            obj = c.update(rt, ns, name, body, opts, sub if sub in ("status", "finalize") else "")
             return json_response(obj, 200 if existed else 201)
         if method == "PATCH":
             if not name:

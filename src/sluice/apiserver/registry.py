@@ -306,6 +306,12 @@ class Cluster:
             else:
                 meta.pop(k, None)
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if subresource == "finalize":
+            # Namespaces' /finalize moves only spec.finalizers (the namespace controller's job).
+            kept = copy.deepcopy(old)
+            kept.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
+                "finalizers") or []
+            return kept
         if subresource == "status":
             # Only status moves through /status; everything else keeps its stored value.
             kept = copy.deepcopy(old)
@@ -357,7 +363,6 @@ class Cluster:
                 "resourceVersion"]:
             raise Conflict(rt.group, rt.plural, name, "the object has been modified; please "
                            "apply your changes to the latest version and try again")
-        pmeta["managedFields"] = old["metadata"].get("managedFields", [])
         return self.update(rt, namespace, name, patched, opts, subresource)
 
     def _apply(self, rt: ResourceType, namespace: str, name: str, old: Obj | None, config: Any,
@@ -464,8 +469,19 @@ class Cluster:
         self.events.publish(Event("DELETED", rt.storage_key, meta.get("namespace", ""),
                                   gone, old, rv))
         if rt.storage_key == CRD_KEY:
+            self._drop_custom_resources(old)
             self._unregister_crd(old)
         return self._out(rt, gone)
+
+    def _drop_custom_resources(self, crd: Obj) -> None:
+        """A deleted CRD takes its objects with it, as the API server's CRD cleanup does."""
+        spec = crd.get("spec") or {}
+        key = (spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))
+        types = self.catalogue.for_storage_key(*key)
+        if not types:
+            return
+        for obj in list(self.storage.list(key)):
+            self._remove(types[0], obj)
 
     def delete_collection(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
                           fields: FieldSelector, opts: DeleteOptions) -> Obj:
@@ -529,6 +545,10 @@ class Cluster:
         if causes:
             raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
         if old is not None:
+            if not rt.is_custom and subresource != "status":
+                causes = _immutable_checks(rt, old, obj)
+                if causes:
+                    raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
             self._bump_generation(rt, old, obj)
         return obj
 
@@ -568,8 +588,11 @@ class Cluster:
             return out
         meta = stored["metadata"]
         if finalize and meta.get("deletionTimestamp") and not meta.get("finalizers") and \
-                rt.storage_key != NAMESPACE_KEY:
-            if old is not None:
+                old is not None:
+            # The last finalizer is gone: the object goes. A namespace also waits for its
+            # own spec.finalizers, which the namespace lifecycle clears once it is empty.
+            if rt.storage_key != NAMESPACE_KEY or not (stored.get("spec") or {}).get(
+                    "finalizers"):
                 return self._remove(rt, stored)
         if old is None and rt.storage_key == NAMESPACE_KEY:
             pass
@@ -684,6 +707,45 @@ def _builtin_checks(rt: ResourceType, obj: Obj) -> list[Cause]:
             v = obj.get(k)
             if v is not None and not isinstance(v, dict):
                 causes.append(Cause(k, "Invalid value: must be a map", "FieldValueTypeInvalid"))
+    return causes
+
+
+def _immutable_checks(rt: ResourceType, old: Obj, new: Obj) -> list[Cause]:
+    """Fields the API server refuses to change once set (what ``force`` recreates for)."""
+    causes: list[Cause] = []
+    ospec, nspec = old.get("spec") or {}, new.get("spec") or {}
+
+    def frozen(field: str, before: Any, after: Any) -> None:
+        if before != after:
+            causes.append(Cause(field, f"Invalid value: {json.dumps(after)}: field is immutable"))
+
+    kind = (rt.group, rt.kind)
+    if kind in {("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet"),
+                ("apps", "StatefulSet")}:
+        frozen("spec.selector", ospec.get("selector"), nspec.get("selector"))
+    elif kind == ("batch", "Job"):
+        frozen("spec.selector", ospec.get("selector"), nspec.get("selector"))
+        frozen("spec.template", ospec.get("template"), nspec.get("template"))
+    elif kind == ("", "Service"):
+        if ospec.get("clusterIP") and nspec.get("clusterIP") and \
+                ospec["clusterIP"] != nspec["clusterIP"]:
+            frozen("spec.clusterIP", ospec["clusterIP"], nspec["clusterIP"])
+    elif kind == ("", "PersistentVolumeClaim"):
+        def without_requests(spec: Obj) -> Obj:
+            spec = copy.deepcopy(spec)
+            (spec.get("resources") or {}).pop("requests", None)
+            spec.pop("volumeName", None)
+            return spec
+
+        if without_requests(ospec) != without_requests(nspec):
+            causes.append(Cause("spec", "Forbidden: spec is immutable after creation except "
+                                "resources.requests and volumeAttributesClassName for bound "
+                                "claims", "FieldValueForbidden"))
+    elif kind in {("", "ConfigMap"), ("", "Secret")} and old.get("immutable"):
+        for field in ("data", "binaryData", "stringData"):
+            if old.get(field) != new.get(field) and field != "stringData":
+                causes.append(Cause(field, "Forbidden: field is immutable when `immutable` is "
+                                    "set", "FieldValueForbidden"))
     return causes
 
 

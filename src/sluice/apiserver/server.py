@@ -82,8 +82,12 @@ class EmbeddedCluster:
         cluster.builtin_schema = _builtin_schema
         self.cluster = cluster
         self._bootstrap(cluster)
+        ca_pem = ""
+        if not self.insecure_http:
+            ca_pem = ensure_certificates(self.data_dir / "pki").ca_cert.read_text()
         self._tasks = [
-            asyncio.create_task(GarbageCollector(cluster).run(), name="garbage-collector"),
+            asyncio.create_task(GarbageCollector(cluster, ca_pem=ca_pem).run(),
+                                name="garbage-collector"),
             asyncio.create_task(WorkloadSimulator(cluster, self.pod_ready_delay).run(),
                                 name="workload-simulator"),
         ]
@@ -96,11 +100,11 @@ class EmbeddedCluster:
                                      shutdown_timeout=1.0)
         await self._runner.setup()
         ssl_ctx = None
-        ca_pem: bytes | None = None
+        ca_bytes: bytes | None = None
         if not self.insecure_http:
             certs = ensure_certificates(self.data_dir / "pki")
             ssl_ctx = certs.server_context()
-            ca_pem = certs.ca_cert.read_bytes()
+            ca_bytes = certs.ca_cert.read_bytes()
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
@@ -110,7 +114,7 @@ class EmbeddedCluster:
         scheme = "http" if self.insecure_http else "https"
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"{scheme}://{host}:{self.port}"
-        write_kubeconfig(self.kubeconfig, self.url, self.token, ca_pem)
+        write_kubeconfig(self.kubeconfig, self.url, self.token, ca_bytes)
         log.info("embedded cluster listening on %s (kubeconfig %s)", self.url, self.kubeconfig)
 
     def _bootstrap(self, cluster: Cluster) -> None:

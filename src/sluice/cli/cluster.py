@@ -17,9 +17,9 @@ from pathlib import Path
 import click
 
 from sluice.apiserver.server import EmbeddedCluster
-from sluice.cli.controllers import install_signal_handlers, setup_logging
+from sluice.cli.controllers import install_signal_handlers, serve_controllers, setup_logging
 from sluice.cli.failing import CommandError
-from sluice.controllers.run import Controllers, ControllerSettings
+from sluice.controllers.run import ControllerSettings
 from sluice.kube.config import connect
 from sluice.kube.errors import KubeError
 from sluice.runtime.manager import ManagerOptions, parse_address
@@ -68,24 +68,7 @@ async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings) -> 
         except KubeError as exc:
             raise CommandError(str(exc)) from None
         try:
-            try:
-                ctrls = await Controllers.create(connection, settings)
-            except OSError as exc:
-                raise CommandError(f"cannot start the artifact server on "
-                                   f"{settings.artifact_addr}: {exc.strerror or exc}") from None
-            click.echo(f"✔ controllers running, artifacts served at {ctrls.artifact_url}",
-                       err=True)
-            if ctrls.manager.metrics_url:
-                click.echo(f"  metrics at {ctrls.manager.metrics_url}/metrics", err=True)
-            runner = asyncio.create_task(ctrls.run())
-            stopper = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            click.echo("◎ shutting down", err=True)
-            if stopper in done:
-                ctrls.stop()
-            else:
-                stopper.cancel()
-            await runner
+            await serve_controllers(connection, settings, stop)
         finally:
             await connection.aclose()
     finally:

@@ -21,14 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import httpx2
 
 from sluice.cli.failing import CommandError
 from sluice.controllers.run import Controllers, ControllerSettings
-from sluice.kube.config import connect
+from sluice.kube.config import Connection, connect
 from sluice.kube.errors import KubeError
+from sluice.runtime.leader import LeadershipLost
 from sluice.runtime.manager import ManagerOptions, parse_address
 
-__all__ = ["controllers", "install_signal_handlers", "setup_logging"]
+__all__ = ["controllers", "install_signal_handlers", "serve_controllers", "setup_logging"]
 
 _STRUCTURED = ("object", "result")
 
@@ -71,33 +73,53 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+async def serve_controllers(connection: Connection, settings: ControllerSettings,
+                            stop: asyncio.Event) -> None:
+    """Create, start and run the controllers until ``stop`` is set; one-line errors."""
+    try:
+        ctrls = await Controllers.create(connection, settings)
+    except KubeError as exc:
+        raise CommandError(f"{connection.source}: {exc}") from None
+    except httpx2.HTTPError as exc:
+        raise CommandError(f"cannot reach {connection.server} ({connection.source}): "
+                           f"{exc or type(exc).__name__}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot start the artifact server on "
+                           f"{settings.artifact_addr}: {exc.strerror or exc}") from None
+    try:
+        await ctrls.manager.start()
+    except OSError as exc:
+        await ctrls.manager.shutdown()
+        await ctrls.artifact_server.close()
+        raise CommandError(f"cannot serve metrics on {settings.manager.metrics_addr}: "
+                           f"{exc.strerror or exc}") from None
+    click.echo(f"✔ controllers running, artifacts served at {ctrls.artifact_url}", err=True)
+    if ctrls.manager.metrics_url:
+        click.echo(f"  metrics and health at {ctrls.manager.metrics_url}", err=True)
+    runner = asyncio.create_task(ctrls.run())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if stopper in done:
+        click.echo("◎ shutting down", err=True)
+        ctrls.stop()
+    else:
+        stopper.cancel()
+    try:
+        await runner
+    except LeadershipLost as exc:
+        raise CommandError(str(exc)) from None
+
+
 async def _run(kubeconfig: str | None, context: str | None, settings: ControllerSettings) -> None:
     try:
         connection = connect(kubeconfig, context, field_manager=settings.manager.field_manager)
     except KubeError as exc:
         raise CommandError(str(exc)) from None
     try:
-        try:
-            ctrls = await Controllers.create(connection, settings)
-        except KubeError as exc:
-            raise CommandError(f"{connection.source}: {exc}") from None
-        except OSError as exc:
-            raise CommandError(f"cannot start the artifact server on "
-                               f"{settings.artifact_addr}: {exc.strerror or exc}") from None
-        click.echo(f"► controllers connected to {connection.server} ({connection.source})",
-                   err=True)
-        click.echo(f"✔ artifacts served at {ctrls.artifact_url}", err=True)
+        click.echo(f"► connecting to {connection.server} ({connection.source})", err=True)
         stop = asyncio.Event()
         install_signal_handlers(stop)
-        runner = asyncio.create_task(ctrls.run())
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            click.echo("◎ shutting down", err=True)
-            ctrls.stop()
-        else:
-            stopper.cancel()
-        await runner
+        await serve_controllers(connection, settings, stop)
     finally:
         await connection.aclose()
 

@@ -91,8 +91,9 @@ class Controllers:
             await server.close()
             raise
         manager.add_runnable("artifact-server", _closer(server))
-        log.info("artifact server on %s, advertised as %s", server.url, storage.url_for(""))
-        return cls(manager, storage, server)
+        ctrls = cls(manager, storage, server)
+        log.info("artifact server on %s, advertised as %s", server.url, ctrls.artifact_url)
+        return ctrls
 
     async def run(self) -> None:
         """Run until `stop` (or a failure, re-raised); always shuts down cleanly."""

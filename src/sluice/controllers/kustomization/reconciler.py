@@ -38,9 +38,8 @@ with ``ProgressingWithRetry``, a Warning event, and a retry after
 ``kustomize.toolkit.fluxcd.io/revision`` and take the Ready reason of the
 moment as their reason, as Flux's do.
 
-A new artifact of a source enqueues the Kustomizations using it at once
-(sources are watched and Kustomizations indexed by ``sourceRef``); a
-Kustomization turning ready enqueues the ones that depend on it.
+What else triggers a reconcile is in `watches`; the wiring on a manager in
+`controller`.
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +57,6 @@ import httpx
 import httpx2
 
 from sluice.api.kustomize import (
-    API_VERSION,
     COMPONENT,
     GROUP,
     ORIGIN_REVISION_KEY,
@@ -82,7 +79,6 @@ from sluice.api.meta import (
     SUCCEEDED,
     ResourceInventory,
 )
-from sluice.api.source import API_VERSION as SOURCE_API_VERSION
 from sluice.controllers.kustomization.building import (
     BuildFailure,
     PathNotFound,
@@ -93,21 +89,17 @@ from sluice.controllers.kustomization.building import (
     substitute_objects,
     substitutes,
 )
-from sluice.controllers.kustomization.dependencies import (
-    DependencyNotReady,
-    check_dependencies,
-    dependency_keys,
-    source_key,
-)
+from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
 from sluice.controllers.kustomization.fetch import (
     ArtifactFetchError,
     ArtifactNotFound,
     fetch_artifact,
 )
+from sluice.controllers.kustomization.impersonation import ImpersonatingClients
+from sluice.controllers.kustomization.watches import artifact_of
 from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
 from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
-from sluice.kube.config import Connection
-from sluice.kube.errors import KubeError, NoKindMatch, is_not_found
+from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
 from sluice.kube.health import wait_for_health
 from sluice.kube.inventory import (
@@ -123,9 +115,7 @@ from sluice.kube.mapping import split_api_version
 from sluice.kube.objects import Obj, Objects
 from sluice.kube.ordering import ObjectRef
 from sluice.runtime import conditions
-from sluice.runtime.controller import Controller
-from sluice.runtime.informer import MODIFIED, Informer
-from sluice.runtime.manager import Manager
+from sluice.runtime.informer import Informer
 from sluice.runtime.reconciler import Request, Result
 from sluice.runtime.status import (
     StatusPatcher,
@@ -135,22 +125,11 @@ from sluice.runtime.status import (
     record_reconcile_request,
 )
 
-__all__ = [
-    "DEPENDS_INDEX",
-    "KIND",
-    "SOURCE_INDEX",
-    "KustomizationOptions",
-    "KustomizationReconciler",
-    "impersonated_user",
-    "setup_kustomization_controller",
-    "source_keys",
-]
+__all__ = ["KIND", "KustomizationOptions", "KustomizationReconciler"]
 
 log = logging.getLogger("sluice.controllers.kustomization")
 
 KIND = "Kustomization"
-SOURCE_INDEX = "sourceRef"
-DEPENDS_INDEX = "dependsOn"
 # Source kinds a Kustomization can build from (ExternalArtifact is behind a
 # feature gate in Flux and has no controller here yet).
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
@@ -221,20 +200,6 @@ class _State:
         return self.obj.metadata.generation
 
 
-def source_keys(obj: Obj) -> Iterable[str]:
-    """Index values: the source a Kustomization builds from."""
-    meta = obj.get("metadata") or {}
-    ref = (obj.get("spec") or {}).get("sourceRef") or {}
-    if ref.get("kind") and ref.get("name"):
-        yield source_key(str(ref["kind"]), str(ref.get("namespace") or meta.get("namespace")
-                                                or ""), str(ref["name"]))
-
-
-def impersonated_user(namespace: str, service_account: str) -> str:
-    """The user a Kustomization applies as when it names a ServiceAccount."""
-    return f"system:serviceaccount:{namespace}:{service_account}"
-
-
 def _seconds(text: str | None, default: float) -> float:
     if not text:
         return default
@@ -246,18 +211,6 @@ def _seconds(text: str | None, default: float) -> float:
 
 def _duration(seconds: float) -> str:
     return format_duration(int(seconds * SECOND))
-
-
-def _artifact(obj: Obj | None) -> dict[str, Any] | None:
-    art = ((obj or {}).get("status") or {}).get("artifact")
-    return art if isinstance(art, dict) and art.get("revision") else None
-
-
-def _ready(obj: Obj | None) -> bool:
-    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if isinstance(cond, dict) and cond.get("type") == READY:
-            return cond.get("status") == "True"
-    return False
 
 
 class KustomizationReconciler:
@@ -273,61 +226,14 @@ class KustomizationReconciler:
         self.patcher = patcher
         self.options = options or KustomizationOptions()
         self._http: httpx.AsyncClient | None = None
-        self._clients: dict[str, Objects] = {}
+        self.clients = ImpersonatingClients(objects, self.options.default_service_account)
 
     async def close(self) -> None:
-        """Release the artifact download client.
-
-        Impersonating clients share the controller's transport: dropping them
-        is enough, closing one would close the shared connection pool.
-        """
+        """Release the artifact download client."""
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        self._clients.clear()
-
-    # ------------------------------------------------------------- watches
-    def requests_for_source(self, kind: str) -> Callable[[str, Obj | None, Obj], list[Request]]:
-        """Kustomizations to reconcile at once when a ``kind`` source publishes an artifact."""
-
-        def map_fn(etype: str, old: Obj | None, new: Obj) -> list[Request]:
-            if etype != MODIFIED:
-                return []
-            art = _artifact(new)
-            before = _artifact(old)
-            if art is None or (before is not None and before.get("revision") == art.get(
-                    "revision") and before.get("digest") == art.get("digest")):
-                return []
-            meta = new.get("metadata") or {}
-            key = source_key(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-            out = []
-            for ks in self.informer.by_index(SOURCE_INDEX, key):
-                status = ks.get("status") or {}
-                # Already at this revision and ready: the next interval will do.
-                if _ready(ks) and status.get("lastAttemptedRevision") == art.get("revision"):
-                    continue
-                m = ks.get("metadata") or {}
-                out.append(Request(str(m.get("namespace") or ""), str(m.get("name") or "")))
-            return out
-
-        return map_fn
-
-    def requests_for_dependents(self, etype: str, old: Obj | None, new: Obj) -> list[Request]:
-        """Kustomizations depending on ``new``, when it has just become ready (or re-applied)."""
-        if etype != MODIFIED or not _ready(new):
-            return []
-        before = (old or {}).get("status") or {}
-        after = new.get("status") or {}
-        if _ready(old) and before.get("lastAppliedRevision") == after.get("lastAppliedRevision") \
-                and before.get("observedGeneration") == after.get("observedGeneration"):
-            return []
-        meta = new.get("metadata") or {}
-        key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
-        out = []
-        for ks in self.informer.by_index(DEPENDS_INDEX, key):
-            m = ks.get("metadata") or {}
-            out.append(Request(str(m.get("namespace") or ""), str(m.get("name") or "")))
-        return out
+        self.clients.clear()
 
     # -------------------------------------------------------------- helpers
     def _timeout(self, obj: Kustomization) -> float:
@@ -363,33 +269,10 @@ class KustomizationReconciler:
         else:
             await self.recorder.normal(state.raw, self._reason(state, "info"), message, meta)
 
-    def _client_for(self, obj: Kustomization) -> Objects:
-        """The API client applying for ``obj``: impersonating its ServiceAccount if it names one.
-
-        The impersonating client shares the controller's connection pool,
-        credentials and discovery cache; only the ``Impersonate-User`` header
-        differs.
-        """
-        account = obj.spec.service_account_name or self.options.default_service_account
-        if not account:
-            return self.objects
-        user = impersonated_user(obj.namespace or "", account)
-        client = self._clients.get(user)
-        if client is None:
-            base = self.objects.connection
-            http = httpx2.AsyncClient(
-                auth=base.http.auth, base_url=base.http.base_url, timeout=base.http.timeout,
-                headers={**dict(base.http.headers), "Impersonate-User": user},
-                transport=getattr(base.http, "_transport", None), trust_env=False)
-            connection = Connection(config=base.config, client=base.client, http=http,
-                                    source=f"{base.source} as {user}")
-            client = Objects(connection, self.objects.mapper)
-            self._clients[user] = client
-        return client
-
     def _resource_manager(self, obj: Kustomization) -> ResourceManager:
         owner = Owner(obj.name or "", obj.namespace or "", self.options.field_manager)
-        return ResourceManager(self._client_for(obj), owner,
+        client = self.clients.client_for(obj.namespace or "", obj.spec.service_account_name)
+        return ResourceManager(client, owner,
                                concurrency=self.options.concurrent_ssa,
                                custom_stage_kinds=self.options.custom_stage_kinds)
 
@@ -428,8 +311,9 @@ class KustomizationReconciler:
         interval = _seconds(obj.spec.interval, 600.0)
         if failure is not None:
             retry = failure.requeue or _seconds(obj.retry_interval(), interval)
-            log.error("%s %s: reconciliation failed after %s, next try in %s: %s", KIND, request,
-                      _duration(time.monotonic() - started), _duration(retry), failure.message)
+            log.log(logging.ERROR if failure.event else logging.INFO,
+                    "%s %s: reconciliation failed after %s, next try in %s: %s", KIND, request,
+                    _duration(time.monotonic() - started), _duration(retry), failure.message)
             if failure.event:
                 await self._event(state, "error", failure.message)
             return Result(requeue_after=retry, outcome="error")
@@ -477,7 +361,7 @@ class KustomizationReconciler:
                        f"{source_informer.mapping.group} \"{ref.name}\" not found")
             log.info("%s %s/%s: Source '%s' not found", KIND, obj.namespace, obj.name, ref)
             raise self._fail(state, ARTIFACT_FAILED, message, event=False, requeue=retry)
-        artifact = _artifact(source)
+        artifact = artifact_of(source)
         if artifact is None:
             raise self._fail(state, ARTIFACT_FAILED,
                              f"Source '{ref}' is not ready, artifact not found", event=False,
@@ -680,44 +564,3 @@ class KustomizationReconciler:
         except KubeError as exc:
             if not is_not_found(exc):
                 raise
-
-
-async def setup_kustomization_controller(manager: Manager,
-                                         options: KustomizationOptions | None = None
-                                         ) -> Controller:
-    """Register the Kustomization controller (and its watches) on ``manager``."""
-    options = options or KustomizationOptions()
-    informer = await manager.informer(API_VERSION, KIND)
-    informer.add_index(SOURCE_INDEX, source_keys)
-    informer.add_index(DEPENDS_INDEX, dependency_keys)
-    sources: dict[str, Informer] = {}
-    for kind in options.source_kinds:
-        try:
-            sources[kind] = await manager.informer(SOURCE_API_VERSION, kind)
-        except NoKindMatch:
-            log.info("source kind %s is not served; Kustomizations cannot use it", kind)
-    patcher = StatusPatcher(manager.objects, informer.mapping, options.field_manager)
-    reconciler = KustomizationReconciler(informer, sources, manager.objects,
-                                         manager.event_recorder(COMPONENT), patcher, options)
-    controller = Controller(KIND, informer, reconciler,
-                            concurrent=options.concurrent or manager.options.concurrent,
-                            metrics=manager.metrics,
-                            grace_period=manager.options.graceful_shutdown_timeout)
-    for kind, source_informer in sources.items():
-        controller.watch(source_informer, reconciler.requests_for_source(kind))
-    controller.watch(informer, reconciler.requests_for_dependents)
-    manager.add_controller(controller)
-    manager.add_runnable("kustomization-http", _closer(reconciler))
-    return controller
-
-
-def _closer(reconciler: KustomizationReconciler) -> Callable[[], Any]:
-    """A runnable releasing the reconciler's HTTP clients when the manager stops."""
-
-    async def hold() -> None:
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await reconciler.close()
-
-    return hold

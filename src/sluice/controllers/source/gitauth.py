@@ -65,6 +65,7 @@ class GitAuth:
 
     @classmethod
     def from_secret(cls, data: Mapping[str, str | bytes] | None) -> GitAuth:
+        """Read decoded Secret values (`stringData`, or `.data` after base64)."""
         data = data or {}
         ca = data.get("ca.crt") or data.get("caFile") or b""
         identity = data.get("identity") or b""

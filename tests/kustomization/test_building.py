@@ -1,0 +1,223 @@
+"""From an artifact folder to objects: the spec merged into the build, substitution, metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sluice.api.kustomize import KustomizationSpec
+from sluice.api.meta import CommonMetadata
+from sluice.controllers.kustomization.building import (
+    BuildFailure,
+    PathNotFound,
+    build_manifests,
+    resolve_path,
+    set_common_metadata,
+    substitute_objects,
+    substitutes,
+)
+from sluice.api.kustomize import PostBuild
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+"""
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+"""
+
+
+def spec(**fields: Any) -> KustomizationSpec:
+    base: dict[str, Any] = {"interval": "10m", "prune": True,
+                            "sourceRef": {"kind": "GitRepository", "name": "repo"}}
+    base.update(fields)
+    return KustomizationSpec.from_dict(base)
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["kind"]: o for o in objects}
+
+
+def test_folder_without_kustomization_gets_flux_generated_one(tmp_path: Path) -> None:
+    root = write(tmp_path, {"app/deploy.yaml": DEPLOYMENT, "app/svc.yml": SERVICE,
+                            "app/README.md": "not yaml", "app/notes.txt": "x"})
+    objects = build_manifests(root, root / "app", spec(targetNamespace="prod"))
+    assert [o["kind"] for o in objects] == ["Service", "Deployment"]
+    assert {o["metadata"]["namespace"] for o in objects} == {"prod"}
+
+
+def test_spec_fields_are_merged_into_the_folders_kustomization(tmp_path: Path) -> None:
+    root = write(tmp_path, {
+        "app/kustomization.yaml": (
+            "resources: [deploy.yaml, svc.yaml]\n"
+            "namespace: from-file\n"
+            "images:\n- name: nginx\n  newTag: '1.26'\n- name: other\n  newTag: '2'\n"),
+        "app/deploy.yaml": DEPLOYMENT, "app/svc.yaml": SERVICE,
+    })
+    objects = by_kind(build_manifests(root, root / "app", spec(
+        targetNamespace="prod", namePrefix="p-", nameSuffix="-s",
+        images=[{"name": "nginx", "newName": "registry.local/nginx", "newTag": "1.27"}],
+        patches=[{"patch": "- op: replace\n  path: /spec/replicas\n  value: 3",
+                  "target": {"kind": "Deployment"}}])))
+    deploy = objects["Deployment"]
+    assert deploy["metadata"]["name"] == "p-web-s"
+    assert deploy["metadata"]["namespace"] == "prod"
+    assert deploy["spec"]["replicas"] == 3
+    # The spec's entry for nginx replaced the file's (newTag and name together).
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == \
+        "registry.local/nginx:1.27"
+    assert objects["Service"]["metadata"]["name"] == "p-web-s"
+    # The artifact on disk is left as it was.
+    assert "namespace: from-file" in (root / "app/kustomization.yaml").read_text()
+
+
+def test_components_and_ignore_missing_components(tmp_path: Path) -> None:
+    root = write(tmp_path, {
+        "app/deploy.yaml": DEPLOYMENT,
+        "components/comp/kustomization.yaml": (
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+            "commonLabels: {tier: frontend}\n"),
+    })
+    objects = build_manifests(root, root / "app",
+                              spec(components=["../components/comp", "missing"],
+                                   ignoreMissingComponents=True))
+    assert objects[0]["metadata"]["labels"] == {"tier": "frontend"}
+    with pytest.raises(BuildFailure) as err:
+        build_manifests(root, root / "app", spec(components=["missing"]))
+    assert err.value.message.startswith("kustomize build failed:")
+    assert "missing" in err.value.message
+
+
+def test_broken_yaml_is_a_build_failure_naming_the_file(tmp_path: Path) -> None:
+    root = write(tmp_path, {"app/deploy.yaml": "kind: Deployment\nmetadata: [oops\n"})
+    with pytest.raises(BuildFailure) as err:
+        build_manifests(root, root / "app", spec())
+    assert "deploy.yaml" in err.value.message
+
+
+def test_empty_folder_builds_to_nothing(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert build_manifests(tmp_path, tmp_path / "empty", spec()) == []
+
+
+def test_path_is_resolved_inside_the_artifact(tmp_path: Path) -> None:
+    write(tmp_path, {"apps/web/deploy.yaml": DEPLOYMENT})
+    assert resolve_path(tmp_path, "./apps/web") == (tmp_path / "apps/web").resolve()
+    assert resolve_path(tmp_path, None) == tmp_path.resolve()
+    # The artifact root acts as "/": climbing out lands back inside it.
+    assert resolve_path(tmp_path, "../../apps") == (tmp_path / "apps").resolve()
+    with pytest.raises(PathNotFound) as err:
+        resolve_path(tmp_path, "./agnhost")
+    assert err.value.message.startswith("kustomization path not found: ")
+    assert "no such file or directory" in err.value.message
+    (tmp_path / "escape").symlink_to("/etc")
+    with pytest.raises(PathNotFound):
+        resolve_path(tmp_path, "escape")
+
+
+def test_common_metadata_is_added_to_every_object() -> None:
+    objects = [{"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "labels": {"app": "x", "team": "old"}}},
+               {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}}]
+    set_common_metadata(objects, CommonMetadata.from_dict(
+        {"labels": {"team": "core"}, "annotations": {"owner": "ops"}}))
+    assert objects[0]["metadata"]["labels"] == {"app": "x", "team": "core"}
+    assert objects[1]["metadata"] == {"name": "b", "labels": {"team": "core"},
+                                      "annotations": {"owner": "ops"}}
+
+
+# ------------------------------------------------------------------ substitution
+
+CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+          "data": {"replicas": "${REPLICAS}", "env": "${CLUSTER_ENV:=dev}",
+                   "literal": "$${KEEP}"}}
+
+
+def test_substitution_reparses_the_yaml() -> None:
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+              "spec": {"replicas": "${REPLICAS}", "paused": "${PAUSED}",
+                       "template": {"metadata": {"labels": {"v": "${VERSION}"}}}}}
+    out = substitute_objects([deploy, CONFIG],
+                             {"REPLICAS": "3", "PAUSED": "false", "VERSION": "1.0"})
+    # A value that was a string in the build stays quoted, so it stays a string.
+    assert out[0]["spec"]["replicas"] == "3"
+    assert out[0]["spec"]["paused"] == "false"
+    assert out[1]["data"] == {"replicas": "3", "env": "dev", "literal": "${KEEP}"}
+
+
+def test_unquoted_variables_become_numbers_after_substitution() -> None:
+    obj = {"apiVersion": "v1", "kind": "List", "metadata": {"name": "x"}, "items": []}
+    # Built YAML holds `replicas: ${REPLICAS}` as a string until substituted.
+    obj["spec"] = {"replicas": "${REPLICAS}"}
+    out = substitute_objects([obj], {"REPLICAS": "3"})
+    # dump/parse quotes a string scalar only when it would change type; a
+    # ${...} placeholder is plain, so the substituted text is read as a number.
+    assert out[0]["spec"]["replicas"] == 3
+
+
+def test_objects_opting_out_are_left_as_built() -> None:
+    labelled = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "labels": {
+                    "kustomize.toolkit.fluxcd.io/substitute": "disabled"}},
+                "data": {"x": "${MISSING}"}}
+    annotated = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "b", "annotations": {
+                     "kustomize.toolkit.fluxcd.io/substitute": "disabled"}},
+                 "data": {"x": "${MISSING}"}}
+    out = substitute_objects([labelled, annotated], {"OTHER": "1"}, strict=True)
+    assert out[0]["data"]["x"] == "${MISSING}"
+    assert out[1]["data"]["x"] == "${MISSING}"
+
+
+def test_strict_mode_names_the_variable_and_the_object() -> None:
+    with pytest.raises(BuildFailure) as err:
+        substitute_objects([CONFIG], {"OTHER": "1"}, strict=True)
+    assert err.value.message == ("post build failed for 'settings': variable substitution "
+                                 'failed: variable not set (strict mode): "REPLICAS"')
+    # Without strict mode an unset variable is empty.
+    out = substitute_objects([CONFIG], {"OTHER": "1"}, strict=False)
+    assert out[0]["data"]["replicas"] is None or out[0]["data"]["replicas"] == ""
+
+
+def test_invalid_variable_names_are_refused() -> None:
+    with pytest.raises(BuildFailure) as err:
+        substitute_objects([CONFIG], {"cluster-env": "x"})
+    assert "'cluster-env' var name is invalid" in err.value.message
+
+
+def test_substitution_runs_only_with_variables_unless_always() -> None:
+    assert not substitutes(None, {"A": "1"})
+    assert not substitutes(PostBuild.from_dict({"substitute": {}}), {})
+    assert substitutes(PostBuild.from_dict({"substitute": {"A": "1"}}), {"A": "1"})
+    assert substitutes(PostBuild.from_dict({"substituteStrategy": "Always"}), {})
