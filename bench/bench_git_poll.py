@@ -80,15 +80,7 @@ async def wait_until(get: Callable[[], Any], check: Callable[[Obj], bool],
         await asyncio.sleep(0.002)
 
 
-async def run(files: int, polls: int, work: Path) -> None:
-    repo = GitRepo(work / "git" / "app.git")
-    t = time.perf_counter()
-    repo.commit(make_files(files), "initial")
-    print(f"repository: {files} files, committed in {time.perf_counter() - t:.2f}s")
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(work / "git")],
-                              stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    url = server.stdout.readline().strip() + "/app.git"
+async def run(repo: GitRepo, url: str, polls: int, work: Path) -> None:
     cluster = BackgroundCluster(work / "cluster", bookmark_interval=5.0).start()
     conn = connect(cluster.kubeconfig)
     artifacts = ArtifactServer(work / "artifacts", "127.0.0.1", 0)
@@ -146,8 +138,6 @@ async def run(files: int, polls: int, work: Path) -> None:
         await artifacts.close()
         await conn.aclose()
         cluster.stop()
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:
@@ -157,7 +147,20 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="working directory (tmpfs?)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        asyncio.run(run(args.files, args.polls, Path(tmp)))
+        work = Path(tmp)
+        repo = GitRepo(work / "git" / "app.git")
+        t = time.perf_counter()
+        repo.commit(make_files(args.files), "initial")
+        print(f"repository: {args.files} files, committed in {time.perf_counter() - t:.2f}s")
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(work / "git")],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().strip() + "/app.git"
+            asyncio.run(run(repo, url, args.polls, work))
+        finally:
+            server.terminate()
+            server.wait()
 
 
 if __name__ == "__main__":

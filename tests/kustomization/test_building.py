@@ -15,10 +15,7 @@ from sluice.controllers.kustomization.building import (
     build_manifests,
     resolve_path,
     set_common_metadata,
-    substitute_objects,
-    substitutes,
 )
-from sluice.api.kustomize import PostBuild
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -155,69 +152,3 @@ def test_common_metadata_is_added_to_every_object() -> None:
     assert objects[0]["metadata"]["labels"] == {"app": "x", "team": "core"}
     assert objects[1]["metadata"] == {"name": "b", "labels": {"team": "core"},
                                       "annotations": {"owner": "ops"}}
-
-
-# ------------------------------------------------------------------ substitution
-
-CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
-          "data": {"replicas": "${REPLICAS}", "env": "${CLUSTER_ENV:=dev}",
-                   "literal": "$${KEEP}"}}
-
-
-def test_substitution_reparses_the_yaml() -> None:
-    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-              "spec": {"replicas": "${REPLICAS}", "paused": "${PAUSED}",
-                       "template": {"metadata": {"labels": {"v": "${VERSION}"}}}}}
-    out = substitute_objects([deploy, CONFIG],
-                             {"REPLICAS": "3", "PAUSED": "false", "VERSION": "1.0"})
-    # A value that was a string in the build stays quoted, so it stays a string.
-    assert out[0]["spec"]["replicas"] == "3"
-    assert out[0]["spec"]["paused"] == "false"
-    assert out[1]["data"] == {"replicas": "3", "env": "dev", "literal": "${KEEP}"}
-
-
-def test_unquoted_variables_become_numbers_after_substitution() -> None:
-    obj = {"apiVersion": "v1", "kind": "List", "metadata": {"name": "x"}, "items": []}
-    # Built YAML holds `replicas: ${REPLICAS}` as a string until substituted.
-    obj["spec"] = {"replicas": "${REPLICAS}"}
-    out = substitute_objects([obj], {"REPLICAS": "3"})
-    # dump/parse quotes a string scalar only when it would change type; a
-    # ${...} placeholder is plain, so the substituted text is read as a number.
-    assert out[0]["spec"]["replicas"] == 3
-
-
-def test_objects_opting_out_are_left_as_built() -> None:
-    labelled = {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "a", "labels": {
-                    "kustomize.toolkit.fluxcd.io/substitute": "disabled"}},
-                "data": {"x": "${MISSING}"}}
-    annotated = {"apiVersion": "v1", "kind": "ConfigMap",
-                 "metadata": {"name": "b", "annotations": {
-                     "kustomize.toolkit.fluxcd.io/substitute": "disabled"}},
-                 "data": {"x": "${MISSING}"}}
-    out = substitute_objects([labelled, annotated], {"OTHER": "1"}, strict=True)
-    assert out[0]["data"]["x"] == "${MISSING}"
-    assert out[1]["data"]["x"] == "${MISSING}"
-
-
-def test_strict_mode_names_the_variable_and_the_object() -> None:
-    with pytest.raises(BuildFailure) as err:
-        substitute_objects([CONFIG], {"OTHER": "1"}, strict=True)
-    assert err.value.message == ("post build failed for 'settings': variable substitution "
-                                 'failed: variable not set (strict mode): "REPLICAS"')
-    # Without strict mode an unset variable is empty.
-    out = substitute_objects([CONFIG], {"OTHER": "1"}, strict=False)
-    assert out[0]["data"]["replicas"] is None or out[0]["data"]["replicas"] == ""
-
-
-def test_invalid_variable_names_are_refused() -> None:
-    with pytest.raises(BuildFailure) as err:
-        substitute_objects([CONFIG], {"cluster-env": "x"})
-    assert "'cluster-env' var name is invalid" in err.value.message
-
-
-def test_substitution_runs_only_with_variables_unless_always() -> None:
-    assert not substitutes(None, {"A": "1"})
-    assert not substitutes(PostBuild.from_dict({"substitute": {}}), {})
-    assert substitutes(PostBuild.from_dict({"substitute": {"A": "1"}}), {"A": "1"})
-    assert substitutes(PostBuild.from_dict({"substituteStrategy": "Always"}), {})

@@ -33,6 +33,7 @@ from sluice.kube.config import connect
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Obj, Objects
 from sluice.runtime.manager import Manager, ManagerOptions
+from sluice.runtime.reconciler import Request
 from sluice.testing.gitserver import GitHTTPServer, GitRepo, symlink
 from sluice.testing.polling import async_wait_for
 from sluice.testing.sshgit import GitSSHServer
@@ -380,8 +381,12 @@ async def test_new_commit_is_picked_up_after_requested_at_and_no_change_means_no
 
     second = repo.commit({"app.yaml": "v: 2\n"}, "bump to v2 with a rather long subject line")
     await harness.request_reconcile("app", "2024-01-01T00:01:00Z")
-    obj = await harness.ready("app", f"main@sha1:{second}")
-    assert obj["status"]["lastHandledReconcileAt"] == "2024-01-01T00:01:00Z"
+    # Like `flux reconcile`: once the request shows as handled, the outcome is final.
+    obj = await harness.wait("app", lambda o: o["status"].get("lastHandledReconcileAt")
+                             == "2024-01-01T00:01:00Z", "request handled")
+    assert obj["status"]["artifact"]["revision"] == f"main@sha1:{second}"
+    ready = condition(obj, "Ready")
+    assert ready is not None and ready["status"] == "True"
     assert members(await harness.download(obj)) == {"app.yaml": b"v: 2\n"}
     new = [e for e in await harness.event_list("app") if e["reason"] == "NewArtifact"]
     assert sorted(e["message"] for e in new) == [
@@ -451,6 +456,23 @@ async def test_basic_auth_and_wrong_password(
     await assert_previous_artifact_kept(harness, obj, previous)
     events = await harness.event_list("app")
     assert_no_secret([PASSWORD, PASSWORD[::-1]], obj, events, logs=logs)
+
+
+async def test_bearer_token(harness: Harness, tmp_path: Path,
+                            logs: pytest.LogCaptureFixture) -> None:
+    token = "tok-" + PASSWORD
+    async with GitHTTPServer(tmp_path / "git-bearer", bearer_token=token) as srv:
+        srv.create_repo("private.git", {"app.yaml": "v: 1\n"})
+        await harness.secret("token", {"bearerToken": token})
+        await harness.create("app", srv.repo_url("private.git"), ref={"branch": "main"},
+                             secret="token")
+        obj = await harness.ready("app", "main@")
+        await harness.secret("token", {"bearerToken": "tok-wrong-" + PASSWORD[::-1]})
+        await harness.request_reconcile("app", "wrong-token")
+        failed = await harness.failed("app", "AuthenticationFailed")
+    await assert_previous_artifact_kept(harness, failed, obj["status"]["artifact"])
+    assert_no_secret([token, PASSWORD[::-1]], failed, await harness.event_list("app"),
+                     logs=logs)
 
 
 async def test_missing_secret_is_an_authentication_failure(
@@ -547,6 +569,26 @@ async def test_unreachable_host(harness: Harness, git_http: GitHTTPServer) -> No
         f"failed to checkout and determine revision: unable to list references of '{dead_url}'"
     )
     await assert_previous_artifact_kept(harness, obj, previous)
+
+
+async def test_an_unusable_url_stalls_until_the_spec_changes(harness: Harness) -> None:
+    await harness.create("app", "ssh://", ref={"branch": "main"})
+    obj = await harness.failed("app", "URLInvalid")
+    stalled = condition(obj, "Stalled")
+    assert stalled is not None and stalled["status"] == "True"
+    assert "'ssh://' is not supported" in stalled["message"]
+    assert condition(obj, "Reconciling") is None
+    # Stalled objects count as observed and are not retried.
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+    controller = harness.manager.controllers[0]
+    request = Request(harness.namespace, "app")
+
+    async def settled() -> bool:
+        return not controller.queue.is_processing(request)
+
+    await async_wait_for(settled, what="the reconcile to finish")
+    assert controller.queue.pending_delay(request) is None
+    assert not controller.queue.is_queued(request)
 
 
 async def test_symlink_out_of_the_repository_is_refused(

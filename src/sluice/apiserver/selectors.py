@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.apiserver.errors import BadRequest
+from sluice.core.splitting import split_selector
 
 _KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _SET_RE = re.compile(rf"^\s*(?P<key>{_KEY})\s+(?P<op>in|notin)\s*\((?P<vals>[^)]*)\)\s*$")
@@ -42,24 +43,6 @@ class Requirement:
         return not has or labels[self.key] not in self.values
 
 
-def _split_top(text: str) -> list[str]:
-    """Split on commas that are not inside parentheses."""
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        parts.append(cur)
-    return parts
-
-
 @dataclass(frozen=True)
 class LabelSelector:
     requirements: tuple[Requirement, ...] = ()
@@ -69,7 +52,7 @@ class LabelSelector:
         if not text or not text.strip():
             return cls()
         reqs: list[Requirement] = []
-        for part in _split_top(text):
+        for part in split_selector(text):
             if m := _SET_RE.match(part):
                 vals = tuple(v.strip() for v in m["vals"].split(",") if v.strip())
                 reqs.append(Requirement(m["key"], m["op"], vals))

@@ -34,13 +34,14 @@ def cli(ctx: click.Context, namespace: str, kubeconfig: str | None, context: str
 
 def _register() -> None:
     # Imported here so that each command module stays independent of the others.
-    from sluice.cli import cluster, controllers, create, version
+    from sluice.cli import cluster, controllers, create, get, version
 
     cli.add_command(cluster.cluster)
     cli.add_command(controllers.controllers)
     cli.add_command(create.create)
     cli.add_command(cluster.up)
     cli.add_command(version.version)
+    cli.add_command(get.get)
 
 
 _register()

@@ -13,10 +13,11 @@ kubectl and Flux's controllers do:
 `ConfigError` with a message naming the file (and context), never a lightkube
 traceback.
 
-`connect` returns a `Connection`: lightkube's `AsyncClient` for typed and
-generic resource calls, plus a raw ``httpx2`` client sharing the same server,
-TLS and credentials for the few paths lightkube has no method for
-(discovery documents).
+`connect` returns a `Connection`: lightkube's `AsyncClient` for typed
+resource calls, plus a raw ``httpx2`` client sharing the same server, TLS
+and credentials (built by lightkube's own adapter), which discovery
+(`sluice.kube.mapping`) and the dict-based object calls
+(`sluice.kube.objects`) use.
 """
 
 from __future__ import annotations

@@ -13,25 +13,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from sluice.core.splitting import split_outside_brackets
+
 from .decode import resolve_plain
 from .errors import ReplacementError
 from .resources import ResMap, Resource, select
 
 
 def split_field_path(path: str) -> list[str]:
-    parts, current, depth = [], "", 0
-    for ch in path:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        if ch == "." and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    parts.append(current)
-    return [p for p in parts if p]
+    """A dotted field path's steps; dots inside ``[name=a.b]`` do not cut, empty steps go."""
+    return [p for p in split_outside_brackets(path, ".", "[", "]") if p]
 
 
 def _match_item(item: Any, selector: str) -> bool:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sluice.core.splitting import split_selector
+
 from .errors import IdConflict
 
 # Kinds the API server stores without a namespace; everything else, custom
@@ -225,26 +227,9 @@ _REQ_RE = re.compile(
 )
 
 
-def _split_requirements(selector: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in selector:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    if current.strip():
-        parts.append(current)
-    return parts
-
-
 def selector_matches(selector: str, values: dict[str, Any]) -> bool:
     """Kubernetes label-selector syntax (=, ==, !=, in, notin, exists, !exists)."""
-    for requirement in _split_requirements(selector):
+    for requirement in split_selector(selector):
         m = _REQ_RE.match(requirement)
         if not m:
             raise ValueError(f"unable to parse requirement: {requirement!r}")

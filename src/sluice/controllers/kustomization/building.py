@@ -13,44 +13,27 @@ The steps, in kustomize-controller's order:
    same image replaces the file's). The result is handed to the build
    engine; the artifact on disk is never modified;
 3. `build_manifests`: the kustomize build (`sluice.kustomize`);
-4. post-build substitution (`load_variables`, `substitute_objects`):
-   variables from ``substituteFrom`` (ConfigMaps, then Secrets decoded from
-   base64, in order, later ones winning; ``optional`` tolerates a missing
-   object) then inline ``substitute`` on top, newlines stripped from
-   values. It runs only when at least one variable is defined (or
-   ``substituteStrategy: Always``), on each object's YAML text, skipping
-   objects labelled or annotated ``kustomize.toolkit.fluxcd.io/substitute:
-   disabled``; the text is parsed again afterwards, so ``"${NUM}"`` stays a
-   string while ``${NUM}`` becomes a number;
+4. post-build substitution (`substitution`);
 5. `set_common_metadata`: ``commonMetadata`` labels and annotations on every
    object.
 
-Failures of steps 2-4 raise `BuildFailure` (reason BuildFailed) with the
+Failures of steps 2-3 raise `BuildFailure` (reason BuildFailed) with the
 message users see on the Kustomization; nothing has been applied then.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import os
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sluice.api.kustomize import KustomizationSpec, PostBuild
-from sluice.api.meta import DISABLED_VALUE, KUSTOMIZE_SUBSTITUTE_ANNOTATION, CommonMetadata
-from sluice.core.envsubst import VAR_NAME_PATTERN, SubstitutionError, expand, is_valid_name
+from sluice.api.kustomize import KustomizationSpec
+from sluice.api.meta import CommonMetadata
 from sluice.core.sourceignore import load_ignore_rules
-from sluice.kube.errors import KubeError, is_not_found
-from sluice.kube.objects import Objects
 from sluice.kustomize import BuildError, build
-from sluice.kustomize.decode import load_one
-from sluice.kustomize.emit import dump_object
 from sluice.kustomize.generator import generate_kustomization, has_kustomization
 from sluice.kustomize.loader import Loader
 
@@ -59,10 +42,9 @@ __all__ = [
     "PathNotFound",
     "build_manifests",
     "kustomization_for",
-    "load_variables",
+    "merge_spec",
     "resolve_path",
     "set_common_metadata",
-    "substitute_objects",
 ]
 
 Obj = dict[str, Any]
@@ -206,94 +188,6 @@ def _check_sops(obj: Obj, spec: KustomizationSpec) -> None:
                            "decryption is required for this object to be reconciled")
     raise BuildFailure(f"'{obj.get('kind')}/{name}' is SOPS encrypted: SOPS decryption is "
                        "not supported by Sluice yet")
-
-
-# ---------------------------------------------------------------- substitution
-
-
-def _clean(value: str) -> str:
-    return value.replace("\n", "")
-
-
-async def load_variables(client: Objects, namespace: str, post_build: PostBuild | None
-                         ) -> dict[str, str]:
-    """The substitution variables: ``substituteFrom`` in order, then ``substitute``."""
-    variables: dict[str, str] = {}
-    if post_build is None:
-        return variables
-    for ref in post_build.substitute_from or []:
-        try:
-            mapping = await client.mapping("v1", ref.kind)
-            found = await client.get(mapping, ref.name, namespace)
-        except KubeError as exc:
-            if ref.optional and is_not_found(exc):
-                continue
-            raise BuildFailure(f"substitute from '{ref.kind}/{ref.name}' error: "
-                               f"{exc.message}") from None
-        data = found.get("data") or {}
-        for key, value in data.items():
-            if ref.kind == "Secret":
-                try:
-                    text = base64.b64decode(str(value), validate=True).decode("utf-8")
-                except (binascii.Error, ValueError):
-                    raise BuildFailure(f"substitute from 'Secret/{ref.name}' error: key "
-                                       f"'{key}' is not valid base64 UTF-8") from None
-            else:
-                text = str(value)
-            variables[str(key)] = _clean(text)
-    for key, value in (post_build.substitute or {}).items():
-        variables[key] = _clean(str(value))
-    return variables
-
-
-def _substitution_disabled(obj: Mapping[str, Any]) -> bool:
-    meta = obj.get("metadata") or {}
-    for section in ("labels", "annotations"):
-        if (meta.get(section) or {}).get(KUSTOMIZE_SUBSTITUTE_ANNOTATION) == DISABLED_VALUE:
-            return True
-    return False
-
-
-def substitutes(post_build: PostBuild | None, variables: Mapping[str, str]) -> bool:
-    """Does substitution run at all? (only with variables, unless ``Always``)"""
-    if post_build is None:
-        return False
-    return bool(variables) or post_build.substitute_strategy == "Always"
-
-
-def substitute_objects(objects: Sequence[Obj], variables: Mapping[str, str], *,
-                       strict: bool = True) -> list[Obj]:
-    """Substitute ``${...}`` in every object not opted out; returns the new objects."""
-    for name in variables:
-        if not is_valid_name(name):
-            raise BuildFailure(f"post build failed: '{name}' var name is invalid, must match "
-                               f"'{VAR_NAME_PATTERN}'")
-    out: list[Obj] = []
-    for obj in objects:
-        if _substitution_disabled(obj):
-            out.append(obj)
-            continue
-        text = dump_object(obj)
-        if "$" not in text:
-            out.append(obj)
-            continue
-        name = (obj.get("metadata") or {}).get("name", "")
-        try:
-            expanded = expand(text, variables.get, strict=strict)
-        except SubstitutionError as exc:
-            raise BuildFailure(f"post build failed for '{name}': variable substitution "
-                               f"failed: {exc}") from None
-        try:
-            parsed = load_one(expanded)
-        except (yaml.YAMLError, ValueError) as exc:
-            detail = str(exc).replace("\n", " ")
-            raise BuildFailure(f"post build failed for '{name}': YAMLToJSON: {detail}") \
-                from None
-        if not isinstance(parsed, dict):
-            raise BuildFailure(f"post build failed for '{name}': the substituted object is "
-                               "not a map")
-        out.append(parsed)
-    return out
 
 
 def set_common_metadata(objects: Sequence[Obj], common: CommonMetadata | None) -> None:

@@ -83,11 +83,8 @@ from sluice.controllers.kustomization.building import (
     BuildFailure,
     PathNotFound,
     build_manifests,
-    load_variables,
     resolve_path,
     set_common_metadata,
-    substitute_objects,
-    substitutes,
 )
 from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
 from sluice.controllers.kustomization.fetch import (
@@ -96,6 +93,12 @@ from sluice.controllers.kustomization.fetch import (
     fetch_artifact,
 )
 from sluice.controllers.kustomization.impersonation import ImpersonatingClients
+from sluice.controllers.kustomization.substitution import (
+    load_variables,
+    quoted_scalars,
+    substitute_objects,
+    substitutes,
+)
 from sluice.controllers.kustomization.watches import artifact_of
 from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
 from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
@@ -446,7 +449,8 @@ class KustomizationReconciler:
             def run() -> list[Obj]:
                 built = build_manifests(root, folder, obj.spec)
                 if substitutes(post_build, variables):
-                    built = substitute_objects(built, variables, strict=strict)
+                    quoted = quoted_scalars(root, [p.patch for p in obj.spec.patches or []])
+                    built = substitute_objects(built, variables, strict=strict, quoted=quoted)
                 set_common_metadata(built, obj.spec.common_metadata)
                 return built
 

@@ -5,8 +5,9 @@ sources git``, ``kubectl wait --for=condition=Ready`` and the kustomize side
 see exactly what they would with Flux:
 
 1. deleted object -> remove its stored artifacts, then the finalizer;
-2. add the ``finalizers.fluxcd.io`` finalizer; acknowledge
-   ``reconcile.fluxcd.io/requestedAt``; stop here when ``spec.suspend``;
+2. add the ``finalizers.fluxcd.io`` finalizer; stop here when
+   ``spec.suspend`` (a pending ``reconcile.fluxcd.io/requestedAt`` is still
+   acknowledged);
 3. new generation -> ``Reconciling=True NewGeneration``;
 4. *storage*: collect old artifacts, notice a vanished one, refresh the
    artifact URL (the advertised address may have changed since), and keep
@@ -23,8 +24,10 @@ see exactly what they would with Flux:
    ``<sha>.tar.gz``, record ``status.artifact`` and the observed inputs,
    emit ``NewArtifact`` (``stored artifact for commit '<subject>'``), collect
    older artifacts;
-8. summarise Ready from the owned conditions, write status, requeue after
-   ``spec.interval`` (±5 %).
+8. summarise Ready from the owned conditions, copy ``requestedAt`` to
+   ``status.lastHandledReconcileAt`` (only in this final write, so a client
+   seeing its request handled reads the outcome, not a build in progress),
+   write status, requeue after ``spec.interval`` (±5 %).
 
 Failures set ``FetchFailed`` (``GitOperationFailed``/``AuthenticationFailed``,
 message ``failed to checkout and determine revision: ...`` naming the failed
@@ -217,8 +220,8 @@ class GitRepositoryReconciler:
             return Result()
         if not has_finalizer(obj):
             await self.patcher.add_finalizer(obj)
-        record_reconcile_request(obj)
         if is_suspended(obj):
+            record_reconcile_request(obj)
             await self._write(state)
             log.info("%s %s: reconciliation is suspended for this object", KIND, request)
             return Result(outcome="suspended")
@@ -236,6 +239,9 @@ class GitRepositoryReconciler:
         conditions.summarize(status, READY_FROM, NEGATIVE_POLARITY, state.generation)
         if conditions.is_ready(status) or conditions.is_true(status, STALLED):
             status.observed_generation = state.generation
+        # Acknowledged only with the final status: `flux reconcile` reads Ready
+        # as soon as it sees its request handled.
+        record_reconcile_request(obj)
         await self._write(state)
         if isinstance(failure, ReconcileFailed):
             await self.recorder.warning(self._ref(obj), failure.reason, failure.message,
@@ -271,12 +277,13 @@ class GitRepositoryReconciler:
                                         f"reconciling new object generation ({gen})", gen)
             await self._write(state)
         await self._reconcile_storage(state)
+        auth = await self._auth(state)
+        includes = await self._includes(state)
+        if await self._unchanged(state, auth, includes):
+            return
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sluice-gitrepo-"))
         try:
-            includes = await self._includes(state)
-            commit = await self._reconcile_source(state, workdir / "src", includes)
-            if commit is None:
-                return
+            commit = await self._reconcile_source(state, auth, workdir / "src")
             await self._reconcile_include(state, workdir, includes)
             await self._reconcile_artifact(state, commit, workdir / "src", includes)
         finally:
@@ -369,32 +376,45 @@ class GitRepositoryReconciler:
         seen = [(a.revision, a.digest) for a in st.included_artifacts or []]
         return seen != [(i.artifact.revision, i.artifact.digest) for i in includes]
 
-    async def _reconcile_source(self, state: _State, dest: Path,
-                                includes: list[_Include]) -> Commit | None:
-        obj, status, gen = state.obj, state.obj.status, state.generation
-        auth = await self._auth(state)
-        ref = GitRef.from_spec(obj.spec.ref.to_dict() if obj.spec.ref else None)
-        timeout = _seconds(obj.spec.timeout, DEFAULT_TIMEOUT)
-        url = obj.spec.url
-        art = status.artifact
-        try:
-            if art is not None and not self._content_config_changed(obj, includes):
-                revision = await remote_revision(url, ref, auth, timeout=timeout)
-                if revision == art.revision:
-                    log.debug("%s %s/%s: no changes since last reconciliation of %s", KIND,
-                              obj.namespace, obj.name, revision)
-                    conditions.delete(status, FETCH_FAILED)
-                    return None
-            commit = await checkout(url, ref, auth, dest, timeout,
-                                    bool(obj.spec.recurse_submodules))
-        except InvalidURL as exc:
-            message = f"failed to checkout and determine revision: {exc.message}"
-            conditions.mark_true(status, FETCH_FAILED, URL_INVALID, message, gen)
-            conditions.mark_stalled(status, URL_INVALID, message, gen)
+    def _fetch_failed(self, state: _State, exc: SourceError) -> NoReturn:
+        message = f"failed to checkout and determine revision: {exc.message}"
+        if isinstance(exc, InvalidURL):
+            # Retrying cannot fix the URL: stall until the spec changes.
+            conditions.mark_true(state.status, FETCH_FAILED, URL_INVALID, message,
+                                 state.generation)
+            conditions.mark_stalled(state.status, URL_INVALID, message, state.generation)
             raise TerminalError(message) from None
+        self._fail_fetch(state, exc.reason, message)
+
+    async def _unchanged(self, state: _State, auth: GitAuth, includes: list[_Include]) -> bool:
+        """Whether one ls-remote shows the stored artifact is still current."""
+        obj, status = state.obj, state.obj.status
+        art = status.artifact
+        if art is None or self._content_config_changed(obj, includes):
+            return False
+        ref = GitRef.from_spec(obj.spec.ref.to_dict() if obj.spec.ref else None)
+        try:
+            revision = await remote_revision(obj.spec.url, ref, auth,
+                                             timeout=_seconds(obj.spec.timeout, DEFAULT_TIMEOUT))
         except SourceError as exc:
-            self._fail_fetch(state, exc.reason,
-                             f"failed to checkout and determine revision: {exc.message}")
+            self._fetch_failed(state, exc)
+        if revision != art.revision:
+            return False
+        log.debug("%s %s/%s: no changes since last reconciliation of %s", KIND, obj.namespace,
+                  obj.name, revision)
+        conditions.delete(status, FETCH_FAILED)
+        return True
+
+    async def _reconcile_source(self, state: _State, auth: GitAuth, dest: Path) -> Commit:
+        obj, status, gen = state.obj, state.obj.status, state.generation
+        ref = GitRef.from_spec(obj.spec.ref.to_dict() if obj.spec.ref else None)
+        try:
+            commit = await checkout(obj.spec.url, ref, auth, dest,
+                                    _seconds(obj.spec.timeout, DEFAULT_TIMEOUT),
+                                    bool(obj.spec.recurse_submodules))
+        except SourceError as exc:
+            self._fetch_failed(state, exc)
+        art = status.artifact
         if art is None or art.revision != commit.revision:
             message = f"new upstream revision '{commit.revision}'"
             conditions.mark_true(status, ARTIFACT_OUTDATED, NEW_REVISION, message, gen)
