@@ -117,7 +117,10 @@ class GarbageCollector:
             while True:
                 timeout = self.retry_interval if self._waiting else None
                 try:
-                    first = await asyncio.wait_for(self._queue.get(), timeout)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                    # cancellation that stops the cluster, leaving this task hung.
+                    async with asyncio.timeout(timeout):
+                        first = await self._queue.get()
                 except TimeoutError:
                     for name in sorted(self._waiting):
                         self._enqueue(("ns", NAMESPACE_KEY, "", name))

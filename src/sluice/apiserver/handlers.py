@@ -437,7 +437,8 @@ class Api:
                     if wait <= 0:
                         break
                 try:
-                    item = await asyncio.wait_for(watcher.queue.get(), wait)
+                    async with asyncio.timeout(wait):
+                        item = await watcher.queue.get()
                 except TimeoutError:
                     if bookmarks:
                         await send("BOOKMARK", bookmark(max(last_rv, watcher.sent_rv)))
