@@ -123,14 +123,14 @@ class BackgroundControllers:
 
 
 class BackgroundGit:
-    """A loopback smart-HTTP Git server on its own loop (the CLI blocks the test thread)."""
+    """A loopback Git server on its own loop (the CLI blocks the test thread)."""
 
-    def __init__(self, root: Path, **options: Any) -> None:
+    def __init__(self, server: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="git", daemon=True)
-        self.server = GitHTTPServer(root, **options)
+        self.server = server
 
-    def start(self) -> GitHTTPServer:
+    def start(self) -> Any:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(30)
         return self.server
@@ -145,17 +145,51 @@ class BackgroundGit:
 
 
 @pytest.fixture
-def controllers(kubeconfig: Path, tmp_path: Path) -> Iterator[BackgroundControllers]:
+def controllers(kubeconfig: Path, namespace: str,
+                tmp_path: Path) -> Iterator[BackgroundControllers]:
     bg = BackgroundControllers(kubeconfig, tmp_path / "artifacts").start()
     try:
         yield bg
     finally:
         bg.stop()
+        release(kubeconfig, namespace)
+
+
+def release(kubeconfig: Path, namespace: str) -> None:
+    """Drop the finalizers of the test's Flux objects, as ``flux uninstall`` does.
+
+    Run once the controllers are stopped: deleting the namespace then prunes
+    nothing. A bootstrapped Kustomization owns the Flux CRDs of the shared
+    session cluster, and a controller finalizing it later would delete them.
+    """
+    from sluice.cli.kinds import ALL
+    from sluice.kube.errors import KubeError
+    from sluice.kube.objects import Objects
+
+    async def main() -> None:
+        conn = connect(kubeconfig, field_manager="pytest")
+        try:
+            objects = Objects(conn)
+            for fk in ALL:
+                try:
+                    m = await objects.mapping(fk.api_version, fk.kind)
+                    items, _ = await objects.list(m, namespace)
+                except KubeError:
+                    continue
+                for item in items:
+                    if item["metadata"].get("finalizers"):
+                        await objects.merge_patch(m, item["metadata"]["name"],
+                                                  {"metadata": {"finalizers": None}},
+                                                  namespace)
+        finally:
+            await conn.aclose()
+
+    asyncio.run(main())
 
 
 @pytest.fixture
 def git_server(tmp_path: Path) -> Iterator[GitHTTPServer]:
-    bg = BackgroundGit(tmp_path / "git")
+    bg = BackgroundGit(GitHTTPServer(tmp_path / "git"))
     try:
         yield bg.start()
     finally:

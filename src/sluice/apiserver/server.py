@@ -120,7 +120,9 @@ class EmbeddedCluster:
     def _bootstrap(self, cluster: Cluster) -> None:
         ns_type = cluster.catalogue.get("", "v1", "namespaces")
         assert ns_type is not None
-        for name in SYSTEM_NAMESPACES:
+        # flux-system comes with the Flux CRDs, as `flux install` creates it.
+        names = SYSTEM_NAMESPACES + (("flux-system",) if self.install_flux_crds else ())
+        for name in names:
             if cluster.storage.get(ns_type.storage_key, "", name) is None:
                 cluster.create(ns_type, "", {"metadata": {"name": name}}, WriteOptions())
         if self.install_flux_crds:

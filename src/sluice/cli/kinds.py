@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import click
+
 from sluice.api import kinds as api_kinds
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "condition",
     "kind_by_name",
     "rfc3339",
+    "verb_group",
 ]
 
 Obj = dict[str, Any]
@@ -239,3 +242,43 @@ def kind_by_name(name: str) -> FluxKind | None:
             return fk
     noun = ALIASES.get(name, name)
     return TOP_LEVEL.get(noun)
+
+
+# ------------------------------------------------------------------ verb trees
+
+
+def verb_group(name: str, short: str,
+               leaf: Callable[[FluxKind, str], click.Command],
+               group_options: Callable[[Any], Any] | None = None) -> click.Group:
+    """``<verb> source git|helm|...``, ``<verb> image ...``, ``<verb> kustomization|ks ...``.
+
+    ``leaf(kind, noun)`` builds the command for one kind; ``group_options``
+    decorates the verb's own group (persistent flags such as ``--silent``).
+    """
+    from sluice.cli.create_flags import FluxGroup, group_global_options
+
+    def verb() -> None:
+        pass
+
+    verb.__doc__ = short
+    decorated: Any = group_global_options(verb)
+    if group_options is not None:
+        decorated = group_options(decorated)
+    group = click.group(name, cls=FluxGroup, aliases=dict(ALIASES),
+                        short_help=short)(decorated)
+
+    def sub(noun: str, doc: str, members: Mapping[str, FluxKind]) -> click.Group:
+        def body() -> None:
+            pass
+
+        body.__doc__ = doc
+        child = click.group(noun, cls=FluxGroup)(group_global_options(body))
+        for member_noun, fk in members.items():
+            child.add_command(leaf(fk, member_noun))
+        return child
+
+    group.add_command(sub("source", f"{short}: sources", SOURCES))
+    group.add_command(sub("image", f"{short}: image automation objects", IMAGES))
+    for noun, fk in TOP_LEVEL.items():
+        group.add_command(leaf(fk, noun))
+    return group

@@ -34,14 +34,35 @@ def cli(ctx: click.Context, namespace: str, kubeconfig: str | None, context: str
 
 def _register() -> None:
     # Imported here so that each command module stays independent of the others.
-    from sluice.cli import cluster, controllers, create, get, version
+    from sluice.cli import (
+        bootstrap,
+        build,
+        cluster,
+        controllers,
+        create,
+        delete,
+        diff,
+        envsubst_cmd,
+        events,
+        export_cmd,
+        get,
+        install,
+        reconcile,
+        suspend,
+        tree,
+        version,
+    )
 
     cli.add_command(cluster.cluster)
     cli.add_command(controllers.controllers)
     cli.add_command(create.create)
     cli.add_command(cluster.up)
     cli.add_command(version.version)
-    cli.add_command(get.get)
+    for command in (get.get, reconcile.reconcile, suspend.suspend, suspend.resume,
+                    delete.delete, export_cmd.export, events.events, tree.tree,
+                    envsubst_cmd.envsubst, build.build, diff.diff, install.install,
+                    install.uninstall, bootstrap.bootstrap):
+        cli.add_command(command)
 
 
 _register()
