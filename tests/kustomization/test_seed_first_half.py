@@ -286,7 +286,7 @@ async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: Gi
             "flux-system"
         assert "_agnhost__Namespace" in _inventory(ks)
         messages = await flux.messages("flux-system", "Kustomization", "flux-system")
-        assert "Namespace/agnhost created" in messages
+        assert "Namespace/agnhost created" in messages, "\n~~\n".join(messages)
 
         # ------------------------------ deploy key, GitRepository and Kustomization
         await flux.secret("agnhost", "k8s-kind-apps-gitrepository-deploykeys", {

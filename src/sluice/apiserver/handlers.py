@@ -408,7 +408,7 @@ class Api:
         first = [True]
 
         async def send(etype: str, obj: Obj) -> None:
-            out: Any = c._out(rt, obj) if etype != "BOOKMARK" else obj
+            out: Any = c.as_served(rt, obj) if etype != "BOOKMARK" else obj
             if table and etype != "BOOKMARK":
                 out = tables.table_for(rt.kind, rt.group, [out], c.printer_columns(rt),
                                        q.get("includeObject", "Metadata"), datetime.now(UTC))

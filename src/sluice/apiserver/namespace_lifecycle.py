@@ -209,7 +209,6 @@ class NamespaceLifecycle:
         if (current.get("spec") or {}).get("finalizers") or \
                 current["metadata"].get("finalizers"):
             return False  # other finalizers: their owners remove them, which brings us back
-        # The registry keeps a namespace with a deletionTimestamp even once nothing holds
-        # it (kube-apiserver's namespace storage removes it on the finalize call); remove it.
-        self.cluster._remove(rt, current)
+        # Nothing holds it any more: the finalize write above removed it (the registry
+        # deletes a namespace once both finalizer lists are empty).
         return False

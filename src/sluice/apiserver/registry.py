@@ -164,7 +164,7 @@ class Cluster:
             return [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
         return list(cols)
 
-    def _out(self, rt: ResourceType, obj: Obj) -> Obj:
+    def as_served(self, rt: ResourceType, obj: Obj) -> Obj:
         """A copy of a stored object as served at ``rt``'s version."""
         out = copy.deepcopy(obj)
         out["apiVersion"] = rt.api_version
@@ -186,7 +186,7 @@ class Cluster:
         obj = self.storage.get(rt.storage_key, namespace if rt.namespaced else "", name)
         if obj is None:
             raise NotFound(rt.group, rt.plural, name)
-        return self._out(rt, obj)
+        return self.as_served(rt, obj)
 
     def list(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
              fields: FieldSelector, limit: int = 0, cont: str = "") -> Obj:
@@ -223,7 +223,7 @@ class Cluster:
                     {"rv": self.storage.revision,
                      "start": f"{last.get('namespace', '')}/{last['name']}"}).encode()).decode()
                 break
-            items.append(self._out(rt, obj))
+            items.append(self.as_served(rt, obj))
         meta_out: Obj = {"resourceVersion": str(self.storage.revision)}
         if next_token:
             meta_out["continue"] = next_token
@@ -337,7 +337,7 @@ class Cluster:
             return self._apply(rt, namespace, name, old, patch, opts, subresource)
         if old is None:
             raise NotFound(rt.group, rt.plural, name)
-        current = self._out(rt, old)
+        current = self.as_served(rt, old)
         if content_type == JSON_PATCH:
             patched = _json_patch(current, patch)
         elif content_type == MERGE_PATCH:
@@ -388,7 +388,7 @@ class Cluster:
             cmeta["namespace"] = namespace
         schema = self.schema(rt)
         now = now_rfc3339()
-        live = self._out(rt, old) if old is not None else None
+        live = self.as_served(rt, old) if old is not None else None
         try:
             applied = managedfields.apply(live, config, opts.manager, opts.force, schema, now,
                                           subresource=subresource)
@@ -410,7 +410,7 @@ class Cluster:
                     stored["metadata"]["managedFields"] = fields
                     self.storage.put(rt.storage_key, stored)
                     # The rewrite above only adds ownership; readers see the final state.
-                    created = self._out(rt, stored)
+                    created = self.as_served(rt, stored)
             elif fields is not None:
                 created["metadata"]["managedFields"] = fields
             return created
@@ -445,7 +445,7 @@ class Cluster:
         is_namespace = rt.storage_key == NAMESPACE_KEY
         if finalizers or is_namespace:
             if meta.get("deletionTimestamp"):
-                return self._out(rt, old)
+                return self.as_served(rt, old)
             new = copy.deepcopy(old)
             nmeta = new["metadata"]
             nmeta["deletionTimestamp"] = now_rfc3339()
@@ -458,7 +458,7 @@ class Cluster:
                 new.setdefault("status", {})["phase"] = "Terminating"
             return self._commit(rt, old, new, opts.dry_run, finalize=False)
         if opts.dry_run:
-            return self._out(rt, old)
+            return self.as_served(rt, old)
         return self._remove(rt, old)
 
     def _remove(self, rt: ResourceType, old: Obj) -> Obj:
@@ -471,7 +471,7 @@ class Cluster:
         if rt.storage_key == CRD_KEY:
             self._drop_custom_resources(old)
             self._unregister_crd(old)
-        return self._out(rt, gone)
+        return self.as_served(rt, gone)
 
     def _drop_custom_resources(self, crd: Obj) -> None:
         """A deleted CRD takes its objects with it, as the API server's CRD cleanup does."""
@@ -574,7 +574,7 @@ class Cluster:
     def _commit(self, rt: ResourceType, old: Obj | None, new: Obj, dry_run: bool,
                 finalize: bool = True) -> Obj:
         if old is not None and _same(old, new):
-            return self._out(rt, old)
+            return self.as_served(rt, old)
         stored = copy.deepcopy(new)
         stored["apiVersion"] = self._storage_api_version(rt)
         size = len(json.dumps(stored, separators=(",", ":")))
@@ -582,7 +582,7 @@ class Cluster:
             raise RequestEntityTooLarge(f"etcdserver: request is too large ({size} bytes, "
                                         f"limit {MAX_OBJECT_BYTES})")
         if dry_run:
-            out = self._out(rt, stored)
+            out = self.as_served(rt, stored)
             if old is None:
                 out["metadata"].pop("resourceVersion", None)
             return out
@@ -602,7 +602,7 @@ class Cluster:
                                   int(meta["resourceVersion"])))
         if rt.storage_key == CRD_KEY:
             self._register_crd(stored)
-        return self._out(rt, stored)
+        return self.as_served(rt, stored)
 
     def _storage_api_version(self, rt: ResourceType) -> str:
         if rt.storage_version and rt.storage_version != rt.version:

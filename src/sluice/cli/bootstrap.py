@@ -49,13 +49,7 @@ from sluice.cli import kinds as k
 from sluice.cli.applying import upsert
 from sluice.cli.bootstrap_repo import BootstrapRepo
 from sluice.cli.clientctx import Client, connect_client, log, run
-from sluice.cli.create_flags import (
-    FluxCommand,
-    FluxGroup,
-    bool_flag,
-    duration_flag,
-    group_global_options,
-)
+from sluice.cli.create_flags import bool_flag, duration_flag, group_global_options
 from sluice.cli.create_secret import known_hosts_for
 from sluice.cli.create_source import validate_ssh_key_flags
 from sluice.cli.exporting import export_object
@@ -71,6 +65,7 @@ from sluice.cli.install import (
     wait_for_deployments,
 )
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.cli.readiness import poll, ready_verdict, reconcile_verdict
 from sluice.cli.reconcile import requested_at_now
 from sluice.controllers.source.gitauth import GitAuth
@@ -377,13 +372,13 @@ async def run_bootstrap(client: Client, opts: BootstrapOptions) -> None:
         repo.close()
 
 
-@click.group("bootstrap", cls=FluxGroup)
+@click.group("bootstrap", cls=SluiceGroup)
 @group_global_options
 def bootstrap() -> None:
     """Deploy the controllers on a cluster and sync it from a Git repository."""
 
 
-@bootstrap.command("git", cls=FluxCommand,
+@bootstrap.command("git", cls=SluiceCommand,
                    short_help="Deploy Flux on a cluster connected to a Git repository")
 @click.option("--url", default="", help="Git repository URL")
 @click.option("--branch", default="main", help="Git branch")

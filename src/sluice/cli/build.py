@@ -29,9 +29,10 @@ from sluice.api.kustomize import Kustomization
 from sluice.api.meta import KUSTOMIZE_NAME_LABEL, KUSTOMIZE_NAMESPACE_LABEL
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, run
-from sluice.cli.create_flags import FluxCommand, FluxGroup, bool_flag, group_global_options
+from sluice.cli.create_flags import bool_flag, group_global_options
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.controllers.kustomization.building import (
     BuildFailure,
     build_manifests,
@@ -130,13 +131,13 @@ async def build_kustomization(client: Client | None, ks_obj: Mapping[str, Any], 
     return objects
 
 
-@click.group("build", cls=FluxGroup, aliases={"ks": "kustomization"})
+@click.group("build", cls=SluiceGroup, aliases={"ks": "kustomization"})
 @group_global_options
 def build() -> None:
     """Build a flux object locally."""
 
 
-@build.command("kustomization", cls=FluxCommand,
+@build.command("kustomization", cls=SluiceCommand,
                short_help="Build a Kustomization from a local folder")
 @click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--path", default="", help="path to the manifests location")

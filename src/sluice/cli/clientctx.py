@@ -38,7 +38,7 @@ from sluice.cli.kinds import FluxKind
 from sluice.cli.options import Globals
 from sluice.core.durations import SECOND, DurationError, go_quote, parse_duration
 from sluice.kube.config import Connection, connect
-from sluice.kube.errors import KubeError, NoKindMatch, is_not_found
+from sluice.kube.errors import DiscoveryError, KubeError, NoKindMatch, is_not_found
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Obj, Objects
 
@@ -55,6 +55,9 @@ T = TypeVar("T")
 
 # The API server of the command being run, for connection error messages.
 _server: contextvars.ContextVar[str] = contextvars.ContextVar("sluice_cli_server", default="")
+# The global flags the command connected with, to probe the server after a failure.
+_globals: contextvars.ContextVar[Globals | None] = contextvars.ContextVar("sluice_cli_globals",
+                                                                         default=None)
 
 
 class log:  # a namespace of functions, like flux's logger
@@ -166,7 +169,24 @@ def connect_client(globals_: Globals) -> Client:
     except KubeError as exc:
         raise CommandError(str(exc)) from None
     _server.set(connection.server)
+    _globals.set(globals_)
     return Client(connection, Objects(connection), globals_.namespace, timeout)
+
+
+async def _probe_server() -> None:
+    """Reach the API server once more; a transport failure raises its own exception.
+
+    Discovery reports an unreachable server as a `DiscoveryError` without the
+    cause; asking again tells "connection refused" from "not served".
+    """
+    globals_ = _globals.get()
+    if globals_ is None:
+        return
+    connection = connect(globals_.kubeconfig, globals_.context, timeout=5.0)
+    try:
+        await connection.http.get("/version")
+    finally:
+        await connection.aclose()
 
 
 def _connection_reason(exc: BaseException) -> str:
@@ -215,7 +235,11 @@ def _translate(exc: BaseException) -> CommandError | None:
 def run(main: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine; every failure becomes one `CommandError` line."""
     async def wrapper() -> T:
-        return await main()
+        try:
+            return await main()
+        except DiscoveryError:
+            await _probe_server()
+            raise
 
     try:
         return asyncio.run(wrapper())

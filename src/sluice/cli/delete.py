@@ -20,10 +20,11 @@ from typing import Any
 import click
 
 from sluice.cli.clientctx import connect_client, log, run
-from sluice.cli.create_flags import FluxCommand, bool_flag
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import FluxKind, verb_group
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand
 
 __all__ = ["delete"]
 
@@ -71,7 +72,7 @@ def _leaf(fk: FluxKind, noun: str) -> click.Command:
     decorated = bool_flag("-s", "--silent",
                           help="delete resource without asking for confirmation")(decorated)
     decorated = click.argument("args", nargs=-1, metavar="NAME")(decorated)
-    return click.command(noun, cls=FluxCommand, short_help=f"Delete a {fk.kind}")(decorated)
+    return click.command(noun, cls=SluiceCommand, short_help=f"Delete a {fk.kind}")(decorated)
 
 
 delete = verb_group("delete", "Delete sources and resources", _leaf,

@@ -37,9 +37,10 @@ import yaml
 
 from sluice.cli.build import build_kustomization, load_kustomization, resolve_folder
 from sluice.cli.clientctx import connect_client, log, run
-from sluice.cli.create_flags import FluxCommand, FluxGroup, bool_flag, group_global_options
+from sluice.cli.create_flags import bool_flag, group_global_options
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.kube.apply import Action, ResourceManager
 from sluice.kube.diff import MISSING, DiffReport, FieldChange, diff_objects
 from sluice.kube.inventory import Inventory, Owner
@@ -104,13 +105,13 @@ def render_report(report: DiffReport) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-@click.group("diff", cls=FluxGroup, aliases={"ks": "kustomization"})
+@click.group("diff", cls=SluiceGroup, aliases={"ks": "kustomization"})
 @group_global_options
 def diff() -> None:
     """Diff a flux object against the cluster."""
 
 
-@diff.command("kustomization", cls=FluxCommand,
+@diff.command("kustomization", cls=SluiceCommand,
               short_help="Diff a Kustomization built from a local folder")
 @click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--path", default="", help="path to a local directory that matches the "

@@ -16,14 +16,15 @@ import sys
 
 import click
 
-from sluice.cli.create_flags import FluxCommand, bool_flag
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.failing import CommandError
+from sluice.cli.parsing import SluiceCommand
 from sluice.core.envsubst import SubstitutionError, expand
 
 __all__ = ["envsubst"]
 
 
-@click.command("envsubst", cls=FluxCommand,
+@click.command("envsubst", cls=SluiceCommand,
                short_help="Substitute environment variables in the input")
 @bool_flag("--strict", help="fail if a variable without a default value is declared in the "
                             "input but is missing from the environment")

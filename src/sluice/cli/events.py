@@ -27,10 +27,11 @@ import click
 
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, log, run
-from sluice.cli.create_flags import FluxCommand, string_slice
+from sluice.cli.create_flags import string_slice
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import FluxKind, kind_by_name
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand
 from sluice.cli.tables import format_table, human_duration, parse_time
 
 __all__ = ["event_row", "events"]
@@ -138,7 +139,7 @@ def _keep(event: Mapping[str, Any], types: Sequence[str],
                and (w_ns is None or namespace == w_ns) for w_kind, w_name, w_ns in wanted)
 
 
-@click.command("events", cls=FluxCommand, short_help="Display Kubernetes events for Flux resources")
+@click.command("events", cls=SluiceCommand, short_help="Display Kubernetes events for Flux resources")
 @click.option("-A", "--all-namespaces", "all_namespaces", is_flag=True, default=False,
               help="display events from Flux resources across all namespaces")
 @click.option("-w", "--watch", is_flag=True, default=False,

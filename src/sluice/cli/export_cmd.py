@@ -18,11 +18,12 @@ from typing import Any
 import click
 
 from sluice.cli.clientctx import Client, connect_client, run
-from sluice.cli.create_flags import FluxCommand, bool_flag
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.exporting import export_object
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import SOURCES, FluxKind, verb_group
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand
 
 __all__ = ["export", "exported"]
 
@@ -101,7 +102,7 @@ def _leaf(fk: FluxKind, noun: str) -> click.Command:
     decorated = bool_flag("--all", "all_", help=f"select all {fk.kind} objects in the "
                                                 "namespace")(decorated)
     decorated = click.argument("args", nargs=-1, metavar="[NAME]")(decorated)
-    return click.command(noun, cls=FluxCommand,
+    return click.command(noun, cls=SluiceCommand,
                          short_help=f"Export {fk.kind} objects in YAML format")(decorated)
 
 

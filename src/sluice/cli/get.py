@@ -38,10 +38,11 @@ import click
 
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, log, not_found, run
-from sluice.cli.create_flags import FluxCommand, FluxGroup, group_global_options
+from sluice.cli.create_flags import group_global_options
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import FluxKind, condition, rfc3339
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.cli.tables import format_table, truncate_hex
 from sluice.kube.errors import KubeError, NoKindMatch
 
@@ -375,7 +376,7 @@ def get_flags(func: F) -> F:
 # ------------------------------------------------------------------ commands
 
 
-@click.group("get", cls=FluxGroup, aliases={
+@click.group("get", cls=SluiceGroup, aliases={
     "ks": "kustomizations", "kustomization": "kustomizations",
     "hr": "helmreleases", "helmrelease": "helmreleases",
     "alert": "alerts", "alert-provider": "alert-providers", "receiver": "receivers",
@@ -400,7 +401,7 @@ def _leaf(name: str, fk: FluxKind, short: str, *, show_source_flag: bool = False
                              hidden=not show_source_flag,
                              help=f"show the source reference for each {fk.human}")(decorated)
     decorated = click.argument("args", nargs=-1, metavar="[NAME]")(decorated)
-    return click.command(name, cls=FluxCommand, short_help=short)(decorated)
+    return click.command(name, cls=SluiceCommand, short_help=short)(decorated)
 
 
 def _all_leaf(kinds_: Sequence[FluxKind], short: str) -> click.Command:
@@ -410,17 +411,17 @@ def _all_leaf(kinds_: Sequence[FluxKind], short: str) -> click.Command:
     command.__doc__ = short
     decorated = global_options(get_flags(command))
     decorated = click.argument("args", nargs=-1, metavar="[NAME]")(decorated)
-    return click.command("all", cls=FluxCommand, short_help=short)(decorated)
+    return click.command("all", cls=SluiceCommand, short_help=short)(decorated)
 
 
-@get.group("sources", cls=FluxGroup)
+@get.group("sources", cls=SluiceGroup)
 @_group_flags
 @group_global_options
 def sources() -> None:
     """Get source statuses."""
 
 
-@get.group("images", cls=FluxGroup)
+@get.group("images", cls=SluiceGroup)
 @_group_flags
 @group_global_options
 def images() -> None:

@@ -36,11 +36,12 @@ from sluice import __version__
 from sluice.api import kinds as api_kinds
 from sluice.api.crds import all_crds
 from sluice.cli.clientctx import Client, connect_client, log, run
-from sluice.cli.create_flags import FluxCommand, bool_flag, string_slice
+from sluice.cli.create_flags import bool_flag, string_slice
 from sluice.cli.exporting import dump
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import ALL
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand
 from sluice.cli.readiness import poll
 from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
 from sluice.kube.errors import KubeError, is_not_found
@@ -299,7 +300,7 @@ def _component_options(func: Any) -> Any:
     return func
 
 
-@click.command("install", cls=FluxCommand, short_help="Install or upgrade Sluice's controllers")
+@click.command("install", cls=SluiceCommand, short_help="Install or upgrade Sluice's controllers")
 @bool_flag("--export", help="write the install manifests to stdout and exit")
 @_component_options
 @global_options
@@ -348,7 +349,7 @@ async def _delete(client: Client, api_version: str, kind: str, name: str,
             log.failure(str(exc))
 
 
-@click.command("uninstall", cls=FluxCommand,
+@click.command("uninstall", cls=SluiceCommand,
                short_help="Uninstall Sluice's controllers and the Flux objects")
 @bool_flag("--keep-namespace", help="skip namespace deletion")
 @bool_flag("--dry-run", help="only print the objects that would be deleted")

@@ -255,7 +255,8 @@ def verb_group(name: str, short: str,
     ``leaf(kind, noun)`` builds the command for one kind; ``group_options``
     decorates the verb's own group (persistent flags such as ``--silent``).
     """
-    from sluice.cli.create_flags import FluxGroup, group_global_options
+    from sluice.cli.create_flags import group_global_options
+    from sluice.cli.parsing import SluiceGroup
 
     def verb() -> None:
         pass
@@ -264,7 +265,7 @@ def verb_group(name: str, short: str,
     decorated: Any = group_global_options(verb)
     if group_options is not None:
         decorated = group_options(decorated)
-    group = click.group(name, cls=FluxGroup, aliases=dict(ALIASES),
+    group = click.group(name, cls=SluiceGroup, aliases=dict(ALIASES),
                         short_help=short)(decorated)
 
     def sub(noun: str, doc: str, members: Mapping[str, FluxKind]) -> click.Group:
@@ -272,7 +273,7 @@ def verb_group(name: str, short: str,
             pass
 
         body.__doc__ = doc
-        child = click.group(noun, cls=FluxGroup)(group_global_options(body))
+        child = click.group(noun, cls=SluiceGroup)(group_global_options(body))
         for member_noun, fk in members.items():
             child.add_command(leaf(fk, member_noun))
         return child

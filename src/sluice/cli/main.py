@@ -37,7 +37,9 @@ def _register() -> None:
     from sluice.cli import (
         bootstrap,
         build,
+        check,
         cluster,
+        completion,
         controllers,
         create,
         delete,
@@ -47,8 +49,11 @@ def _register() -> None:
         export_cmd,
         get,
         install,
+        logs,
         reconcile,
+        stats,
         suspend,
+        trace,
         tree,
         version,
     )
@@ -61,7 +66,8 @@ def _register() -> None:
     for command in (get.get, reconcile.reconcile, suspend.suspend, suspend.resume,
                     delete.delete, export_cmd.export, events.events, tree.tree,
                     envsubst_cmd.envsubst, build.build, diff.diff, install.install,
-                    install.uninstall, bootstrap.bootstrap):
+                    install.uninstall, bootstrap.bootstrap, check.check,
+                    completion.completion, stats.stats, trace.trace, logs.logs):
         cli.add_command(command)
 
 

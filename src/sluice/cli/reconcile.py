@@ -36,10 +36,11 @@ from sluice.api.meta import (
 )
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, log, run
-from sluice.cli.create_flags import FluxCommand, bool_flag
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import FluxKind, kind_by_name, verb_group
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand
 from sluice.cli.readiness import poll, reconcile_verdict
 
 __all__ = ["reconcile", "reconcile_object", "requested_at_now"]
@@ -173,7 +174,7 @@ def _leaf(fk: FluxKind, noun: str) -> click.Command:
                              hidden=not supports_source,
                              help="reconcile the source of the object first")(decorated)
     decorated = click.argument("args", nargs=-1, metavar="NAME")(decorated)
-    return click.command(noun, cls=FluxCommand,
+    return click.command(noun, cls=SluiceCommand,
                          short_help=f"Reconcile a {fk.kind}")(decorated)
 
 

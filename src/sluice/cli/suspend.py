@@ -30,10 +30,11 @@ import click
 
 from sluice.api.meta import RECONCILE_REQUEST_ANNOTATION
 from sluice.cli.clientctx import Client, connect_client, log, run
-from sluice.cli.create_flags import FluxCommand, bool_flag
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import FluxKind, verb_group
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand
 from sluice.cli.readiness import poll, ready_verdict
 from sluice.cli.reconcile import requested_at_now
 
@@ -139,7 +140,7 @@ def _leaf(fk: FluxKind, noun: str, *, suspend: bool) -> click.Command:
     decorated = bool_flag("--all", "all_", help=f"{verb.lower()} all {fk.kind} objects in "
                                                 "the namespace")(decorated)
     decorated = click.argument("args", nargs=-1, metavar="[NAME]...")(decorated)
-    return click.command(noun, cls=FluxCommand,
+    return click.command(noun, cls=SluiceCommand,
                          short_help=f"{verb} reconciliation of {fk.kind} objects")(decorated)
 
 

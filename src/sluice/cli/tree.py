@@ -29,9 +29,10 @@ import yaml
 
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, run
-from sluice.cli.create_flags import FluxCommand, FluxGroup, group_global_options
+from sluice.cli.create_flags import group_global_options
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.kube.inventory import Inventory
 from sluice.kube.ordering import ObjectRef
 
@@ -97,13 +98,13 @@ def render_tree(node: Node) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.group("tree", cls=FluxGroup, aliases={"ks": "kustomization"})
+@click.group("tree", cls=SluiceGroup, aliases={"ks": "kustomization"})
 @group_global_options
 def tree() -> None:
     """Print the resources reconciled by Flux."""
 
 
-@tree.command("kustomization", cls=FluxCommand,
+@tree.command("kustomization", cls=SluiceCommand,
               short_help="Print the resources reconciled by a Kustomization")
 @click.argument("args", nargs=-1, metavar="NAME")
 @click.option("--compact", is_flag=True, default=False, help="list Flux resources only")

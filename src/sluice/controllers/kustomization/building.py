@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "BuildFailure",
     "PathNotFound",
     "build_manifests",
+    "ignore_filter",
     "kustomization_for",
     "merge_spec",
     "resolve_path",
@@ -95,7 +96,9 @@ def resolve_path(root: Path, path: str | None) -> Path:
     return resolved
 
 
-def _ignore_filter(root: Path) -> Any:
+def ignore_filter(root: Path) -> Callable[[Path], bool]:
+    """The artifact's ignore rules (defaults and ``.sourceignore`` files) as a path filter."""
+    root = root.resolve()
     rules = load_ignore_rules(root)
 
     def ignored(p: Path) -> bool:
@@ -109,7 +112,7 @@ def _ignore_filter(root: Path) -> Any:
 
 
 def kustomization_for(folder: Path, root: Path, spec: KustomizationSpec,
-                      ignored: Any = None) -> Obj:
+                      ignored: Callable[[Path], bool] | None = None) -> Obj:
     """The kustomization to build ``folder`` with: its own (or Flux's generated) + the spec."""
     try:
         if has_kustomization(folder):
@@ -159,12 +162,15 @@ def merge_spec(data: Obj, spec: KustomizationSpec, folder: Path) -> Obj:
     return out
 
 
-def build_manifests(root: Path, folder: Path, spec: KustomizationSpec) -> list[Obj]:
+def build_manifests(root: Path, folder: Path, spec: KustomizationSpec,
+                    ignored: Callable[[Path], bool] | None = None) -> list[Obj]:
     """Build ``folder`` (inside the extracted artifact ``root``) with the spec merged in.
 
+    ``ignored`` is the artifact's `ignore_filter` (computed when not given).
     Runs the kustomize engine synchronously; call it in a worker thread.
     """
-    ignored = _ignore_filter(root.resolve())
+    if ignored is None:
+        ignored = ignore_filter(root)
     data = kustomization_for(folder, root.resolve(), spec, ignored)
     try:
         objects = build(folder, root=root.resolve(), ignored=ignored, kustomization=data)

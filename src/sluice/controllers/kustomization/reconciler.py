@@ -15,7 +15,8 @@ repository written for Flux behaves the same under Sluice:
    DependencyNotReady``, retried after 30 s;
 5. ``Ready=Unknown`` ``Reconciliation in progress`` and ``Reconciling``
    ``Fetching manifests for revision <rev> with a timeout of <t>``; download
-   and verify the artifact (`fetch`), find ``spec.path``
+   and verify the artifact (`fetch`; extracted once per digest and shared,
+   `artifact_cache`), find ``spec.path``
    (``kustomization path not found: ...``, ArtifactFailed); record
    ``lastAttemptedRevision``;
 6. *build* (`building`): kustomize with the spec merged, post-build
@@ -46,14 +47,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2
 
 from sluice.api.kustomize import (
@@ -79,23 +77,21 @@ from sluice.api.meta import (
     SUCCEEDED,
     ResourceInventory,
 )
+from sluice.controllers.kustomization.artifact_cache import ArtifactCache, CachedArtifact
 from sluice.controllers.kustomization.building import (
     BuildFailure,
     PathNotFound,
     build_manifests,
+    ignore_filter,
     resolve_path,
     set_common_metadata,
 )
 from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
-from sluice.controllers.kustomization.fetch import (
-    ArtifactFetchError,
-    ArtifactNotFound,
-    fetch_artifact,
-)
+from sluice.controllers.kustomization.fetch import ArtifactFetchError, ArtifactNotFound
 from sluice.controllers.kustomization.impersonation import ImpersonatingClients
 from sluice.controllers.kustomization.substitution import (
     load_variables,
-    quoted_scalars,
+    scan_quoting,
     substitute_objects,
     substitutes,
 )
@@ -228,14 +224,13 @@ class KustomizationReconciler:
         self.recorder = recorder
         self.patcher = patcher
         self.options = options or KustomizationOptions()
-        self._http: httpx.AsyncClient | None = None
+        self.artifacts = ArtifactCache(self.options.work_dir, retries=self.options.http_retry,
+                                       retry_wait=self.options.artifact_retry_wait)
         self.clients = ImpersonatingClients(objects, self.options.default_service_account)
 
     async def close(self) -> None:
-        """Release the artifact download client."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Remove the extracted artifacts and release the download client."""
+        await self.artifacts.close()
         self.clients.clear()
 
     # -------------------------------------------------------------- helpers
@@ -278,11 +273,6 @@ class KustomizationReconciler:
         return ResourceManager(client, owner,
                                concurrency=self.options.concurrent_ssa,
                                custom_stage_kinds=self.options.custom_stage_kinds)
-
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=60.0, follow_redirects=True)
-        return self._http
 
     # ------------------------------------------------------------ reconcile
     async def reconcile(self, request: Request) -> Result:
@@ -399,34 +389,24 @@ class KustomizationReconciler:
             f"Fetching manifests for revision {revision} with a timeout of {budget}", gen)
         await self._write(state)
 
-        workdir = Path(await asyncio.to_thread(
-            tempfile.mkdtemp, prefix="kustomization-",
-            dir=str(self.options.work_dir) if self.options.work_dir else None))
+        url, digest = str(artifact.get("url") or ""), artifact.get("digest")
         try:
-            root = workdir / "source"
-            try:
-                await fetch_artifact(str(artifact.get("url") or ""), artifact.get("digest"),
-                                     root, retries=self.options.http_retry,
-                                     retry_wait=self.options.artifact_retry_wait,
-                                     client=self._http_client())
-            except ArtifactNotFound as exc:
-                raise self._fail(state, ARTIFACT_FAILED, exc.message, event=False,
-                                 requeue=_seconds(obj.retry_interval(), 60.0)) from None
-            except ArtifactFetchError as exc:
-                raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
-            try:
-                folder = await asyncio.to_thread(resolve_path, root, obj.spec.path)
-            except PathNotFound as exc:
-                raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
-
-            status.last_attempted_revision = revision
-            conditions.mark_reconciling(
-                status, PROGRESSING,
-                f"Building manifests for revision {revision} with a timeout of {budget}", gen)
-            await self._write(state)
-            objects = await self._build(state, root, folder)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            async with self.artifacts.use(url, digest) as extracted:
+                try:
+                    folder = await asyncio.to_thread(resolve_path, extracted.path, obj.spec.path)
+                except PathNotFound as exc:
+                    raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
+                status.last_attempted_revision = revision
+                conditions.mark_reconciling(
+                    status, PROGRESSING,
+                    f"Building manifests for revision {revision} with a timeout of {budget}", gen)
+                await self._write(state)
+                objects = await self._build(state, extracted, folder)
+        except ArtifactNotFound as exc:
+            raise self._fail(state, ARTIFACT_FAILED, exc.message, event=False,
+                             requeue=_seconds(obj.retry_interval(), 60.0)) from None
+        except ArtifactFetchError as exc:
+            raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
 
         manager = self._resource_manager(obj)
         changes = await self._apply(state, manager, objects, timeout)
@@ -439,7 +419,7 @@ class KustomizationReconciler:
         conditions.mark_true(status, READY, RECONCILIATION_SUCCEEDED,
                              f"Applied revision: {revision}", gen)
 
-    async def _build(self, state: _State, root: Path, folder: Path) -> list[Obj]:
+    async def _build(self, state: _State, extracted: CachedArtifact, folder: Path) -> list[Obj]:
         obj = state.obj
         post_build = obj.spec.post_build
         try:
@@ -447,9 +427,12 @@ class KustomizationReconciler:
             strict = self.options.strict_substitutions
 
             def run() -> list[Obj]:
-                built = build_manifests(root, folder, obj.spec)
+                root = extracted.path
+                ignored = extracted.memo("ignore", lambda: ignore_filter(root))
+                built = build_manifests(root, folder, obj.spec, ignored)
                 if substitutes(post_build, variables):
-                    quoted = quoted_scalars(root, [p.patch for p in obj.spec.patches or []])
+                    quoting = extracted.memo("quoting", lambda: scan_quoting(root))
+                    quoted = quoting.with_texts(p.patch for p in obj.spec.patches or [])
                     built = substitute_objects(built, variables, strict=strict, quoted=quoted)
                 set_common_metadata(built, obj.spec.common_metadata)
                 return built

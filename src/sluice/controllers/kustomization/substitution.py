@@ -28,6 +28,7 @@ import base64
 import binascii
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,10 @@ from sluice.kube.objects import Objects
 from sluice.kustomize.decode import load_one
 
 __all__ = [
+    "Quoting",
     "load_variables",
     "quoted_scalars",
+    "scan_quoting",
     "substitute_objects",
     "substitutes",
 ]
@@ -115,11 +118,24 @@ def _scan(text: str, quoted: set[str], plain: set[str], depth: int = 0) -> None:
             _scan(event.value, quoted, plain, depth + 1)
 
 
-def quoted_scalars(root: Path, extra: Iterable[str] = ()) -> frozenset[str]:
-    """Strings holding ``$`` that the artifact's YAML (and ``extra`` texts) writes quoted.
+@dataclass(frozen=True)
+class Quoting:
+    """How an artifact's YAML writes the scalars holding ``$``."""
 
-    A string written both quoted and plain somewhere counts as plain.
-    """
+    quoted: frozenset[str]
+    plain: frozenset[str]
+
+    def with_texts(self, texts: Iterable[str]) -> frozenset[str]:
+        """The strings written quoted (and never plain), ``texts`` (inline patches) included."""
+        quoted, plain = set(self.quoted), set(self.plain)
+        for text in texts:
+            if "$" in text:
+                _scan(text, quoted, plain)
+        return frozenset(quoted - plain)
+
+
+def scan_quoting(root: Path) -> Quoting:
+    """Scan every YAML file of an artifact for the quoting of scalars holding ``$``."""
     quoted: set[str] = set()
     plain: set[str] = set()
     for directory, dirs, files in os.walk(root):
@@ -133,10 +149,15 @@ def quoted_scalars(root: Path, extra: Iterable[str] = ()) -> frozenset[str]:
                 continue
             if "$" in text:
                 _scan(text, quoted, plain)
-    for text in extra:
-        if "$" in text:
-            _scan(text, quoted, plain)
-    return frozenset(quoted - plain)
+    return Quoting(frozenset(quoted), frozenset(plain))
+
+
+def quoted_scalars(root: Path, extra: Iterable[str] = ()) -> frozenset[str]:
+    """Strings holding ``$`` that the artifact's YAML (and ``extra`` texts) writes quoted.
+
+    A string written both quoted and plain somewhere counts as plain.
+    """
+    return scan_quoting(root).with_texts(extra)
 
 
 # ---------------------------------------------------------------- substitution
