@@ -27,7 +27,6 @@ from pathlib import Path
 import httpx
 
 
-
 class ServerProcess:
     """The embedded cluster in its own process, so the load generator does not share its GIL."""
 
@@ -86,7 +85,7 @@ async def _pool(n: int, workers: int, fn) -> float:  # type: ignore[no-untyped-d
     return time.perf_counter() - start
 
 
-async def crud(bg: ServerProcess, n: int) -> None:
+async def crud(bg: ServerProcess, n: int) -> tuple[float, float]:
     async with _client(bg) as c:
         await c.post("/api/v1/namespaces", json={"metadata": {"name": "bench"}})
         base = "/api/v1/namespaces/bench/configmaps"
@@ -100,9 +99,11 @@ async def crud(bg: ServerProcess, n: int) -> None:
             assert r.status_code == 200
 
         t = await _pool(n, 8, create)
-        print(f"create {n} ConfigMaps: {n / t:,.0f} req/s ({t:.1f} s)")
+        create_rate = n / t
+        print(f"create {n} ConfigMaps: {create_rate:,.0f} req/s ({t:.1f} s)")
         t = await _pool(n, 8, get)
-        print(f"get    {n} ConfigMaps: {n / t:,.0f} req/s ({t:.1f} s)")
+        get_rate = n / t
+        print(f"get    {n} ConfigMaps: {get_rate:,.0f} req/s ({t:.1f} s)")
         start = time.perf_counter()
         r = await c.get(base)
         t = time.perf_counter() - start
@@ -117,6 +118,7 @@ async def crud(bg: ServerProcess, n: int) -> None:
                 break
         t = time.perf_counter() - start
         print(f"list   paged by 500: {pages} pages in {t * 1000:.0f} ms")
+        return create_rate, get_rate
 
 
 async def watch_latency(bg: ServerProcess, watchers: int, events: int) -> None:
@@ -190,6 +192,52 @@ def kubectl_apply(bg: ServerProcess, m: int) -> None:
               f"(ratio first/baseline {first / base:.2f})")
 
 
+_TRIVIAL_SERVER = """
+import ssl, sys
+from aiohttp import web
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+async def handle(request):
+    return web.json_response({"kind": "ConfigMap", "metadata": {"name": "x"}})
+app = web.Application()
+app.router.add_route("*", "/{tail:.*}", handle)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[3]), ssl_context=ctx, print=None,
+            access_log=None)
+"""
+
+
+async def baseline(bg: ServerProcess, n: int) -> float:
+    """The same client against a trivial aiohttp TLS server: the ceiling of this load generator."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pki = bg.data / "pki"
+    proc = subprocess.Popen([sys.executable, "-c", _TRIVIAL_SERVER, str(pki / "apiserver.crt"),
+                             str(pki / "apiserver.key"), str(port)])
+    try:
+        ctx = ssl.create_default_context(cafile=str(bg.ca_file))
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=ctx,
+                                     limits=httpx.Limits(max_connections=16)) as c:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    await c.get("/")
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)  # the subprocess is still starting
+
+            async def get(i: int) -> None:
+                await c.get(f"/api/v1/namespaces/bench/configmaps/cm-{i}")
+
+            t = await _pool(n, 8, get)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    rate = n / t
+    print(f"baseline: same client, trivial aiohttp TLS server: {rate:,.0f} req/s")
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, default=10_000)
@@ -200,7 +248,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bg = ServerProcess(Path(tmp))
         try:
-            asyncio.run(crud(bg, args.objects))
+            ceiling = asyncio.run(baseline(bg, min(args.objects, 3000)))
+            rates = asyncio.run(crud(bg, args.objects))
+            print(f"ratios to the baseline: create {rates[0] / ceiling:.2f}, "
+                  f"get {rates[1] / ceiling:.2f}")
             asyncio.run(watch_latency(bg, args.watchers, args.events))
             kubectl_apply(bg, args.apply)
         finally:

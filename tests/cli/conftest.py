@@ -234,3 +234,17 @@ def load_objects(kubeconfig: Path, text: str, namespace: str) -> None:
             await conn.aclose()
 
     asyncio.run(main())
+
+
+GOLDEN_DIR = Path(__file__).parent / "golden_output"
+
+
+def golden(name: str, text: str) -> None:
+    """Compare ``text`` with ``golden_output/<name>``; ``SLUICE_UPDATE_GOLDEN=1`` rewrites it."""
+    import os
+
+    path = GOLDEN_DIR / name
+    if os.environ.get("SLUICE_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"missing golden file {path} (run with SLUICE_UPDATE_GOLDEN=1)"
+    assert text == path.read_text(encoding="utf-8"), f"output differs from {path}"

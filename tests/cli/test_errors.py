@@ -65,8 +65,11 @@ def test_missing_objects(kubeconfig: Path, namespace: str) -> None:
 def test_unreachable_cluster_and_bad_kubeconfig(unreachable: Path, tmp_path: Path) -> None:
     line = _one_line(run_sluice(unreachable, "get", "ks"))
     assert line == "✗ unable to connect to the cluster at https://127.0.0.1:1: connection refused"
-    for args in (("reconcile", "source", "git", "x"), ("events",), ("check", "--pre")):
+    for args in (("reconcile", "source", "git", "x"), ("events",), ("stats",)):
         assert _one_line(run_sluice(unreachable, *args)) == line, args
+    r = run_sluice(unreachable, "check", "--pre")
+    assert r.code == 1
+    assert r.stderr == f"► checking prerequisites\n{line}\n"
     assert _one_line(run_sluice(tmp_path / "nope", "get", "ks")) == \
         f"✗ kubeconfig {tmp_path / 'nope'} not found"
 
@@ -85,7 +88,7 @@ def test_timeout_waiting_for_a_kind_without_controller(kubeconfig: Path, namespa
                     "namespace to be ready: context deadline exceeded "
                     "(last status: waiting to be reconciled)")
     r = run_sluice(kubeconfig, "get", "images", "repository", "-n", namespace)
-    assert r.stdout == ("NAME   \tLAST SCAN\tSUSPENDED\tREADY\tMESSAGE                 \n"
+    assert r.stdout == ("NAME   \tLAST SCAN\tSUSPENDED\tREADY\tMESSAGE                  \n"
                         "agnhost\t         \tFalse    \tFalse\twaiting to be reconciled\t\n")
 
 

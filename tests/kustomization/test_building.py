@@ -152,3 +152,16 @@ def test_common_metadata_is_added_to_every_object() -> None:
     assert objects[0]["metadata"]["labels"] == {"app": "x", "team": "core"}
     assert objects[1]["metadata"] == {"name": "b", "labels": {"team": "core"},
                                       "annotations": {"owner": "ops"}}
+
+
+def test_sops_encrypted_secrets_need_decryption(tmp_path: Path) -> None:
+    secret = ("apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n"
+              "data: {token: 'ENC[AES256_GCM,data:abc]'}\nsops: {version: 3.8.1}\n")
+    root = write(tmp_path, {"app/secret.yaml": secret})
+    with pytest.raises(BuildFailure) as err:
+        build_manifests(root, root / "app", spec())
+    assert err.value.message == ("'Secret/creds' is SOPS encrypted, configuring decryption is "
+                                 "required for this object to be reconciled")
+    with pytest.raises(BuildFailure) as err:
+        build_manifests(root, root / "app", spec(decryption={"provider": "sops"}))
+    assert "SOPS decryption is not supported" in err.value.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from sluice.controllers.kustomization.artifact_cache import ArtifactCache
 from sluice.controllers.kustomization.fetch import (
     ArtifactFetchError,
     ArtifactNotFound,
@@ -46,6 +48,7 @@ def digest(data: bytes) -> str:
 class Server:
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.extra: dict[str, bytes] = {}
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -53,6 +56,8 @@ class Server:
         self.hits[name] = self.hits.get(name, 0) + 1
         if name == "good.tar.gz":
             return web.Response(body=GOOD)
+        if name in self.extra:
+            return web.Response(body=self.extra[name])
         if name == "evil.tar.gz":
             return web.Response(body=EVIL)
         if name == "link.tar.gz":
@@ -143,5 +148,45 @@ async def test_hostile_tarballs_are_refused(server: Server, tmp_path: Path, name
     data = EVIL if name == "evil.tar.gz" else LINK
     with pytest.raises(ArtifactFetchError) as err:
         await fetch_artifact(f"{server.url}/{name}", digest(data), tmp_path / "out")
-    assert err.value.message.startswith("failed to extract archive, error:")
+    assert err.value.message.startswith("failed to extract archive")
     assert not (tmp_path / "escape.yaml").exists()
+
+
+async def test_cache_shares_one_download_per_digest(server: Server, tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "cache", retained=1, retry_wait=0.01)
+    url = f"{server.url}/good.tar.gz"
+    calls: list[int] = []
+
+    async def build() -> Path:
+        async with cache.use(url, digest(GOOD)) as art:
+            art.memo("count", lambda: calls.append(1))
+            return art.path
+
+    paths = await asyncio.gather(*(build() for _ in range(5)))
+    assert server.hits["good.tar.gz"] == 1
+    assert len(set(paths)) == 1
+    assert calls == [1]  # the memo is computed once per artifact
+    assert (paths[0] / "apps/deploy.yaml").is_file()
+    assert cache.has(url, digest(GOOD))
+
+    # Another revision: the idle old one goes beyond `retained`, never one in use.
+    other = tarball({"b.yaml": b"kind: ConfigMap\n"})
+    server.extra["other.tar.gz"] = other
+    async with cache.use(url, digest(GOOD)) as held:
+        async with cache.use(f"{server.url}/other.tar.gz", digest(other)):
+            pass
+        assert held.path.is_dir()
+    assert len(cache) == 1
+    await cache.close()
+    assert paths[0].name not in os.listdir(paths[0].parent)
+
+
+async def test_cache_forgets_failed_downloads(server: Server, tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path / "cache", retry_wait=0.01)
+    with pytest.raises(ArtifactFetchError):
+        async with cache.use(f"{server.url}/good.tar.gz", "sha256:" + "0" * 64):
+            pass
+    assert len(cache) == 0
+    async with cache.use(f"{server.url}/good.tar.gz", digest(GOOD)) as art:
+        assert (art.path / "README.md").read_text() == "hi\n"
+    await cache.close()

@@ -22,7 +22,6 @@ flux's (``5m0s``, ``30s``).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -53,11 +52,18 @@ __all__ = [
 
 T = TypeVar("T")
 
-# The API server of the command being run, for connection error messages.
-_server: contextvars.ContextVar[str] = contextvars.ContextVar("sluice_cli_server", default="")
-# The global flags the command connected with, to probe the server after a failure.
-_globals: contextvars.ContextVar[Globals | None] = contextvars.ContextVar("sluice_cli_globals",
-                                                                         default=None)
+
+
+@dataclass
+class _Current:
+    """The command's API server and flags (a command runs once per process)."""
+
+    server: str = ""
+    globals_: Globals | None = None
+
+
+# Not a ContextVar: asyncio.run would keep the values inside the command's task.
+_current = _Current()
 
 
 class log:  # a namespace of functions, like flux's logger
@@ -168,8 +174,8 @@ def connect_client(globals_: Globals) -> Client:
                              field_manager="flux-client-side-apply")
     except KubeError as exc:
         raise CommandError(str(exc)) from None
-    _server.set(connection.server)
-    _globals.set(globals_)
+    _current.server = connection.server
+    _current.globals_ = globals_
     return Client(connection, Objects(connection), globals_.namespace, timeout)
 
 
@@ -179,7 +185,7 @@ async def _probe_server() -> None:
     Discovery reports an unreachable server as a `DiscoveryError` without the
     cause; asking again tells "connection refused" from "not served".
     """
-    globals_ = _globals.get()
+    globals_ = _current.globals_
     if globals_ is None:
         return
     connection = connect(globals_.kubeconfig, globals_.context, timeout=5.0)
@@ -189,9 +195,18 @@ async def _probe_server() -> None:
         await connection.aclose()
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
 def _connection_reason(exc: BaseException) -> str:
     """A short reason for a failed connection, without the library's noise."""
-    for cause in (exc, exc.__cause__, exc.__context__):
+    for cause in _chain(exc):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -211,7 +226,7 @@ def _translate(exc: BaseException) -> CommandError | None:
     """The one line a user sees for an exception escaping a command, or None to re-raise."""
     if isinstance(exc, CommandError):
         return exc
-    server = _server.get() or "the configured address"
+    server = _current.server or "the configured address"
     if isinstance(exc, KubeError):
         return CommandError(str(exc))
     if isinstance(exc, httpx2.TimeoutException | httpx.TimeoutException):

@@ -44,7 +44,7 @@ from sluice.cli.kinds import FluxKind, condition, rfc3339
 from sluice.cli.options import Globals, global_options
 from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.cli.tables import format_table, truncate_hex
-from sluice.kube.errors import KubeError, NoKindMatch
+from sluice.kube.errors import NoKindMatch
 
 __all__ = ["GetFlags", "get", "object_row", "table_for"]
 
@@ -294,7 +294,7 @@ def _run_get(kinds_: Sequence[FluxKind], args: Sequence[str], flags: GetFlags,
                 except NoKindMatch:
                     if not in_all:
                         raise
-                except (CommandError, KubeError) as exc:
+                except CommandError as exc:
                     if not in_all:
                         raise
                     log.failure(str(exc))

@@ -21,7 +21,7 @@ from sluice.cli.clientctx import connect_client, run
 from sluice.cli.options import Globals, global_options
 from sluice.cli.parsing import SluiceCommand
 from sluice.cli.tables import format_table
-from sluice.kube.errors import KubeError
+from sluice.kube.errors import NoKindMatch
 
 __all__ = ["format_size", "stats"]
 
@@ -57,7 +57,7 @@ def stats(all_namespaces: bool, globals_: Globals) -> None:
             for fk in _ORDER:
                 try:
                     items = await client.list(fk, None if all_namespaces else client.namespace)
-                except KubeError:
+                except NoKindMatch:
                     items = []
                 suspended = sum(1 for o in items if (o.get("spec") or {}).get("suspend") is True)
                 failing = sum(1 for o in items if (k.condition(o, "Ready") or {}).get("status")

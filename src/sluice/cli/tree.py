@@ -11,8 +11,8 @@ whole::
     │   └── Deployment/agnhost/agnhost
     └── GitRepository/flux-system/flux-system
 
-An object met twice (Kustomizations that list each other) is printed but
-not expanded again. ``--compact`` keeps only Flux objects; ``-o json|yaml``
+A Kustomization or HelmRelease already shown (the root listing itself, two
+Kustomizations listing each other) is not repeated. ``--compact`` keeps only Flux objects; ``-o json|yaml``
 prints the same tree as data (each node: ``resource`` {name, namespace,
 group, kind} and its ``resources``).
 """
@@ -70,10 +70,13 @@ async def build_tree(client: Client, root: dict[str, Any], *, compact: bool = Fa
         for ref in inventory:
             if compact and not _is_flux(ref):
                 continue
+            fk = _EXPANDED.get((ref.group, ref.kind))
+            if fk is not None and ref.key in seen:
+                # Itself, or a Kustomization already shown: listed once, like flux.
+                continue
             child = Node(ref)
             parent.children.append(child)
-            fk = _EXPANDED.get((ref.group, ref.kind))
-            if fk is None or ref.key in seen:
+            if fk is None:
                 continue
             seen.add(ref.key)
             nested = await client.get_or_none(fk, ref.name, ref.namespace)

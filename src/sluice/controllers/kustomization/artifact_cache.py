@@ -84,6 +84,8 @@ class ArtifactCache:
         if self._directory is None:
             self._owned_dir = Path(tempfile.mkdtemp(prefix="sluice-artifacts-"))
             self._directory = self._owned_dir
+        else:
+            self._directory.mkdir(parents=True, exist_ok=True)
         return self._directory
 
     def _new_dir(self) -> Path:
@@ -91,6 +93,10 @@ class ArtifactCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def has(self, url: str, digest: str | None) -> bool:
+        """Is this artifact extracted (or being extracted) already?"""
+        return (digest or url) in self._entries
 
     @contextlib.asynccontextmanager
     async def use(self, url: str, digest: str | None) -> AsyncIterator[CachedArtifact]:
@@ -101,8 +107,8 @@ class ArtifactCache:
         key = digest or url
         entry = self._entries.get(key)
         if entry is None:
-            path = await asyncio.to_thread(self._new_dir)
-            entry = CachedArtifact(key, path)
+            # Registered before the first await, so concurrent users find it.
+            entry = CachedArtifact(key, Path())
             entry.ready = asyncio.ensure_future(self._download(entry, url, digest))
             self._entries[key] = entry
         entry.users += 1
@@ -119,13 +125,15 @@ class ArtifactCache:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=60.0, follow_redirects=True)
         try:
+            entry.path = await asyncio.to_thread(self._new_dir)
             await fetch_artifact(url, digest, entry.path, retries=self.retries,
                                  retry_wait=self.retry_wait, client=self._http)
         except BaseException:
             # Forget the failure: the next reconcile downloads again.
             if self._entries.get(entry.key) is entry:
                 del self._entries[entry.key]
-            await asyncio.to_thread(shutil.rmtree, entry.path, True)
+            if entry.path != Path():
+                await asyncio.to_thread(shutil.rmtree, entry.path, True)
             raise
 
     async def _evict(self) -> None:
@@ -135,14 +143,18 @@ class ArtifactCache:
         excess = len(idle) - self.retained
         for entry in idle[:max(0, excess)]:
             del self._entries[entry.key]
-            await asyncio.to_thread(shutil.rmtree, entry.path, True)
+            if entry.path != Path():
+                await asyncio.to_thread(shutil.rmtree, entry.path, True)
 
     async def close(self) -> None:
         """Remove every extracted tree and release the HTTP client."""
-        for entry in list(self._entries.values()):
+        entries = list(self._entries.values())
+        self._entries.clear()
+        for entry in entries:
             if entry.ready is not None and not entry.ready.done():
                 entry.ready.cancel()
-        self._entries.clear()
+            elif entry.path != Path():
+                await asyncio.to_thread(shutil.rmtree, entry.path, True)
         if self._http is not None:
             await self._http.aclose()
             self._http = None

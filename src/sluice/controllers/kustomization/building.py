@@ -188,8 +188,11 @@ def build_manifests(root: Path, folder: Path, spec: KustomizationSpec,
 
 
 def _check_sops(obj: Obj, spec: KustomizationSpec) -> None:
+    """SOPS-encrypted objects: Flux refuses encrypted Secrets without ``spec.decryption``."""
     name = (obj.get("metadata") or {}).get("name", "")
     if spec.decryption is None:
+        if obj.get("kind") != "Secret":
+            return
         raise BuildFailure(f"'{obj.get('kind')}/{name}' is SOPS encrypted, configuring "
                            "decryption is required for this object to be reconciled")
     raise BuildFailure(f"'{obj.get('kind')}/{name}' is SOPS encrypted: SOPS decryption is "

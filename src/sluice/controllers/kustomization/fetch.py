@@ -13,8 +13,8 @@ checks it against ``status.artifact.digest`` before trusting a byte of it.
 * the body is streamed to a temporary file while being hashed with the
   digest's algorithm (``sha256:``, ``sha384:``, ``sha512:``); a mismatch
   fails with Flux's message and nothing is extracted;
-* extraction goes through the source controller's `extract`, which refuses
-  absolute paths, ``..``, links leaving the destination and device files.
+* extraction goes through `sluice.core.tarballs`, which refuses absolute
+  paths, ``..``, links leaving the destination and device files.
 
 Every failure is an `ArtifactFetchError` whose message is safe to show
 (artifact URLs carry no credentials).
@@ -30,8 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from sluice.controllers.source.artifacts import extract
-from sluice.controllers.source.errors import SourceError
+from sluice.core import tarballs
 
 __all__ = ["ArtifactFetchError", "ArtifactNotFound", "fetch_artifact", "verify_digest"]
 
@@ -55,6 +54,8 @@ class ArtifactNotFound(ArtifactFetchError):
 
 
 class _Retryable(ArtifactFetchError):
+    """An HTTP error answer; ``retry`` for server errors (5xx)."""
+
     def __init__(self, retry: bool, message: str) -> None:
         super().__init__(message)
         self.retry = retry
@@ -143,9 +144,12 @@ async def fetch_artifact(url: str, digest: str | None, dest: Path, *, retries: i
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_retry_wait)
         try:
-            return await asyncio.to_thread(extract, archive, dest)
-        except SourceError as exc:
-            raise ArtifactFetchError(f"failed to extract archive, error: {exc.message}") from None
+            return await asyncio.to_thread(tarballs.extract, archive, dest)
+        except tarballs.ArchiveError as exc:
+            detail = str(exc)
+            if not detail.startswith("failed to extract archive"):
+                detail = f"failed to extract archive, error: {detail}"
+            raise ArtifactFetchError(detail) from None
     finally:
         if owned:
             await http.aclose()

@@ -14,9 +14,9 @@ repository written for Flux behaves the same under Sluice:
 4. *dependsOn* (`dependencies`): not ready -> ``Ready=False
    DependencyNotReady``, retried after 30 s;
 5. ``Ready=Unknown`` ``Reconciliation in progress`` and ``Reconciling``
-   ``Fetching manifests for revision <rev> with a timeout of <t>``; download
-   and verify the artifact (`fetch`; extracted once per digest and shared,
-   `artifact_cache`), find ``spec.path``
+   ``Fetching manifests for revision <rev> with a timeout of <t>`` (written
+   when a download is needed); download and verify the artifact (`fetch`;
+   extracted once per digest and shared, `artifact_cache`), find ``spec.path``
    (``kustomization path not found: ...``, ArtifactFailed); record
    ``lastAttemptedRevision``;
 6. *build* (`building`): kustomize with the spec merged, post-build
@@ -165,8 +165,10 @@ class KustomizationOptions:
     override_managers: tuple[str, ...] = ()
     field_manager: str = COMPONENT
     source_kinds: tuple[str, ...] = SOURCE_KINDS
-    # Where artifacts are extracted (the system temp dir by default).
+    # Where artifacts are extracted, shared between Kustomizations (a fresh
+    # temporary directory by default).
     work_dir: Path | None = None
+    # First wait between artifact download attempts (doubling, capped at 5 s).
     artifact_retry_wait: float = 0.5
 
 
@@ -387,9 +389,10 @@ class KustomizationReconciler:
         conditions.mark_reconciling(
             status, PROGRESSING,
             f"Fetching manifests for revision {revision} with a timeout of {budget}", gen)
-        await self._write(state)
-
         url, digest = str(artifact.get("url") or ""), artifact.get("digest")
+        if not self.artifacts.has(url, digest):
+            # Only a download is worth showing; an extracted artifact is instant.
+            await self._write(state)
         try:
             async with self.artifacts.use(url, digest) as extracted:
                 try:
@@ -519,8 +522,8 @@ class KustomizationReconciler:
         message = f"Health check passed in {elapsed}"
         if not was_healthy or changed_revision:
             await self._event(state, "info", message)
+        # Written with the final status, a moment later.
         conditions.mark_true(status, HEALTHY, SUCCEEDED, message, gen)
-        await self._write(state)
 
     # ------------------------------------------------------------- deletion
     async def _finalize(self, state: _State) -> None:
