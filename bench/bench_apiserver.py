@@ -212,7 +212,7 @@ async def baseline(bg: ServerProcess, n: int) -> float:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     pki = bg.data / "pki"
-    proc = subprocess.Popen([sys.executable, "-c", _TRIVIAL_SERVER, str(pki / "apiserver.crt"),
+    proc = subprocess.Popen([sys.executable, "-c", _TRIVIAL_SERVER, str(pki / "apiserver.crt"),  # noqa: ASYNC220
                              str(pki / "apiserver.key"), str(port)])
     try:
         ctx = ssl.create_default_context(cafile=str(bg.ca_file))
