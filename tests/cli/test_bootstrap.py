@@ -197,6 +197,14 @@ def test_bootstrap_over_http_with_token_auth_then_again(
     assert _secret(kubeconfig, namespace)["resourceVersion"] == secret["resourceVersion"]
     assert "t0ken-value" not in r.stdout + r.stderr
 
+    # A third run with another component set commits and waits for the new revision.
+    r = run_sluice(kubeconfig, *args, "--components-extra=image-reflector-controller")
+    assert r.ok, r
+    assert "✔ committed component manifests to \"main\"" in r.stderr
+    head = pygit2.Repository(str(repo_path)).references["refs/heads/main"].target
+    r = run_sluice(kubeconfig, "get", "ks", namespace, "-n", namespace, "--no-header")
+    assert f"main@sha1:{str(head)[:8]}" in r.stdout
+
     r = run_sluice(kubeconfig, "tree", "ks", namespace, "-n", namespace, "--compact")
     assert r.ok, r
     assert _mask(r.stdout, namespace, url) == ("Kustomization/<ns>/<ns>\n"

@@ -299,11 +299,13 @@ def test_invalid_input_is_one_line_and_exit_1(command: str, message: str) -> Non
     assert result.stderr == f"✗ {message}\n"
 
 
-def test_without_export_the_cluster_path_reports_it_is_missing() -> None:
-    result = sluice("create source git podinfo --url=https://x --branch=main")
+def test_without_export_a_missing_kubeconfig_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    result = sluice(f"create source git podinfo --url=https://x --branch=main "
+                    f"--kubeconfig={missing}")
     assert result.exit_code == 1
-    assert result.stderr == (
-        "✗ applying GitRepository to a cluster is not implemented yet, use --export\n")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("✗ ")
+    assert str(missing) in result.stderr
 
 
 def test_labels_from_create_and_leaf_are_merged_and_sorted() -> None:

@@ -7,6 +7,7 @@ and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -90,6 +91,12 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("SLUICE_DEBUG"):
+            raise
+        click.echo(f"✗ unexpected error: {type(exc).__name__}: {exc} "
+                   "(set SLUICE_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
