@@ -135,7 +135,8 @@ async def serve(root: Path, n: int) -> None:
     """Child process: author and serve the repository, print its URL, run until killed."""
     async with GitHTTPServer(root) as server:
         repo = server.create_repo("fleet.git", app_files(n))
-        subprocess.run(["git", "-C", str(repo.path), "gc", "-q"], check=True)
+        await asyncio.to_thread(subprocess.run, ["git", "-C", str(repo.path), "gc", "-q"],
+                                check=True)
         print(server.repo_url("fleet.git"), flush=True)
         await asyncio.Event().wait()
 

@@ -231,8 +231,21 @@ async def _namespace_or_marker(flux: Flux, name: str) -> object:
     return "gone" if found is None else found
 
 
+async def _scale_by_hand(flux: Flux, request: pytest.FixtureRequest, replicas: int) -> None:
+    """``kubectl scale deployment/agnhost``; the same request as kubectl when it is missing."""
+    try:
+        kubectl = request.getfixturevalue("kubectl")
+    except pytest.skip.Exception:
+        m = await flux.mapping("apps/v1", "Deployment")
+        await flux.objects.merge_patch(m, "agnhost", {"spec": {"replicas": replicas}}, "agnhost",
+                                       subresource="scale", field_manager="kubectl")
+        return
+    await asyncio.to_thread(kubectl.ok, "-n", "agnhost", "scale", "deployment/agnhost",
+                            f"--replicas={replicas}")
+
+
 async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: GitSSHServer,
-                               deploy_key: KeyPair, kubectl: object) -> None:
+                               deploy_key: KeyPair, request: pytest.FixtureRequest) -> None:
     # ------------------------------------------------------------- bootstrap
     fleet = github.create_repo("k8s-kind-fluxcd.git")
     sync = GOTK_SYNC.format(url=github.repo_url("k8s-kind-fluxcd.git"))
@@ -381,8 +394,7 @@ async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: Gi
         assert condition(ks, "Reconciling") is None
 
         # ------------------------- kubectl scale by hand is reverted at the next run
-        await asyncio.to_thread(kubectl.ok, "-n", "agnhost", "scale",  # type: ignore[attr-defined]
-                                "deployment/agnhost", "--replicas=3")
+        await _scale_by_hand(flux, request, 3)
         scaled = await _deployment(flux)
         assert scaled["spec"]["replicas"] == 3
         await flux.reconcile_ks("agnhost", "agnhost")

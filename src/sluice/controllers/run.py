@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sluice.controllers.kustomization.controller import setup_kustomization_controller
+from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
@@ -44,6 +46,10 @@ class ControllerSettings:
     # --storage-adv-addr: the host:port put in artifact URLs.
     storage_adv_addr: str | None = None
     manager: ManagerOptions = field(default_factory=ManagerOptions)
+    kustomization: KustomizationOptions = field(default_factory=KustomizationOptions)
+    # `--controllers`: which groups this process runs (one Deployment each in a cluster);
+    # None runs them all, as `sluice up` does.
+    controllers: frozenset[str] | None = None
 
 
 ControllerSetup = Callable[[Manager, Storage, ControllerSettings], Awaitable[object]]
@@ -53,8 +59,15 @@ async def _gitrepository(manager: Manager, storage: Storage, settings: Controlle
     return await setup_gitrepository_controller(manager, storage)
 
 
-CONTROLLERS: list[tuple[str, ControllerSetup]] = [
-    ("GitRepository", _gitrepository),
+async def _kustomization(manager: Manager, storage: Storage,
+                         settings: ControllerSettings) -> object:
+    return await setup_kustomization_controller(manager, settings.kustomization)
+
+
+# (kind, the `--controllers` group it belongs to, setup)
+CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
+    ("GitRepository", "source", _gitrepository),
+    ("Kustomization", "kustomize", _kustomization),
 ]
 
 
@@ -84,7 +97,9 @@ class Controllers:
                 advertised = f"{shown}:{server.port}"
             storage = Storage(settings.storage_path, advertised)
             manager = Manager(connection, settings.manager)
-            for kind, setup in CONTROLLERS:
+            for kind, group, setup in CONTROLLERS:
+                if settings.controllers is not None and group not in settings.controllers:
+                    continue
                 await setup(manager, storage, settings)
                 log.debug("registered the %s controller", kind)
         except BaseException:
