@@ -103,6 +103,21 @@ def test_invalid_yaml_resource_names_the_file(tmp_path: Path) -> None:
     assert err.value.path == "bad.yaml"
 
 
+def test_yaml_syntax_error_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    # As go-yaml words it through kustomize: no PyYAML context lines or
+    # '<unicode string>' marks in a Kustomization's Ready message.
+    bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: [a, b\n  j: c\n"
+    app = write(
+        tmp_path,
+        {"kustomization.yaml": "resources:\n- app/cm.yaml\n", "app/cm.yaml": bad},
+    )
+    with pytest.raises(InvalidYAML) as err:
+        build(app)
+    assert str(err.value) == (
+        "failed to parse app/cm.yaml: yaml: line 5: did not find expected ',' or ']'"
+    )
+
+
 def test_object_without_name_is_rejected(tmp_path: Path) -> None:
     app = write(
         tmp_path,

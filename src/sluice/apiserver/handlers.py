@@ -32,9 +32,12 @@ from sluice.apiserver.errors import (
 )
 from sluice.apiserver.registry import (
     APPLY_PATCH,
+    JSON_PATCH,
     Cluster,
     DeleteOptions,
     WriteOptions,
+    json_patch,
+    merge_patch,
 )
 from sluice.apiserver.resources import ResourceType
 from sluice.apiserver.selectors import FieldSelector, LabelSelector
@@ -171,6 +174,8 @@ class Api:
             raise NotFound(rt.group, rt.plural, name)
         if sub and sub not in ("status", "scale", "finalize"):
             raise NotFound(rt.group, rt.plural, name)
+        if sub == "finalize" and rt.storage_key != ("", "namespaces"):
+            raise NotFound(rt.group, rt.plural, name)
         if sub == "status" and not rt.status and rt.storage_key != ("", "namespaces"):
             raise NotFound(rt.group, rt.plural, name)
         if sub == "scale" and rt.scale is None:
@@ -233,7 +238,7 @@ class Api:
             return protobuf_decode.decode(raw)
         try:
             if "yaml" in ctype:
-                return yaml.safe_load(raw)
+                return _load_yaml(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             kind = "yaml" if "yaml" in ctype else "json"
@@ -268,7 +273,7 @@ class Api:
                 fields = FieldSelector((*fields.terms, ("metadata.name", "=", name)))
             if _bool(q.get("watch")):
                 return await self._watch(request, rt, ns or None, labels, fields)
-            limit = int(q.get("limit") or 0)
+            limit = _int_param(q, "limit")
             result = c.list(rt, ns or None, labels, fields, limit, q.get("continue", ""))
             if _wants_table(request):
                 return self._table(request, rt, result["items"], result["metadata"])
@@ -303,14 +308,16 @@ class Api:
             opts = self._write_options(request)
             ctype = request.content_type
             if sub == "scale":
-                scale = _scale_of(rt, c.get(rt, ns, name))
-                from sluice.apiserver.registry import merge_patch
-
-                return json_response(_set_scale(c, rt, ns, name, merge_patch(scale, body), opts))
+                return json_response(_patch_scale(c, rt, ns, name, ctype, body, opts))
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
             obj = c.patch(rt, ns, name, ctype, body, opts, "status" if sub == "status" else "")
             return json_response(obj, 201 if (ctype == APPLY_PATCH and not existed) else 200)
         if method == "DELETE":
+            if sub:
+                # Subresources are read and written, never deleted: DELETE .../scale or
+                # .../status must not delete the object itself.
+                raise MethodNotAllowed("the server does not allow this method on the "
+                                       "requested resource")
             dopts = await self._delete_options(request)
             if not name:
                 labels = LabelSelector.parse(q.get("labelSelector"))
@@ -341,7 +348,11 @@ class Api:
                 try:
                     body = json.loads(raw)
                 except ValueError:
-                    body = yaml.safe_load(raw)
+                    try:
+                        body = yaml.safe_load(raw)
+                    except yaml.YAMLError as exc:
+                        raise BadRequest(f"error decoding DeleteOptions: "
+                                         f"{str(exc).splitlines()[0]}") from None
                 if isinstance(body, dict):
                     opts.propagation = body.get("propagationPolicy") or opts.propagation
                     if body.get("orphanDependents"):
@@ -381,7 +392,7 @@ class Api:
         rv_text = q.get("resourceVersion", "")
         send_initial = _bool(q.get("sendInitialEvents"))
         bookmarks = _bool(q.get("allowWatchBookmarks"))
-        timeout = float(q.get("timeoutSeconds") or 0) or None
+        timeout = float(_int_param(q, "timeoutSeconds")) or None
         table = _wants_table(request)
         if rv_text and not rv_text.isdigit():
             raise BadRequest(f"invalid resourceVersion: {rv_text}")
@@ -441,7 +452,11 @@ class Api:
                         item = await watcher.queue.get()
                 except TimeoutError:
                     if bookmarks:
-                        await send("BOOKMARK", bookmark(max(last_rv, watcher.sent_rv)))
+                        # Writes publish synchronously, so an empty queue means this watcher
+                        # has seen everything up to the current revision: the bookmark can
+                        # advance to it, sparing a quiet resource's clients a 410 later.
+                        rv_now = c.storage.revision if watcher.queue.empty() else 0
+                        await send("BOOKMARK", bookmark(max(last_rv, watcher.sent_rv, rv_now)))
                     continue
                 if item is None:
                     break
@@ -457,6 +472,66 @@ class Api:
         except ConnectionResetError:
             pass
         return resp
+
+
+# No storable object (1.5 MiB as JSON) has more nodes than this; YAML aliases can make a
+# few hundred bytes expand to billions of them ("billion laughs"), which would stall the
+# one event loop that serves every client.
+MAX_YAML_NODES = 1_000_000
+
+
+def _expanded_nodes(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes ``node`` becomes once aliases are expanded (shared nodes counted once each
+    time they are referenced, computed once)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # an alias cycle counts as one node instead of recursing forever
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_nodes(n, memo) for n in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_nodes(k, memo) + _expanded_nodes(v, memo) for k, v in node.value)
+    memo[id(node)] = total
+    return total
+
+
+def _load_yaml(raw: bytes) -> Any:
+    loader = yaml.SafeLoader(raw)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_nodes(node, {}) > MAX_YAML_NODES:
+            raise BadRequest(f"error decoding yaml: the document expands to more than "
+                             f"{MAX_YAML_NODES} nodes")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _int_param(q: Any, key: str) -> int:
+    """An integer query parameter; a malformed one is the client's error (400), not ours."""
+    text = q.get(key) or "0"
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f'invalid value for "{key}": {text!r} is not an integer') from None
+
+
+def _patch_scale(c: Cluster, rt: ResourceType, ns: str, name: str, ctype: str, body: Any,
+                 opts: WriteOptions) -> Obj:
+    """PATCH on /scale: JSON patches apply as operations, the merge kinds as merges."""
+    scale = _scale_of(rt, c.get(rt, ns, name))
+    if ctype == JSON_PATCH:
+        patched = json_patch(scale, body)
+    elif isinstance(body, dict):
+        patched = merge_patch(scale, body)
+    else:
+        raise BadRequest("the patch for the scale subresource must be a JSON object")
+    if not isinstance(patched, dict) or not isinstance(patched.get("spec", {}), dict):
+        raise BadRequest("the patched Scale is not an object with a spec")
+    return _set_scale(c, rt, ns, name, patched, opts)
 
 
 def _scale_of(rt: ResourceType, obj: Obj) -> Obj:

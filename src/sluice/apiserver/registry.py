@@ -103,7 +103,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def _json_patch(target: Obj, ops: Any) -> Obj:
+def json_patch(target: Obj, ops: Any) -> Obj:
+    """RFC 6902 JSON patch; failures are Status errors (400 malformed, 422 not applicable)."""
     import jsonpatch  # imported lazily: only JSON patches need it
 
     if not isinstance(ops, list):
@@ -171,14 +172,15 @@ class Cluster:
         out["kind"] = rt.kind
         return out
 
-    def _check_namespace(self, rt: ResourceType, namespace: str, creating: bool) -> None:
+    def _check_namespace(self, rt: ResourceType, namespace: str, creating: bool,
+                         name: str = "") -> None:
         if not rt.namespaced:
             return
         ns = self.storage.get(NAMESPACE_KEY, "", namespace)
         if ns is None:
             raise NotFound("", "namespaces", namespace)
         if creating and ns.get("metadata", {}).get("deletionTimestamp"):
-            raise Forbidden(f'{rt.plural} "{""}" is forbidden: unable to create new content in '
+            raise Forbidden(f'{rt.plural} "{name}" is forbidden: unable to create new content in '
                             f"namespace {namespace} because it is being terminated")
 
     # ------------------------------------------------------------------- reads
@@ -191,11 +193,16 @@ class Cluster:
     def list(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
              fields: FieldSelector, limit: int = 0, cont: str = "") -> Obj:
         ns = namespace if rt.namespaced else None
-        start = ""
+        start: tuple[str, str] | None = None
         if cont:
             try:
                 token = json.loads(base64.urlsafe_b64decode(cont.encode()).decode())
-                start = token["start"]
+                # Compare as (namespace, name), the storage order: as one "ns/name" string,
+                # "app-2/a" would sort before "app/b" and a page would skip namespace app-2.
+                ns_part, sep, name_part = str(token["start"]).partition("/")
+                if not sep:
+                    raise ValueError(token["start"])
+                start = (ns_part, name_part)
             except (ValueError, KeyError, TypeError):
                 raise BadRequest("continue key is not valid: could not decode") from None
             if int(token.get("rv", 0)) < self.events_floor():
@@ -212,8 +219,7 @@ class Cluster:
         next_token = ""
         for obj in candidates:
             meta = obj["metadata"]
-            key = f"{meta.get('namespace', '')}/{meta['name']}"
-            if start and key <= start:
+            if start is not None and (meta.get("namespace", ""), meta["name"]) <= start:
                 continue
             if not (labels.matches(obj) and fields.matches(obj)):
                 continue
@@ -249,7 +255,7 @@ class Cluster:
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + random_suffix()
         name = meta.get("name", "")
-        self._check_namespace(rt, namespace, creating=True)
+        self._check_namespace(rt, namespace, creating=True, name=name)
         if name and self.storage.get(rt.storage_key, meta.get("namespace", ""), name):
             raise AlreadyExists(rt.group, rt.plural, name)
         meta["uid"] = str(uuid.uuid4())
@@ -280,11 +286,19 @@ class Cluster:
             raise BadRequest(f"the name of the object ({meta['name']}) does not match the name "
                              f"on the URL ({name})")
         if old is None:
-            if subresource:
+            if subresource or (rt.group, rt.kind) not in _CREATE_ON_UPDATE_KINDS:
+                # Most kinds refuse a PUT to a missing object (AllowCreateOnUpdate=false), so
+                # a stale writer cannot resurrect an object someone else has deleted.
                 raise NotFound(rt.group, rt.plural, name)
-            # PUT creates when the object is missing, as for most built-in kinds.
             meta["name"] = name
             return self.create(rt, namespace, obj, opts)
+        given_uid = meta.get("uid")
+        if given_uid and given_uid != old["metadata"].get("uid"):
+            # A body naming another incarnation of the object (deleted and recreated since
+            # it was read) is a failed precondition, not an update of the new one.
+            raise Conflict(rt.group, rt.plural, name,
+                           f"Precondition failed: UID in precondition: {given_uid}, UID in "
+                           f"object meta: {old['metadata'].get('uid')}")
         given_rv = meta.get("resourceVersion")
         if given_rv and given_rv != old["metadata"]["resourceVersion"]:
             raise Conflict(rt.group, rt.plural, name, "the object has been modified; please "
@@ -339,7 +353,7 @@ class Cluster:
             raise NotFound(rt.group, rt.plural, name)
         current = self.as_served(rt, old)
         if content_type == JSON_PATCH:
-            patched = _json_patch(current, patch)
+            patched = json_patch(current, patch)
         elif content_type == MERGE_PATCH:
             if not isinstance(patch, dict):
                 raise BadRequest("merge patch must be a JSON object")
@@ -403,14 +417,15 @@ class Cluster:
             created = self.create(rt, namespace, applied, WriteOptions(
                 dry_run=opts.dry_run, manager="", field_validation=opts.field_validation))
             if fields is not None and not opts.dry_run:
-                # create() recorded nothing (no manager); keep the apply ownership.
+                # create() keeps the body's managedFields; should admission have lost them,
+                # write them back as a real update (new revision, MODIFIED event) rather than
+                # editing the stored object, which watchers already hold, in place.
                 stored = self.storage.get(rt.storage_key, created["metadata"].get(
                     "namespace", ""), created["metadata"]["name"])
-                if stored is not None:
-                    stored["metadata"]["managedFields"] = fields
-                    self.storage.put(rt.storage_key, stored)
-                    # The rewrite above only adds ownership; readers see the final state.
-                    created = self.as_served(rt, stored)
+                if stored is not None and stored["metadata"].get("managedFields") != fields:
+                    owned = copy.deepcopy(stored)
+                    owned["metadata"]["managedFields"] = fields
+                    created = self._commit(rt, stored, owned, False)
             elif fields is not None:
                 created["metadata"]["managedFields"] = fields
             return created
@@ -536,10 +551,18 @@ class Cluster:
                 unknown = structural.prune(obj, schema)
                 if unknown and opts.field_validation == "Strict":
                     raise _unknown_fields(unknown)
-            apply_builtin_defaults(rt.group, rt.kind, obj)
-            if rt.storage_key == ("", "services"):
-                default_service(obj, self._allocate_ip)
-            causes += _builtin_checks(rt, obj)
+            if old is not None and rt.storage_key == ("", "services"):
+                _keep_allocated(old, obj)
+            try:
+                apply_builtin_defaults(rt.group, rt.kind, obj)
+                if rt.storage_key == ("", "services"):
+                    default_service(obj, self._allocate_ip)
+                causes += _builtin_checks(rt, obj)
+            except (AttributeError, TypeError, KeyError, ValueError) as exc:
+                # A field of the wrong shape (a string where an object belongs, ...): the
+                # API server fails to decode such a body into its Go type and answers 400.
+                raise BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+                                 f"{rt.kind}: {type(exc).__name__}: {exc}") from None
         if rt.storage_key == CRD_KEY:
             causes += structural.validate_crd_definition(obj)
         if causes:
@@ -655,6 +678,13 @@ def _unknown_fields(paths: list[str]) -> ApiError:
     return BadRequest(texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]")
 
 
+# Kinds whose PUT creates a missing object, as their kube-apiserver strategies allow.
+_CREATE_ON_UPDATE_KINDS = {("", "Endpoints"), ("", "Event"), ("", "LimitRange"),
+                           ("events.k8s.io", "Event"), ("coordination.k8s.io", "Lease"),
+                           *(("rbac.authorization.k8s.io", k) for k in
+                             ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"))}
+
+
 # Built-in kinds whose spec changes move metadata.generation (others never carry one).
 _GENERATION_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
                      "CustomResourceDefinition", "Ingress", "NetworkPolicy", "PodDisruptionBudget",
@@ -674,6 +704,25 @@ def _same(old: Obj, new: Obj) -> bool:
         return c
 
     return norm(old) == norm(new)
+
+
+def _keep_allocated(old: Obj, new: Obj) -> None:
+    """A Service update that leaves out allocated values keeps them (kube-apiserver's
+    patchAllocatedValues), so ``kubectl replace`` of the original manifest works."""
+    ospec, nspec = old.get("spec"), new.get("spec")
+    if not isinstance(ospec, dict) or not isinstance(nspec, dict):
+        return
+    if nspec.get("type", "ClusterIP") != "ExternalName" and not nspec.get("clusterIP"):
+        for k in ("clusterIP", "clusterIPs"):
+            if k in ospec:
+                nspec[k] = copy.deepcopy(ospec[k])
+    old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                 for p in ospec.get("ports") or [] if isinstance(p, dict)}
+    for p in nspec.get("ports") or []:
+        if isinstance(p, dict) and not p.get("nodePort"):
+            node_port = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
+            if node_port and nspec.get("type") in ("NodePort", "LoadBalancer"):
+                p["nodePort"] = node_port
 
 
 def _builtin_checks(rt: ResourceType, obj: Obj) -> list[Cause]:
@@ -702,11 +751,15 @@ def _builtin_checks(rt: ResourceType, obj: Obj) -> list[Cause]:
             elif not isinstance(p["port"], int) or not 0 < p["port"] < 65536:
                 causes.append(Cause(f"spec.ports[{i}].port", f"Invalid value: {p['port']}: must "
                                     "be between 1 and 65535, inclusive"))
-    elif rt.kind == "ConfigMap" and rt.group == "":
+    elif rt.kind in ("ConfigMap", "Secret") and rt.group == "":
         for k in ("data", "binaryData"):
             v = obj.get(k)
             if v is not None and not isinstance(v, dict):
                 causes.append(Cause(k, "Invalid value: must be a map", "FieldValueTypeInvalid"))
+            elif v and not all(isinstance(x, str) for x in v.values()):
+                # map[string]string (or []byte as base64): anything else fails to decode.
+                raise BadRequest(f"{rt.kind} in version \"v1\" cannot be handled as a "
+                                 f"{rt.kind}: {k}: values must be strings")
     return causes
 
 

@@ -55,6 +55,9 @@ class LabelSelector:
         for part in split_selector(text):
             if m := _SET_RE.match(part):
                 vals = tuple(v.strip() for v in m["vals"].split(",") if v.strip())
+                if not vals:
+                    raise BadRequest(f"unable to parse requirement: for 'in', 'notin' "
+                                     f"operators, values set can't be empty: '{part.strip()}'")
                 reqs.append(Requirement(m["key"], m["op"], vals))
             elif m := _EQ_RE.match(part):
                 op = "!=" if m["op"] == "!=" else "="

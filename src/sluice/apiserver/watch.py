@@ -52,17 +52,22 @@ class Watcher:
         now = self.match(ev.obj)
         before = ev.old is not None and self.match(ev.old)
         kind = ev.type
+        obj = ev.obj
         if kind == "MODIFIED":
             if now and not before:
                 kind = "ADDED"
-            elif before and not now:
+            elif before and not now and ev.old is not None:
+                # Leaving the selector: like the watch cache, send the object as the watcher
+                # last matched it, stamped with this event's revision.
                 kind = "DELETED"
+                obj = {**ev.old, "metadata": {**(ev.old.get("metadata") or {}),
+                                              "resourceVersion": str(ev.rv)}}
             elif not now:
                 return
         elif not now:
             return
         self.sent_rv = ev.rv
-        self.queue.put_nowait((kind, ev.obj, ev.rv))
+        self.queue.put_nowait((kind, obj, ev.rv))
 
     def close(self) -> None:
         self.queue.put_nowait(None)

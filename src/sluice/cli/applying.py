@@ -27,8 +27,9 @@ one kustomize-controller leaves alone when it later takes over a resource.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sluice.cli.clientctx import Client, connect_client, log, run
@@ -38,7 +39,7 @@ from sluice.cli.options import Globals
 from sluice.cli.readiness import poll, ready_verdict
 from sluice.kube.mapping import ResourceMapping
 
-__all__ = ["apply_and_wait", "upsert"]
+__all__ = ["apply_and_wait", "apply_source_with_credentials", "upsert"]
 
 Obj = dict[str, Any]
 
@@ -145,12 +146,12 @@ async def _wait(client: Client, fk: FluxKind, name: str, namespace: str,
 
 
 async def _apply_flux_object(client: Client, fk: FluxKind, obj: Mapping[str, Any],
-                             deadline: float) -> None:
+                             deadline: float, announce: bool = True) -> None:
     meta = obj.get("metadata") or {}
     name = str(meta.get("name", ""))
     namespace = str(meta.get("namespace") or client.namespace)
     label = f"{fk.kind} source" if fk.kind in _SOURCE_KINDS else fk.kind
-    if fk.kind not in _GENERATED_BY_COMMAND:
+    if announce and fk.kind not in _GENERATED_BY_COMMAND:
         log.generate(f"generating {label}")
     log.action(f"applying {label}")
     mapping = await client.mapping(fk)
@@ -221,6 +222,44 @@ def apply_and_wait(objects: Sequence[dict[str, Any]], globals_: Globals) -> None
                     await _apply_plain(client, obj)
                 else:
                     await _apply_flux_object(client, fk, obj, deadline)
+        finally:
+            await client.aclose()
+
+    run(main)
+
+
+def apply_source_with_credentials(source: dict[str, Any],
+                                  credentials: Callable[[], dict[str, Any] | None],
+                                  action: str, globals_: Globals) -> None:
+    """``flux create source`` with generated credentials: the Secret first, then the source.
+
+    Once connected, ``✚ generating <Kind> source`` is printed and
+    ``credentials`` called (in a thread: it may scan an SSH host and prompt);
+    it returns the Secret to create, or None. Flux upserts that Secret
+    quietly after ``► <action>``, points ``spec.secretRef`` at it, says
+    ``✔ authentication configured``, then applies and waits for the source
+    as `apply_and_wait` does.
+    """
+    async def main() -> None:
+        client = connect_client(globals_)
+        deadline = time.monotonic() + client.timeout
+        try:
+            fk = _flux_kind(source)
+            if fk is None:
+                raise CommandError(f"not a Flux source: {source.get('kind')}")
+            log.generate(f"generating {fk.kind} source")
+            secret = await asyncio.to_thread(credentials)
+            obj = source
+            if secret is not None:
+                log.action(action)
+                meta = secret.get("metadata") or {}
+                mapping = await client.objects.mapping("v1", "Secret")
+                await upsert(client, mapping, {**secret, "metadata": {
+                    **meta, "namespace": str(meta.get("namespace") or client.namespace)}})
+                spec = {**(source.get("spec") or {}), "secretRef": {"name": meta["name"]}}
+                obj = {**source, "spec": spec}
+                log.success("authentication configured")
+            await _apply_flux_object(client, fk, obj, deadline, announce=False)
         finally:
             await client.aclose()
 

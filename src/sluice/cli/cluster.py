@@ -7,11 +7,19 @@ cluster and Sluice's controllers connected to it through the very kubeconfig
 exercise the same HTTPS API any client uses. Artifacts are stored under
 ``<data-dir>/artifacts`` and served on a loopback address, reachable from the
 machine ``sluice up`` runs on.
+
+Both also write their log, one JSON line per event, to
+``<data-dir>/controllers.log`` (rotated at 5 MiB, two old files kept), where
+``sluice logs --data-dir`` reads it. Only log records go there, never HTTP
+request or response bodies: the HTTP client and server libraries, whose debug
+output could carry a Secret, are kept out of the file below warnings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import logging.handlers
 from pathlib import Path
 
 import click
@@ -19,12 +27,38 @@ import click
 from sluice.apiserver.server import EmbeddedCluster
 from sluice.cli.controllers import install_signal_handlers, serve_controllers, setup_logging
 from sluice.cli.failing import CommandError
+from sluice.cli.logs import LOG_FILE  # the name `sluice logs` looks for
 from sluice.controllers.run import ControllerSettings
 from sluice.kube.config import connect
 from sluice.kube.errors import KubeError
 from sluice.runtime.manager import ManagerOptions, parse_address
 
 DEFAULT_DATA_DIR = ".sluice"
+LOG_FILE_BYTES = 5 * 1024 * 1024
+LOG_FILE_BACKUPS = 2
+# Libraries that log raw HTTP/SSH traffic at debug level: never in the file below WARNING.
+_WIRE_LOGGERS = ("httpx", "httpx2", "httpcore", "h11", "h2", "hpack", "aiohttp", "asyncssh")
+
+
+def _not_wire_traffic(record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.WARNING:
+        return True
+    return not any(record.name == name or record.name.startswith(name + ".")
+                   for name in _WIRE_LOGGERS)
+
+
+def log_to_file(data_dir: Path) -> logging.Handler:
+    """Also send the root logger's records to ``<data-dir>/controllers.log`` (rotating, JSON)."""
+    from sluice.cli.controllers import JSONFormatter  # the encoding `sluice logs` parses
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        data_dir / LOG_FILE, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
+        encoding="utf-8")
+    handler.setFormatter(JSONFormatter())
+    handler.addFilter(_not_wire_traffic)
+    logging.getLogger().addHandler(handler)
+    return handler
 
 
 def _options(func: click.decorators.FC) -> click.decorators.FC:
@@ -86,9 +120,14 @@ def cluster_up(data_dir: Path, port: int, host: str, insecure_http: bool,
                pod_ready_delay: float) -> None:
     """Start the embedded cluster and serve until interrupted."""
     setup_logging("info", "console")
+    handler = log_to_file(data_dir)
     ec = EmbeddedCluster(data_dir, host=host, port=port, insecure_http=insecure_http,
                          pod_ready_delay=pod_ready_delay)
-    asyncio.run(_serve(ec, "embedded cluster"))
+    try:
+        asyncio.run(_serve(ec, "embedded cluster"))
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
 
 
 def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -116,6 +155,7 @@ def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_dela
        artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str) -> None:
     """Start the embedded cluster with Sluice's controllers, and serve until interrupted."""
     setup_logging(log_level, "console")
+    handler = log_to_file(data_dir)
     ec = EmbeddedCluster(data_dir, host=host, port=port, insecure_http=insecure_http,
                          pod_ready_delay=pod_ready_delay)
     settings = ControllerSettings(
@@ -123,4 +163,8 @@ def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_dela
         artifact_addr=artifact_addr,
         manager=ManagerOptions(concurrent=concurrent, metrics_addr=metrics_addr or None),
     )
-    asyncio.run(_serve_all(ec, settings))
+    try:
+        asyncio.run(_serve_all(ec, settings))
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

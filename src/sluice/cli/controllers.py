@@ -35,7 +35,7 @@ __all__ = ["controllers", "install_signal_handlers", "serve_controllers", "setup
 _STRUCTURED = ("object", "result")
 
 
-class _JSONFormatter(logging.Formatter):
+class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
             "level": record.levelname.lower(),
@@ -55,7 +55,7 @@ class _JSONFormatter(logging.Formatter):
 def setup_logging(level: str = "info", encoding: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if encoding == "json":
-        handler.setFormatter(_JSONFormatter())
+        handler.setFormatter(JSONFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()

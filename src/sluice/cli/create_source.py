@@ -4,15 +4,25 @@ Each command builds the ``source.toolkit.fluxcd.io/v1`` object exactly as
 ``flux create source ...`` does (same defaults, same fields left out when a
 flag is unset, same precedence between Git refs, same error messages), then
 prints it with ``--export`` or hands it to :func:`apply_and_wait`.
+
+Without ``--secret-ref`` (and without ``--export``, which prints the source
+alone), credentials given on the command line become a Secret the source
+points at, as flux does: Git gets a Secret named like the source (over SSH
+a deploy key, from ``--private-key-file`` or generated, ECDSA P-384 by
+default, plus the server's host key, and a confirmation prompt unless
+``--silent``), Helm repositories ``helm-<name>``, buckets ``bucket-<name>``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlsplit
+import asyncio
+from typing import Any, cast
+from urllib.parse import SplitResult, urlsplit
 
 import click
 
+from sluice.cli.applying import apply_source_with_credentials
+from sluice.cli.clientctx import log
 from sluice.cli.create_flags import (
     CreateArgs,
     FluxCommand,
@@ -31,6 +41,16 @@ from sluice.cli.create_flags import (
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
 from sluice.core.durations import format_duration
+from sluice.core.sshkeys import (
+    EcdsaCurve,
+    HostKeyScanError,
+    KeyAlgorithm,
+    KeyPair,
+    SSHKeyError,
+    generate_key_pair,
+    load_key_pair,
+    scan_host_keys,
+)
 
 __all__ = ["bucket", "chart", "git", "helm", "oci", "validate_ssh_key_flags"]
 
@@ -180,7 +200,103 @@ def git(args: tuple[str, ...], url: str, branch: str, tag: str, semver: str, ref
         spec["secretRef"] = {"name": secret_ref}
     if proxy_secret_ref:
         spec["proxySecretRef"] = {"name": proxy_secret_ref}
-    publish(_source("GitRepository", name, globals_.namespace, labels, spec), create_args, globals_)
+    source = _source("GitRepository", name, globals_.namespace, labels, spec)
+    if create_args.export:
+        publish(source, create_args, globals_)
+        return
+    key_spec = (ssh_key_algorithm, validate_ssh_key_flags(ssh_key_algorithm, ssh_rsa_bits,
+                                                          ssh_ecdsa_curve), ssh_ecdsa_curve)
+
+    def credentials() -> dict[str, Any] | None:
+        if secret_ref:
+            return None
+        data = _git_credentials(urlsplit(url), username, password, ca_file, private_key_file,
+                                key_spec, silent)
+        return _secret(name, globals_.namespace, {}, data) if data else None
+
+    apply_source_with_credentials(source, credentials,
+                                  "applying secret with repository credentials", globals_)
+
+
+def _secret(name: str, namespace: str, labels: dict[str, str],
+            data: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": object_meta(name, namespace, labels), "stringData": data}
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise CommandError(f"{what}: open {path}: no such file or directory") from None
+    except OSError as err:
+        raise CommandError(f"{what}: open {path}: {err.strerror or err}") from None
+
+
+def _git_credentials(parts: SplitResult, username: str, password: str, ca_file: str,
+                     private_key_file: str, key_spec: tuple[str, int, str],
+                     silent: bool) -> dict[str, str]:
+    """The stringData of the Secret flux generates for a Git URL (empty: no Secret)."""
+    data: dict[str, str] = {}
+    if parts.scheme == "ssh":
+        pair = _deploy_key(private_key_file, password, key_spec)
+        data["identity"] = pair.private_key.decode("utf-8")
+        data["identity.pub"] = pair.public_key.strip() + "\n"
+        data["known_hosts"] = _known_hosts(parts.hostname or "", parts.port or 22)
+        if password:
+            # With a key, -p is the key's passphrase.
+            data["password"] = password
+        log.success(f"collected public key from SSH server:\n{data['known_hosts']}")
+        log.generate(f"deploy key: {pair.public_key.strip()}")
+        if not silent:
+            try:
+                confirmed = click.confirm("Have you added the deploy key to your repository",
+                                          default=False, err=True)
+            except click.Abort:
+                confirmed = False
+            if not confirmed:
+                raise CommandError("aborting")
+        return data
+    if parts.scheme == "http":
+        # flux warns on any plain-HTTP URL created without --secret-ref.
+        log.warning("insecure configuration: credentials configured for an HTTP URL")
+    elif ca_file:
+        data["ca.crt"] = _read(ca_file, "unable to read TLS CA file")
+    if username and password:
+        data = {"username": username, "password": password, **data}
+    return data
+
+
+def _deploy_key(private_key_file: str, password: str, key_spec: tuple[str, int, str]) -> KeyPair:
+    algorithm, rsa_bits, curve = key_spec
+    try:
+        if private_key_file:
+            with open(private_key_file, "rb") as handle:
+                raw = handle.read()
+            return load_key_pair(raw, password or None)
+        return generate_key_pair(cast(KeyAlgorithm, algorithm), rsa_bits=rsa_bits,
+                                 ecdsa_curve=cast(EcdsaCurve, curve),
+                                 passphrase=password or None)
+    except FileNotFoundError:
+        raise CommandError(f"failed to open private key file: open {private_key_file}: "
+                           "no such file or directory") from None
+    except OSError as err:
+        raise CommandError(f"failed to open private key file: open {private_key_file}: "
+                           f"{err.strerror or err}") from None
+    except SSHKeyError as err:
+        raise CommandError(str(err)) from None
+
+
+def _known_hosts(host: str, port: int) -> str:
+    """The host key line flux records: the first type Go's SSH client prefers."""
+    from sluice.cli.create_secret import known_hosts_for  # it imports this module
+
+    try:
+        lines = asyncio.run(scan_host_keys(host, port))
+    except (HostKeyScanError, OSError) as err:
+        raise CommandError(f"SSH key scan for host {host}:{port} failed, error: {err}") from None
+    return known_hosts_for(lines)
 
 
 @click.command("helm", cls=FluxCommand, short_help="Create or update a HelmRepository source")
@@ -209,8 +325,9 @@ def helm(args: tuple[str, ...], url: str, username: str, password: str, cert_fil
     spec: dict[str, Any] = {"url": url, "interval": format_duration(create_args.interval)}
     if secret_ref:
         spec["secretRef"] = {"name": secret_ref}
-    if pass_credentials:
-        spec["passCredentials"] = True
+        # flux sets passCredentials only along with a secret.
+        if pass_credentials:
+            spec["passCredentials"] = True
     if create_args.fetch_timeout > 0:
         spec["timeout"] = format_duration(create_args.fetch_timeout)
     # An oci:// URL makes a static OCI Helm repository.
@@ -218,7 +335,28 @@ def helm(args: tuple[str, ...], url: str, username: str, password: str, cert_fil
         spec["type"] = "oci"
         if oci_provider:
             spec["provider"] = oci_provider
-    publish(_source("HelmRepository", name, globals_.namespace, labels, spec), create_args, globals_)
+    source = _source("HelmRepository", name, globals_.namespace, labels, spec)
+    if create_args.export:
+        publish(source, create_args, globals_)
+        return
+    data: dict[str, str] = {}
+    if ca_file:
+        data["ca.crt"] = _read(ca_file, "unable to read TLS CA file")
+    if cert_file and key_file:
+        data["tls.crt"] = _read(cert_file, "failed to read cert file")
+        data["tls.key"] = _read(key_file, "failed to read key file")
+    if username and password:
+        data = {"username": username, "password": password, **data}
+
+    def credentials() -> dict[str, Any] | None:
+        if secret_ref or not data:
+            return None
+        if pass_credentials:
+            spec["passCredentials"] = True
+        return _secret(f"helm-{name}", globals_.namespace, {}, data)
+
+    apply_source_with_credentials(source, credentials,
+                                  "applying secret with repository credentials", globals_)
 
 
 @click.command("oci", cls=FluxCommand, short_help="Create or update an OCIRepository")
@@ -341,7 +479,20 @@ def bucket(args: tuple[str, ...], provider: str, bucket_name: str, endpoint: str
         spec["secretRef"] = {"name": secret_ref}
     if proxy_secret_ref:
         spec["proxySecretRef"] = {"name": proxy_secret_ref}
-    publish(_source("Bucket", name, globals_.namespace, labels, spec), create_args, globals_)
+    source = _source("Bucket", name, globals_.namespace, labels, spec)
+    if create_args.export:
+        publish(source, create_args, globals_)
+        return
+
+    def credentials() -> dict[str, Any] | None:
+        if secret_ref or not (access_key and secret_key):
+            return None
+        # Unlike the Git and Helm ones, flux labels the bucket Secret like the source.
+        return _secret(f"bucket-{name}", globals_.namespace, labels,
+                       {"accesskey": access_key, "secretkey": secret_key})
+
+    apply_source_with_credentials(source, credentials,
+                                  "applying secret with the bucket credentials", globals_)
 
 
 @click.command("chart", cls=FluxCommand, short_help="Create or update a HelmChart source")

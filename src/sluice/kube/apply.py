@@ -31,6 +31,9 @@ repository behaves the same under Sluice:
   Apply entry, and ``kubectl.kubernetes.io/last-applied-configuration`` is
   removed. Fields someone set by hand are then owned by the controller, so
   the next apply resets them or, when Git no longer has them, removes them.
+  An object with no managedFields at all gets its ``before-first-apply``
+  entry (made by the server on that first apply) taken over right after the
+  apply, so the take-over costs one reconcile and the next one writes nothing.
 
 The result is a `ChangeSet`: one entry per object, ``created``,
 ``configured``, ``unchanged`` or ``skipped``, which Flux turns into events
@@ -48,7 +51,7 @@ import copy
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -382,12 +385,20 @@ class ResourceManager:
                 kept.append(own)
             own["fieldsV1"] = _union(own.get("fieldsV1") or {}, taken)
             bmeta["managedFields"] = kept
-        for k in stale_ann:
-            annotations.pop(k)
-        for k in stale_lab:
-            labels.pop(k)
-        bmeta["annotations"] = annotations
-        bmeta["labels"] = labels
+        # Only maps that lose a key are rewritten, and an emptied one goes: sending
+        # ``annotations: {}`` for an object that had none would be a change of its
+        # own, recorded as a kustomize-controller Update entry that the next
+        # reconcile would take over again, reporting the object configured each time.
+        for key, stale, values in (("annotations", stale_ann, annotations),
+                                   ("labels", stale_lab, labels)):
+            if not stale:
+                continue
+            for k in stale:
+                values.pop(k)
+            if values:
+                bmeta[key] = values
+            else:
+                bmeta.pop(key, None)
         return body
 
     async def dry_run(self, mapping: ResourceMapping, desired: Obj,
@@ -481,9 +492,17 @@ class ResourceManager:
         elif d.cleanup is not None:
             await self._take_over(d, opts)
         try:
-            await self._ssa(d, dry_run=False)
+            applied = await self._ssa(d, dry_run=False)
         except ApiStatusError as exc:
             raise ApplyError([f"{d.ref.subject} apply failed: {exc.message}"]) from None
+        if d.existing is not None and not (d.existing.get("metadata") or {}).get("managedFields"):
+            # An object with no field ownership at all (written before tracking, or
+            # by the embedded cluster itself): the server has just given what it held
+            # to ``before-first-apply``. Take it over now, so that this first apply
+            # is the one that takes ownership and the next one finds nothing to do.
+            cleanup = self._cleanup_body(applied, d.desired, opts)
+            if cleanup is not None:
+                await self._take_over(replace(d, cleanup=cleanup), opts)
         return ChangeSetEntry(d.ref, d.action)
 
     async def _take_over(self, d: DryRun, opts: ApplyOptions) -> None:

@@ -157,9 +157,24 @@ def to_value(node: Node) -> Any:
     return out
 
 
+class YAMLSyntaxError(yaml.YAMLError):
+    """A text does not parse; the message is go-yaml's one line (see `yaml_error_text`)."""
+
+
 def load_documents(text: str) -> Iterator[Any]:
-    """Yields each non-empty document of a multi-document YAML text."""
-    for node in yaml.compose_all(text, Loader=_Loader):
+    """Yields each non-empty document of a multi-document YAML text.
+
+    Raises `YAMLSyntaxError` (a ``yaml.YAMLError``) with a one-line message when
+    the text does not parse, so that every caller's message stays on one line.
+    """
+    nodes = yaml.compose_all(text, Loader=_Loader)
+    while True:
+        try:
+            node = next(nodes)
+        except StopIteration:
+            return
+        except yaml.YAMLError as exc:
+            raise YAMLSyntaxError(yaml_error_text(exc, text)) from exc
         if node is None:
             continue
         yield to_value(node)
@@ -173,3 +188,64 @@ def load_one(text: str) -> Any:
     if len(docs) > 1:
         raise ValueError("expected a single YAML document")
     return docs[0]
+
+
+# PyYAML's problem wording (from the start of its message) and go-yaml v3's for the
+# same fault; a ``None`` context matches any.
+_GO_PROBLEMS: tuple[tuple[str, str | None, str], ...] = (
+    ("expected ',' or ']'", None, "did not find expected ',' or ']'"),
+    ("expected ',' or '}'", None, "did not find expected ',' or '}'"),
+    ("expected <block end>", "while parsing a block mapping", "did not find expected key"),
+    ("expected <block end>", None, "did not find expected '-' indicator"),
+    ("expected the node content", None, "did not find expected node content"),
+    ("expected '<document start>'", None, "did not find expected <document start>"),
+    ("mapping values are not allowed", None, "mapping values are not allowed in this context"),
+    ("found character", None, "found character that cannot start any token"),
+)
+
+
+def yaml_error_text(exc: BaseException, text: str | None = None) -> str:
+    """A YAML failure on one line, worded as go-yaml v3 words it (``yaml: line 6: ...``).
+
+    PyYAML's messages span several lines (context, snippet, ``in "<unicode
+    string>"``); kustomize, and so Flux, shows go-yaml's one-liner. ``text`` is the
+    document, to name an undefined alias libyaml's message leaves out. The line is
+    chosen as go-yaml chooses it: the context mark when it is past the first line,
+    else the problem mark; a parser error prints the 0-based mark (go-yaml's
+    well-known "one line early"), a scanner error the 1-based line.
+    """
+    if isinstance(exc, YAMLSyntaxError):
+        return str(exc)
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        if isinstance(exc, yaml.YAMLError | ValueError):
+            return "yaml: " + " ".join(str(exc).split())
+        return " ".join(str(exc).split())
+    problem = " ".join((exc.problem or exc.context or "invalid YAML").split())
+    context = exc.context or ""
+    if problem.startswith("found undefined alias"):
+        problem = f"unknown anchor '{_alias_at(exc.problem_mark, text)}' referenced"
+    else:
+        for prefix, where, words in _GO_PROBLEMS:
+            if problem.startswith(prefix) and (where is None or context.startswith(where)):
+                problem = words
+                break
+        else:
+            problem = problem.split(", but found")[0]
+    scanner = isinstance(exc, yaml.scanner.ScannerError)
+    line = 0
+    for mark in (exc.context_mark, exc.problem_mark):
+        if mark is not None and mark.line != 0:
+            line = mark.line + 1 if scanner else mark.line
+            break
+    return f"yaml: line {line}: {problem}" if line else f"yaml: {problem}"
+
+
+def _alias_at(mark: Any, text: str | None) -> str:
+    """The name of the ``*alias`` at ``mark`` in ``text``, or ``""``."""
+    if mark is None or text is None:
+        return ""
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return ""
+    found = re.match(r"\*([^\s,\[\]{}]+)", lines[mark.line][mark.column:])
+    return found.group(1) if found else ""

@@ -9,6 +9,7 @@ Kustomization's ``Ready=False`` message.
     ├── ResourceNotFound          a resource, patch, component or generator file is missing
     ├── InvalidKustomization      a kustomization file or one of its fields is malformed
     ├── InvalidYAML               a file is not YAML, or a document is not a Kubernetes object
+    │   └── MalformedYAML         a file does not parse (one line: ``failed to parse <file>: yaml: ...``)
     ├── PathEscape                a path leaves the build root (``../..``, absolute, symlink)
     ├── RemoteBaseRefused         a resource is a URL (http, git, ssh): remote bases are off
     ├── IdConflict                two resources share group/version/kind/namespace/name
@@ -41,6 +42,20 @@ class InvalidKustomization(BuildError):
 
 class InvalidYAML(BuildError):
     """A file does not parse as YAML, or a document lacks apiVersion/kind/name."""
+
+
+class MalformedYAML(InvalidYAML):
+    """A file does not parse as YAML.
+
+    The message already names the file (``failed to parse app/deploy.yaml: yaml:
+    line 6: did not find expected ',' or ']'``), so it is the whole text.
+    """
+
+    def __init__(self, detail: str, *, path: Path | str) -> None:
+        super().__init__(f"failed to parse {path}: {detail}", path=path)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class PathEscape(BuildError):

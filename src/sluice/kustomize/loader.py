@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 
-from .decode import load_documents, load_one
+from .decode import load_documents, load_one, yaml_error_text
 from .errors import (
     InvalidKustomization,
     InvalidYAML,
+    MalformedYAML,
     PathEscape,
     RemoteBaseRefused,
     ResourceNotFound,
@@ -102,7 +103,8 @@ class Loader:
         try:
             data = load_one(text)
         except (yaml.YAMLError, ValueError) as exc:
-            raise InvalidKustomization(f"invalid YAML: {exc}", path=self.display(path)) from exc
+            raise InvalidKustomization(f"invalid YAML: {yaml_error_text(exc, text)}",
+                                       path=self.display(path)) from exc
         if data is None:
             raise InvalidKustomization("kustomization.yaml is empty", path=self.display(path))
         if not isinstance(data, dict):
@@ -119,7 +121,7 @@ class Loader:
         try:
             docs = list(load_documents(text))
         except (yaml.YAMLError, ValueError) as exc:
-            raise InvalidYAML(f"invalid YAML: {exc}", path=display) from exc
+            raise MalformedYAML(yaml_error_text(exc, text), path=display) from exc
         return objects_from_documents(docs, display)
 
 
