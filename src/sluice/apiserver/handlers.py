@@ -30,14 +30,13 @@ from sluice.apiserver.errors import (
     NotFound,
     Unauthorized,
 )
+from sluice.apiserver.patching import json_patch, merge_patch
 from sluice.apiserver.registry import (
     APPLY_PATCH,
     JSON_PATCH,
     Cluster,
     DeleteOptions,
     WriteOptions,
-    json_patch,
-    merge_patch,
 )
 from sluice.apiserver.resources import ResourceType
 from sluice.apiserver.selectors import FieldSelector, LabelSelector

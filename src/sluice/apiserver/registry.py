@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.apiserver import managedfields, strategic, structural
+from sluice.apiserver.builtin_checks import builtin_checks, immutable_checks, keep_allocated
 from sluice.apiserver.defaults import ClusterIPAllocator, apply_builtin_defaults, default_service
 from sluice.apiserver.errors import (
     AlreadyExists,
     ApiError,
     BadRequest,
-    Cause,
     Conflict,
     Forbidden,
     Gone,
@@ -42,6 +42,7 @@ from sluice.apiserver.objectmeta import (
     validate_metadata,
     validate_name,
 )
+from sluice.apiserver.patching import json_patch, merge_patch
 from sluice.apiserver.resources import Catalogue, ResourceType, types_from_crd
 from sluice.apiserver.selectors import FieldSelector, LabelSelector
 from sluice.apiserver.storage import Storage
@@ -88,35 +89,6 @@ def _meta(obj: Obj) -> Obj:
         meta = {}
         obj["metadata"] = meta
     return meta
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = merge_patch(out.get(k), v)
-    return out
-
-
-def json_patch(target: Obj, ops: Any) -> Obj:
-    """RFC 6902 JSON patch; failures are Status errors (400 malformed, 422 not applicable)."""
-    import jsonpatch  # imported lazily: only JSON patches need it
-
-    if not isinstance(ops, list):
-        raise BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    try:
-        result: Obj = jsonpatch.JsonPatch(ops).apply(target)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our "
-                       f"request: {exc}") from None
-    except (TypeError, KeyError, ValueError) as exc:
-        raise BadRequest(f"invalid JSON patch: {exc}") from None
-    return result
 
 
 class Cluster:
@@ -552,12 +524,12 @@ class Cluster:
                 if unknown and opts.field_validation == "Strict":
                     raise _unknown_fields(unknown)
             if old is not None and rt.storage_key == ("", "services"):
-                _keep_allocated(old, obj)
+                keep_allocated(old, obj)
             try:
                 apply_builtin_defaults(rt.group, rt.kind, obj)
                 if rt.storage_key == ("", "services"):
                     default_service(obj, self._allocate_ip)
-                causes += _builtin_checks(rt, obj)
+                causes += builtin_checks(rt, obj)
             except (AttributeError, TypeError, KeyError, ValueError) as exc:
                 # A field of the wrong shape (a string where an object belongs, ...): the
                 # API server fails to decode such a body into its Go type and answers 400.
@@ -569,7 +541,7 @@ class Cluster:
             raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
         if old is not None:
             if not rt.is_custom and subresource != "status":
-                causes = _immutable_checks(rt, old, obj)
+                causes = immutable_checks(rt, old, obj)
                 if causes:
                     raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
             self._bump_generation(rt, old, obj)
@@ -704,124 +676,3 @@ def _same(old: Obj, new: Obj) -> bool:
         return c
 
     return norm(old) == norm(new)
-
-
-def _keep_allocated(old: Obj, new: Obj) -> None:
-    """A Service update that leaves out allocated values keeps them (kube-apiserver's
-    patchAllocatedValues), so ``kubectl replace`` of the original manifest works."""
-    ospec, nspec = old.get("spec"), new.get("spec")
-    if not isinstance(ospec, dict) or not isinstance(nspec, dict):
-        return
-    if nspec.get("type", "ClusterIP") != "ExternalName" and not nspec.get("clusterIP"):
-        for k in ("clusterIP", "clusterIPs"):
-            if k in ospec:
-                nspec[k] = copy.deepcopy(ospec[k])
-    old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                 for p in ospec.get("ports") or [] if isinstance(p, dict)}
-    for p in nspec.get("ports") or []:
-        if isinstance(p, dict) and not p.get("nodePort"):
-            node_port = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
-            if node_port and nspec.get("type") in ("NodePort", "LoadBalancer"):
-                p["nodePort"] = node_port
-
-
-def _builtin_checks(rt: ResourceType, obj: Obj) -> list[Cause]:
-    """The validation users hit most often on built-in kinds."""
-    causes: list[Cause] = []
-    spec = obj.get("spec") or {}
-    if rt.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet") and rt.group == "apps":
-        sel = LabelSelector.from_dict(spec.get("selector"))
-        if not spec.get("selector"):
-            causes.append(Cause("spec.selector", "Required value", "FieldValueRequired"))
-        else:
-            tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-            if not sel.matches({"metadata": {"labels": tlabels}}):
-                causes.append(Cause("spec.template.metadata.labels",
-                                    f"Invalid value: {json.dumps(tlabels)}: `selector` does not "
-                                    "match template `labels`"))
-        causes += _pod_spec_checks((spec.get("template") or {}).get("spec") or {},
-                                   "spec.template.spec")
-    elif rt.kind == "Pod" and rt.group == "":
-        causes += _pod_spec_checks(spec, "spec")
-    elif rt.kind == "Service" and rt.group == "":
-        for i, p in enumerate(spec.get("ports") or []):
-            if not isinstance(p, dict) or "port" not in p:
-                causes.append(Cause(f"spec.ports[{i}].port", "Required value",
-                                    "FieldValueRequired"))
-            elif not isinstance(p["port"], int) or not 0 < p["port"] < 65536:
-                causes.append(Cause(f"spec.ports[{i}].port", f"Invalid value: {p['port']}: must "
-                                    "be between 1 and 65535, inclusive"))
-    elif rt.kind in ("ConfigMap", "Secret") and rt.group == "":
-        for k in ("data", "binaryData"):
-            v = obj.get(k)
-            if v is not None and not isinstance(v, dict):
-                causes.append(Cause(k, "Invalid value: must be a map", "FieldValueTypeInvalid"))
-            elif v and not all(isinstance(x, str) for x in v.values()):
-                # map[string]string (or []byte as base64): anything else fails to decode.
-                raise BadRequest(f"{rt.kind} in version \"v1\" cannot be handled as a "
-                                 f"{rt.kind}: {k}: values must be strings")
-    return causes
-
-
-def _immutable_checks(rt: ResourceType, old: Obj, new: Obj) -> list[Cause]:
-    """Fields the API server refuses to change once set (what ``force`` recreates for)."""
-    causes: list[Cause] = []
-    ospec, nspec = old.get("spec") or {}, new.get("spec") or {}
-
-    def frozen(field: str, before: Any, after: Any) -> None:
-        if before != after:
-            causes.append(Cause(field, f"Invalid value: {json.dumps(after)}: field is immutable"))
-
-    kind = (rt.group, rt.kind)
-    if kind in {("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet"),
-                ("apps", "StatefulSet")}:
-        frozen("spec.selector", ospec.get("selector"), nspec.get("selector"))
-    elif kind == ("batch", "Job"):
-        frozen("spec.selector", ospec.get("selector"), nspec.get("selector"))
-        frozen("spec.template", ospec.get("template"), nspec.get("template"))
-    elif kind == ("", "Service"):
-        if ospec.get("clusterIP") and nspec.get("clusterIP") and \
-                ospec["clusterIP"] != nspec["clusterIP"]:
-            frozen("spec.clusterIP", ospec["clusterIP"], nspec["clusterIP"])
-    elif kind == ("", "PersistentVolumeClaim"):
-        def without_requests(spec: Obj) -> Obj:
-            spec = copy.deepcopy(spec)
-            (spec.get("resources") or {}).pop("requests", None)
-            spec.pop("volumeName", None)
-            return spec
-
-        if without_requests(ospec) != without_requests(nspec):
-            causes.append(Cause("spec", "Forbidden: spec is immutable after creation except "
-                                "resources.requests and volumeAttributesClassName for bound "
-                                "claims", "FieldValueForbidden"))
-    elif kind in {("", "ConfigMap"), ("", "Secret")} and old.get("immutable"):
-        for field in ("data", "binaryData", "stringData"):
-            if old.get(field) != new.get(field) and field != "stringData":
-                causes.append(Cause(field, "Forbidden: field is immutable when `immutable` is "
-                                    "set", "FieldValueForbidden"))
-    return causes
-
-
-def _pod_spec_checks(spec: Obj, path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    containers = spec.get("containers")
-    if not containers:
-        return [Cause(f"{path}.containers", "Required value", "FieldValueRequired")]
-    seen: set[str] = set()
-    for i, c in enumerate(containers):
-        if not isinstance(c, dict):
-            causes.append(Cause(f"{path}.containers[{i}]", "Invalid value: must be an object",
-                                "FieldValueTypeInvalid"))
-            continue
-        if not c.get("name"):
-            causes.append(Cause(f"{path}.containers[{i}].name", "Required value",
-                                "FieldValueRequired"))
-        elif c["name"] in seen:
-            causes.append(Cause(f"{path}.containers[{i}].name",
-                                f'Duplicate value: "{c["name"]}"', "FieldValueDuplicate"))
-        else:
-            seen.add(c["name"])
-        if not c.get("image"):
-            causes.append(Cause(f"{path}.containers[{i}].image", "Required value",
-                                "FieldValueRequired"))
-    return causes
