@@ -357,3 +357,17 @@ def test_crd_is_served_at_once_with_printer_columns(api: httpx.Client, namespace
     r = api.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
     assert r.status_code == 200
     assert api.get(url).status_code == 404
+
+
+def test_no_new_finalizers_on_an_object_being_deleted(api: httpx.Client, namespace: str) -> None:
+    body = cm("closing")
+    body["metadata"]["finalizers"] = ["example.com/a"]
+    api.post(CM.format(ns=namespace), json=body)
+    url = CM.format(ns=namespace) + "/closing"
+    api.delete(url)
+    r = api.patch(url, content=json.dumps({"metadata": {"finalizers": ["example.com/a",
+                                                                      "example.com/b"]}}),
+                  headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 422
+    assert "no new finalizers can be added if the object is being deleted" in r.json()["message"]
+    assert api.get(url).json()["metadata"]["finalizers"] == ["example.com/a"]

@@ -27,6 +27,7 @@ from sluice.apiserver.errors import (
     AlreadyExists,
     ApiError,
     BadRequest,
+    Cause,
     Conflict,
     Forbidden,
     Gone,
@@ -540,6 +541,14 @@ class Cluster:
         if causes:
             raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
         if old is not None:
+            if old["metadata"].get("deletionTimestamp"):
+                added = sorted(set(meta.get("finalizers") or []) -
+                               set(old["metadata"].get("finalizers") or []))
+                if added:
+                    raise Invalid(rt.group, rt.kind, meta.get("name", ""), [Cause(
+                        "metadata.finalizers", "Forbidden: no new finalizers can be added if "
+                        f"the object is being deleted, found new finalizers {json.dumps(added)}",
+                        "FieldValueForbidden")])
             if not rt.is_custom and subresource != "status":
                 causes = immutable_checks(rt, old, obj)
                 if causes:

@@ -43,6 +43,10 @@ class Watcher:
     queue: asyncio.Queue[tuple[str, Obj, int] | None] = field(default_factory=asyncio.Queue)
     # Highest revision delivered; events at or below it are duplicates of the replay.
     sent_rv: int = 0
+    # A watcher that falls this far behind is ended rather than buffered without bound;
+    # its client watches again from the last revision it saw and the history replays it.
+    limit: int = 10_000
+    overflowed: bool = False
 
     def offer(self, ev: Event) -> None:
         if ev.key != self.key or ev.rv <= self.sent_rv:
@@ -65,6 +69,12 @@ class Watcher:
             elif not now:
                 return
         elif not now:
+            return
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self.limit:
+            self.overflowed = True
+            self.queue.put_nowait(None)
             return
         self.sent_rv = ev.rv
         self.queue.put_nowait((kind, obj, ev.rv))
