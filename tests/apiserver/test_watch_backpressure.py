@@ -23,5 +23,5 @@ def test_slow_watcher_is_closed_and_can_resume_from_history() -> None:
     assert items[-1] is None  # the stream ends here; the client watches again
     assert watcher.overflowed
     # Watching again from the last revision delivered replays what was dropped.
-    again, replay = log.subscribe(("", "configmaps"), "ns", lambda o: True, since=3)
+    _, replay = log.subscribe(("", "configmaps"), "ns", lambda o: True, since=3)
     assert [e.rv for e in replay] == [4, 5, 6, 7]
