@@ -21,59 +21,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
-import ssl
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+from cluster_process import ClusterProcess
 
 from sluice.kube.apply import ApplyOptions, Owner, ResourceManager
 from sluice.kube.config import connect
 from sluice.kube.objects import Objects
 
 Obj = dict[str, Any]
-
-
-class ClusterProcess:
-    """``sluice cluster up`` in a child process, so the client does not share its GIL."""
-
-    def __init__(self, data: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.data = data
-        self.url = f"https://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sluice.cli.main", "cluster", "up", "--data-dir", str(data),
-             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.kubeconfig.exists() and self._healthy():
-                return
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise SystemExit("the embedded cluster did not start")
-            time.sleep(0.2)  # a child process starting up: nothing to await
-
-    def _healthy(self) -> bool:
-        try:
-            ctx = ssl.create_default_context(cafile=str(self.data / "pki" / "ca.crt"))
-            return httpx.get(self.url + "/healthz", verify=ctx).status_code == 200
-        except (httpx.HTTPError, OSError):
-            return False
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.data / "kubeconfig"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 def build(ns: str, total: int) -> list[Obj]:

@@ -32,8 +32,6 @@ import json
 import os
 import resource
 import shutil
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -41,8 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+from cluster_process import ClusterProcess
 
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
@@ -95,40 +93,6 @@ def app_files(n: int) -> dict[str, str]:
         ]
         files[f"apps/{name}/manifests.yaml"] = yaml.safe_dump_all(objs)
     return files
-
-
-class ClusterProcess:
-    """``sluice cluster up`` in a child process."""
-
-    def __init__(self, data: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.data = data
-        self.url = f"https://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sluice.cli.main", "cluster", "up", "--data-dir", str(data),
-             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while not (self.kubeconfig.exists() and self._healthy()):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise SystemExit("the embedded cluster did not start")
-            time.sleep(0.2)  # a child process starting up: nothing to await
-
-    def _healthy(self) -> bool:
-        try:
-            ctx = ssl.create_default_context(cafile=str(self.data / "pki" / "ca.crt"))
-            return httpx.get(self.url + "/healthz", verify=ctx).status_code == 200
-        except (httpx.HTTPError, OSError):
-            return False
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.data / "kubeconfig"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 async def serve(root: Path, n: int) -> None:

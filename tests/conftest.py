@@ -1,4 +1,5 @@
-"""Shared fixtures: a synchronous HTTPS client for the session's embedded cluster, and kubectl."""
+"""Shared fixtures: a synchronous HTTPS client for the session's embedded cluster, kubectl,
+and the seed walkthrough's YAML (kept once, under ``tests/data``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -56,3 +58,38 @@ def kubectl(sluice_cluster: BackgroundCluster,
     if KUBECTL is None:
         pytest.skip("kubectl is not installed on this machine")
     return Kubectl(str(sluice_cluster.kubeconfig), str(tmp_path_factory.mktemp("kubectl-home")))
+
+
+DATA = Path(__file__).parent / "data"
+
+
+class SeedManifests:
+    """The seed walkthrough's agnhost manifests (``tests/data``), filled in for one test.
+
+    The same files serve kubectl by hand, the CLI walkthrough and the
+    controllers' replay, so the three test what a user of the seed applies.
+    """
+
+    def _read(self, name: str) -> str:
+        return (DATA / name).read_text(encoding="utf-8")
+
+    def deployment(self, namespace: str, tag: str = "2.39") -> str:
+        """The agnhost Deployment, image ``agnhost:<tag>``."""
+        return self._read("agnhost.deployment.yaml").format(ns=namespace, tag=tag)
+
+    def service(self, namespace: str) -> str:
+        """The agnhost Service (port 8080), a document starting with ``---``."""
+        return self._read("agnhost.service.yaml").format(ns=namespace)
+
+    def app(self, namespace: str, tag: str = "2.39") -> str:
+        """Deployment and Service in one stream, as ``kubectl apply -f agnhost/`` sends them."""
+        return self.deployment(namespace, tag) + self.service(namespace)
+
+    def apps_source(self, namespace: str, url: str) -> str:
+        """The ``k8s-kind-apps`` GitRepository, with its deploy-key Secret reference."""
+        return self._read("k8s-kind-apps.gitrepository.yaml").format(ns=namespace, url=url)
+
+
+@pytest.fixture(scope="session")
+def seed() -> SeedManifests:
+    return SeedManifests()

@@ -14,33 +14,18 @@ Driven in-process on a real ``Cluster``: objects point at owners through
 
 from __future__ import annotations
 
-import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import pytest
 
-from sluice.apiserver.collector import GarbageCollector
 from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
-from sluice.apiserver.storage import Storage
-from sluice.apiserver.workloads import WorkloadSimulator
+
+from .conftest import Controllers, eventually
 
 Obj = dict[str, Any]
 T = TypeVar("T")
 NS = "gc"
-
-
-async def eventually(check: Callable[[], T], within: float = 10.0) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"not reached within {within}s")
-        await asyncio.sleep(0.01)
 
 
 class Objects:
@@ -85,21 +70,12 @@ def ref(owner: Obj, block: bool = False) -> Obj:
     return r
 
 
-async def start(cluster: Cluster) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(GarbageCollector(cluster).run())]
-
-
 @pytest.fixture
-async def objs() -> AsyncIterator[Objects]:
-    cluster = Cluster(Storage())
+async def objs(cluster: Cluster, controllers: Controllers) -> Objects:
     o = Objects(cluster)
     o.namespace(NS)
-    tasks = await start(cluster)
-    yield o
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    cluster.storage.close()
+    controllers.start_gc()
+    return o
 
 
 async def test_background_deletion_removes_dependents_down_the_chain(objs: Objects) -> None:
@@ -196,8 +172,8 @@ async def test_dependent_created_after_its_owner_is_gone_is_deleted(objs: Object
     await eventually(lambda: objs.get("late") is None)
 
 
-async def test_pending_work_is_finished_when_the_collector_starts() -> None:
-    cluster = Cluster(Storage())
+async def test_pending_work_is_finished_when_the_collector_starts(
+        cluster: Cluster, controllers: Controllers) -> None:
     objs = Objects(cluster)
     objs.namespace(NS)
     fg = objs.configmap("fg")
@@ -207,43 +183,34 @@ async def test_pending_work_is_finished_when_the_collector_starts() -> None:
     objs.configmap("orphaned", gone)
     objs.delete("gone")
     assert objs.get("fg") is not None and objs.get("orphaned") is not None
-    tasks = await start(cluster)
-    try:
-        await eventually(lambda: objs.get("fg") is None and objs.get("fg-child") is None and
-                         objs.get("orphaned") is None)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        cluster.storage.close()
+    controllers.start_gc()
+    await eventually(lambda: objs.get("fg") is None and objs.get("fg-child") is None and
+                     objs.get("orphaned") is None)
 
 
-async def test_deleting_a_deployment_removes_its_replicasets_and_pods(objs: Objects) -> None:
-    sim = asyncio.create_task(WorkloadSimulator(objs.c, 0.05).run())
-    try:
-        deploy = objs.c.catalogue.get("apps", "v1", "deployments")
-        assert deploy is not None
-        objs.c.create(deploy, NS, {"metadata": {"name": "web"}, "spec": {
-            "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}},
-                         "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
-            WriteOptions(manager="kubectl"))
+async def test_deleting_a_deployment_removes_its_replicasets_and_pods(
+        objs: Objects, controllers: Controllers) -> None:
+    controllers.start_workloads(0.05)
+    deploy = objs.c.catalogue.get("apps", "v1", "deployments")
+    assert deploy is not None
+    objs.c.create(deploy, NS, {"metadata": {"name": "web"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}},
+                     "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+        WriteOptions(manager="kubectl"))
 
-        def count(key: tuple[str, str]) -> int:
-            return len(objs.c.storage.list(key, NS))
+    def count(key: tuple[str, str]) -> int:
+        return len(objs.c.storage.list(key, NS))
 
-        await eventually(lambda: count(("", "pods")) == 2)
-        for policy in ("Foreground", "Background"):
-            objs.c.delete(deploy, NS, "web", DeleteOptions(propagation=policy))
-            await eventually(lambda: count(("apps", "deployments")) == 0 and
-                             count(("apps", "replicasets")) == 0 and count(("", "pods")) == 0)
-            if policy == "Foreground":
-                objs.c.create(deploy, NS, {"metadata": {"name": "web"}, "spec": {
-                    "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                    "template": {"metadata": {"labels": {"app": "web"}},
-                                 "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
-                    WriteOptions(manager="kubectl"))
-                await eventually(lambda: count(("", "pods")) == 2)
-    finally:
-        sim.cancel()
-        await asyncio.gather(sim, return_exceptions=True)
+    await eventually(lambda: count(("", "pods")) == 2)
+    for policy in ("Foreground", "Background"):
+        objs.c.delete(deploy, NS, "web", DeleteOptions(propagation=policy))
+        await eventually(lambda: count(("apps", "deployments")) == 0 and
+                         count(("apps", "replicasets")) == 0 and count(("", "pods")) == 0)
+        if policy == "Foreground":
+            objs.c.create(deploy, NS, {"metadata": {"name": "web"}, "spec": {
+                "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                             "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}},
+                WriteOptions(manager="kubectl"))
+            await eventually(lambda: count(("", "pods")) == 2)

@@ -16,58 +16,9 @@ import pytest
 
 from sluice.testing.polling import wait_for
 
-AGNHOST = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: agnhost
-  namespace: {ns}
-  labels:
-    app: agnhost
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: agnhost
-  template:
-    metadata:
-      labels:
-        app: agnhost
-    spec:
-      containers:
-      - name: agnhost
-        image: registry.k8s.io/e2e-test-images/agnhost:2.39
-        args: ["netexec", "--http-port=8080"]
-        ports:
-        - containerPort: 8080
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: agnhost
-  namespace: {ns}
-spec:
-  selector:
-    app: agnhost
-  ports:
-  - port: 80
-    targetPort: 8080
-"""
+from ..conftest import SeedManifests
 
-GITREPO = """\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: k8s-kind-apps
-  namespace: {ns}
-spec:
-  interval: 1m0s
-  ref:
-    branch: main
-  secretRef:
-    name: k8s-kind-apps-gitrepository-deploykeys
-  url: ssh://git@github.com/example/k8s-kind-apps
-"""
+APPS_URL = "ssh://git@github.com/example/k8s-kind-apps"
 
 
 def test_namespace_via_client_dry_run_piped_into_apply(kubectl) -> None:
@@ -84,10 +35,10 @@ def test_namespace_via_client_dry_run_piped_into_apply(kubectl) -> None:
 
 
 @pytest.mark.parametrize("server_side", [False, True], ids=["client-side", "server-side"])
-def test_agnhost_deployment_and_service_become_ready(kubectl, namespace: str,
-                                                     server_side: bool) -> None:
+def test_agnhost_deployment_and_service_become_ready(kubectl, seed: SeedManifests,
+                                                     namespace: str, server_side: bool) -> None:
     args = ["apply", "-f", "-"] + (["--server-side"] if server_side else [])
-    out = kubectl.ok(*args, input=AGNHOST.format(ns=namespace))
+    out = kubectl.ok(*args, input=seed.app(namespace))
     verb = "serverside-applied" if server_side else "created"
     assert out.splitlines() == [f"deployment.apps/agnhost {verb}", f"service/agnhost {verb}"]
 
@@ -97,19 +48,19 @@ def test_agnhost_deployment_and_service_become_ready(kubectl, namespace: str,
             re.search(r"pod/agnhost-[a-z0-9]+-[a-z0-9]{5}\s+1/1\s+Running\s+0\s", text) else None
 
     text = wait_for(ready, 30, what="agnhost ready")
-    svc = re.search(r"service/agnhost\s+ClusterIP\s+(\S+)\s+<none>\s+80/TCP\s", text)
+    svc = re.search(r"service/agnhost\s+ClusterIP\s+(\S+)\s+<none>\s+8080/TCP\s", text)
     assert svc and re.match(r"^10\.\d+\.\d+\.\d+$", svc.group(1)), text
     header = text.splitlines()[0]
     assert header.split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     # Re-applying the same manifest changes nothing.
-    out = kubectl.ok(*args, input=AGNHOST.format(ns=namespace))
+    out = kubectl.ok(*args, input=seed.app(namespace))
     if not server_side:
         assert out.splitlines() == ["deployment.apps/agnhost unchanged",
                                     "service/agnhost unchanged"]
 
 
-def test_gitrepository_printer_columns(kubectl, namespace: str) -> None:
-    kubectl.ok("apply", "-f", "-", input=GITREPO.format(ns=namespace))
+def test_gitrepository_printer_columns(kubectl, seed: SeedManifests, namespace: str) -> None:
+    kubectl.ok("apply", "-f", "-", input=seed.apps_source(namespace, APPS_URL))
     out = kubectl.ok("-n", namespace, "get", "gitrepository")
     lines = out.splitlines()
     assert lines[0].split() == ["NAME", "URL", "AGE", "READY", "STATUS"]
@@ -127,8 +78,8 @@ def test_explain_crd_and_builtin_fields(kubectl) -> None:
     assert "replicas" in out.lower()
 
 
-def test_set_image_rolls_out_new_pods(kubectl, namespace: str) -> None:
-    kubectl.ok("apply", "-f", "-", input=AGNHOST.format(ns=namespace))
+def test_set_image_rolls_out_new_pods(kubectl, seed: SeedManifests, namespace: str) -> None:
+    kubectl.ok("apply", "-f", "-", input=seed.app(namespace))
     wait_for(lambda: "1/1" in kubectl.ok("-n", namespace, "get", "deploy", "agnhost"), 30)
     kubectl.ok("-n", namespace, "set", "image", "deployment/agnhost",
                "agnhost=registry.k8s.io/e2e-test-images/agnhost:2.40")

@@ -14,19 +14,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import pytest
 
-from sluice.apiserver.collector import GarbageCollector
 from sluice.apiserver.errors import ApiError
 from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.apiserver.resources import ResourceType
-from sluice.apiserver.storage import Storage
-from sluice.apiserver.workloads import WorkloadSimulator
+
+from .conftest import Controllers, eventually
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -41,18 +38,6 @@ WIDGETS_CRD: Obj = {
              "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
                  "openAPIV3Schema": {"type": "object",
                                      "x-kubernetes-preserve-unknown-fields": True}}}]}}
-
-
-async def eventually(check: Callable[[], T], within: float = 10.0) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"not reached within {within}s")
-        await asyncio.sleep(0.01)
 
 
 class Api:
@@ -75,20 +60,15 @@ class Api:
         return self.c.storage.get(("", "namespaces"), "", name)
 
 
-async def run_controllers(cluster: Cluster) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(GarbageCollector(cluster, CA).run()),
-            asyncio.create_task(WorkloadSimulator(cluster, 0.05).run())]
+def run_controllers(controllers: Controllers) -> None:
+    controllers.start_gc(CA)
+    controllers.start_workloads(0.05)
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    cluster = Cluster(Storage())
-    tasks = await run_controllers(cluster)
-    yield Api(cluster)
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    cluster.storage.close()
+async def api(cluster: Cluster, controllers: Controllers) -> Api:
+    run_controllers(controllers)
+    return Api(cluster)
 
 
 async def test_new_namespace_gets_default_service_account_and_root_ca(api: Api) -> None:
@@ -170,19 +150,13 @@ async def test_namespace_waits_for_content_finalizers(api: Api) -> None:
     await eventually(lambda: api.namespace("flux-apps") is None)
 
 
-async def test_terminating_namespace_is_finished_when_the_controller_starts() -> None:
-    cluster = Cluster(Storage())
+async def test_terminating_namespace_is_finished_when_the_controller_starts(
+        cluster: Cluster, controllers: Controllers) -> None:
     api = Api(cluster)
     api.create("", "namespaces", "", {"metadata": {"name": "leftover"}})
     api.create("", "configmaps", "leftover", {"metadata": {"name": "data"}})
     cluster.delete(api.rt("", "namespaces"), "", "leftover", DeleteOptions())
     assert api.namespace("leftover") is not None
-    tasks = await run_controllers(cluster)
-    try:
-        await eventually(lambda: api.namespace("leftover") is None)
-        assert cluster.storage.list(("", "configmaps"), "leftover") == []
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        cluster.storage.close()
+    run_controllers(controllers)
+    await eventually(lambda: api.namespace("leftover") is None)
+    assert cluster.storage.list(("", "configmaps"), "leftover") == []

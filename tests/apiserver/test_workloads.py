@@ -18,38 +18,24 @@ and Flux's health checks watch:
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
 
-from sluice.apiserver.collector import GarbageCollector
 from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.apiserver.resources import ResourceType
 from sluice.apiserver.selectors import FieldSelector, LabelSelector
-from sluice.apiserver.storage import Storage
 from sluice.apiserver.watch import Event
-from sluice.apiserver.workloads import WorkloadSimulator
+
+from .conftest import Controllers, eventually
 
 Obj = dict[str, Any]
 T = TypeVar("T")
 NS = "apps"
 DELAY = 0.05
-
-
-async def eventually(check: Callable[[], T], within: float = 10.0, what: str = "") -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"not reached within {within}s: {what or check}")
-        await asyncio.sleep(0.01)
 
 
 class Kube:
@@ -86,17 +72,12 @@ class Kube:
 
 
 @pytest.fixture
-async def kube() -> AsyncIterator[Kube]:
-    cluster = Cluster(Storage())
+async def kube(cluster: Cluster, controllers: Controllers) -> Kube:
     k = Kube(cluster)
     k.create("namespaces", {"metadata": {"name": NS}}, ns="")
-    tasks = [asyncio.create_task(WorkloadSimulator(cluster, DELAY).run()),
-             asyncio.create_task(GarbageCollector(cluster).run())]
-    yield k
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    cluster.storage.close()
+    controllers.start_workloads(DELAY)
+    controllers.start_gc()
+    return k
 
 
 def deployment(name: str, replicas: int = 1, image: str = "nginx:1.25",
@@ -383,18 +364,13 @@ async def test_recreated_deployment_adopts_what_an_orphaning_delete_left(kube: K
     assert {p["metadata"]["uid"] for p in kube.list("pods")} == pods
 
 
-async def test_work_left_before_the_simulator_started_is_picked_up() -> None:
-    cluster = Cluster(Storage())
+async def test_work_left_before_the_simulator_started_is_picked_up(
+        cluster: Cluster, controllers: Controllers) -> None:
     k = Kube(cluster)
     k.create("namespaces", {"metadata": {"name": NS}}, ns="")
     k.create("deployments", deployment("early", replicas=2))
-    task = asyncio.create_task(WorkloadSimulator(cluster, DELAY).run())
-    try:
-        await eventually(lambda: kstatus_current(k.get("deployments", "early")))
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        cluster.storage.close()
+    controllers.start_workloads(DELAY)
+    await eventually(lambda: kstatus_current(k.get("deployments", "early")))
 
 
 # ----------------------------------------------------- StatefulSets, DaemonSets

@@ -28,9 +28,11 @@ from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
+from sluice.core.sshkeys import generate_key_pair
 from sluice.kube.config import connect
 from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.gitserver import GitHTTPServer
+from sluice.testing.sshgit import GitSSHServer
 
 T = TypeVar("T")
 
@@ -187,9 +189,43 @@ def release(kubeconfig: Path, namespace: str) -> None:
     asyncio.run(main())
 
 
+def delete_namespace(kubeconfig: Path, name: str) -> None:
+    """Delete a namespace the test made, if it is still there."""
+    from sluice.kube.objects import Objects
+
+    async def main() -> None:
+        conn = connect(kubeconfig, field_manager="pytest")
+        try:
+            objects = Objects(conn)
+            m = await objects.mapping("v1", "Namespace")
+            if await objects.get_or_none(m, name) is not None:
+                await objects.delete(m, name)
+        finally:
+            await conn.aclose()
+
+    asyncio.run(main())
+
+
 @pytest.fixture
 def git_server(tmp_path: Path) -> Iterator[GitHTTPServer]:
     bg = BackgroundGit(GitHTTPServer(tmp_path / "git"))
+    try:
+        yield bg.start()
+    finally:
+        bg.stop()
+
+
+@pytest.fixture
+def ssh_keys() -> tuple[str, str]:
+    """A fresh deploy key: (private key PEM, public key line)."""
+    pair = generate_key_pair()
+    return pair.private_key.decode(), pair.public_key
+
+
+@pytest.fixture
+def ssh_server(tmp_path: Path, ssh_keys: tuple[str, str]) -> Iterator[GitSSHServer]:
+    """A loopback Git server over SSH that accepts ``ssh_keys``."""
+    bg = BackgroundGit(GitSSHServer(tmp_path / "ssh", [ssh_keys[1]]))
     try:
         yield bg.start()
     finally:

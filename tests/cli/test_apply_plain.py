@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
-from sluice.kube.config import connect
-from sluice.kube.objects import Objects
-
-from .conftest import run_sluice
-
-
-def _delete_namespace(kubeconfig: Path, name: str) -> None:
-    async def main() -> None:
-        conn = connect(kubeconfig, field_manager="pytest")
-        try:
-            objects = Objects(conn)
-            m = await objects.mapping("v1", "Namespace")
-            if await objects.get_or_none(m, name) is not None:
-                await objects.delete(m, name)
-        finally:
-            await conn.aclose()
-
-    asyncio.run(main())
+from .conftest import delete_namespace, run_sluice
 
 
 def test_create_secret_and_tenant(kubeconfig: Path, namespace: str) -> None:
@@ -38,7 +20,7 @@ def test_create_secret_and_tenant(kubeconfig: Path, namespace: str) -> None:
     try:
         _tenant(kubeconfig, namespace, tenant_ns)
     finally:
-        _delete_namespace(kubeconfig, tenant_ns)
+        delete_namespace(kubeconfig, tenant_ns)
 
 
 def _tenant(kubeconfig: Path, namespace: str, tenant_ns: str) -> None:

@@ -11,19 +11,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pygit2
-import pytest
 
-from sluice.core.sshkeys import generate_key_pair
 from sluice.kube.config import connect
 from sluice.kube.objects import Objects
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.sshgit import GitSSHServer
 
-from .conftest import BackgroundControllers, BackgroundGit, run_sluice
+from .conftest import BackgroundControllers, run_sluice
 
 FIRST_RUN = """\
 ► cloning branch "main" from Git repository "<url>"
@@ -209,21 +206,6 @@ def test_bootstrap_over_http_with_token_auth_then_again(
     assert r.ok, r
     assert _mask(r.stdout, namespace, url) == ("Kustomization/<ns>/<ns>\n"
                                                 "└── GitRepository/<ns>/<ns>\n\n")
-
-
-@pytest.fixture
-def ssh_keys() -> tuple[str, str]:
-    pair = generate_key_pair()
-    return pair.private_key.decode(), pair.public_key
-
-
-@pytest.fixture
-def ssh_server(tmp_path: Path, ssh_keys: tuple[str, str]) -> Iterator[GitSSHServer]:
-    bg = BackgroundGit(GitSSHServer(tmp_path / "ssh", [ssh_keys[1]]))
-    try:
-        yield bg.start()
-    finally:
-        bg.stop()
 
 
 def test_bootstrap_over_ssh_with_a_deploy_key(kubeconfig: Path, namespace: str, tmp_path: Path,

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from sluice.core.sshkeys import generate_key_pair
 from sluice.kube.config import connect
 from sluice.kube.errors import KubeError
 from sluice.kube.objects import Objects
@@ -40,21 +39,6 @@ def _get(kubeconfig: Path, api: str, kind: str, name: str, namespace: str) -> di
             await conn.aclose()
 
     return asyncio.run(main())
-
-
-@pytest.fixture
-def ssh_keys() -> tuple[str, str]:
-    pair = generate_key_pair()
-    return pair.private_key.decode(), pair.public_key
-
-
-@pytest.fixture
-def ssh_server(tmp_path: Path, ssh_keys: tuple[str, str]) -> Iterator[GitSSHServer]:
-    bg = BackgroundGit(GitSSHServer(tmp_path / "ssh", [ssh_keys[1]]))
-    try:
-        yield bg.start()
-    finally:
-        bg.stop()
 
 
 @pytest.fixture

@@ -24,49 +24,16 @@ from sluice.kube.config import connect
 from sluice.kube.objects import Objects
 from sluice.testing.gitserver import GitHTTPServer
 
-from .conftest import BackgroundControllers, Result, golden, release, run_sluice
+from ..conftest import SeedManifests
+from .conftest import (
+    BackgroundControllers,
+    Result,
+    delete_namespace,
+    golden,
+    release,
+    run_sluice,
+)
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  labels:
-    app: agnhost
-  name: agnhost
-  namespace: {ns}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: agnhost
-  template:
-    metadata:
-      labels:
-        app: agnhost
-    spec:
-      containers:
-      - name: agnhost
-        image: registry.k8s.io/e2e-test-images/agnhost:{tag}
-        command:
-        - /agnhost
-        - netexec
-        - --http-port
-        - "8080"
-"""
-SERVICE = """\
----
-kind: Service
-apiVersion: v1
-metadata:
-  name: agnhost
-  namespace: {ns}
-spec:
-  selector:
-    app: agnhost
-  ports:
-  # Default port used by the image
-  - port: 8080
-"""
 NAMESPACE = """\
 apiVersion: v1
 kind: Namespace
@@ -101,18 +68,7 @@ def app_namespace(kubeconfig: Path, namespace: str,
     name = f"{namespace}-agnhost"
     yield name
     release(kubeconfig, name)
-
-    async def delete() -> None:
-        conn = connect(kubeconfig, field_manager="pytest")
-        try:
-            objects = Objects(conn)
-            m = await objects.mapping("v1", "Namespace")
-            if await objects.get_or_none(m, name) is not None:
-                await objects.delete(m, name)
-        finally:
-            await conn.aclose()
-
-    asyncio.run(delete())
+    delete_namespace(kubeconfig, name)
 
 
 def _mask(text: str, *pairs: tuple[str, str]) -> str:
@@ -125,12 +81,12 @@ def _mask(text: str, *pairs: tuple[str, str]) -> str:
 
 def test_seed_walkthrough(kubeconfig: Path, namespace: str, app_namespace: str, tmp_path: Path,
                           controllers: BackgroundControllers,
-                          git_server: GitHTTPServer) -> None:
+                          git_server: GitHTTPServer, seed: SeedManifests) -> None:
     ns, app_ns = namespace, app_namespace
     fleet = git_server.create_repo("k8s-kind-fluxcd.git", {"README.md": "# fleet\n"})
     apps = git_server.create_repo("k8s-kind-apps.git", {
-        "agnhost/agnhost.deployment.yaml": DEPLOYMENT.format(ns=app_ns, tag="2.39"),
-        "agnhost/agnhost.service.yaml": SERVICE.format(ns=app_ns)})
+        "agnhost/agnhost.deployment.yaml": seed.deployment(app_ns, "2.39"),
+        "agnhost/agnhost.service.yaml": seed.service(app_ns)})
     fleet_url = git_server.repo_url("k8s-kind-fluxcd.git")
     apps_url = git_server.repo_url("k8s-kind-apps.git")
     masks = ((apps_url, "<apps-url>"), (app_ns, "<agnhost>"), (ns, "<flux-system>"))
@@ -173,7 +129,7 @@ def test_seed_walkthrough(kubeconfig: Path, namespace: str, app_namespace: str, 
 
     # A new image tag pushed to the apps repository, picked up with --with-source.
     commit = apps.commit({"agnhost/agnhost.deployment.yaml":
-                          DEPLOYMENT.format(ns=app_ns, tag="2.40")}, "agnhost 2.40")
+                          seed.deployment(app_ns, "2.40")}, "agnhost 2.40")
     r = _ok(run_sluice(kubeconfig, "reconcile", "ks", "agnhost", "--with-source",
                        "-n", app_ns, "--timeout=60s"))
     assert r.stderr.endswith(f"✔ applied revision main@sha1:{commit}\n")
@@ -225,13 +181,13 @@ def test_seed_walkthrough(kubeconfig: Path, namespace: str, app_namespace: str, 
     # Diff a local checkout of the apps repository against the cluster.
     local = tmp_path / "k8s-kind-apps" / "agnhost"
     local.mkdir(parents=True)
-    (local / "agnhost.deployment.yaml").write_text(DEPLOYMENT.format(ns=app_ns, tag="2.40"))
-    (local / "agnhost.service.yaml").write_text(SERVICE.format(ns=app_ns))
+    (local / "agnhost.deployment.yaml").write_text(seed.deployment(app_ns, "2.40"))
+    (local / "agnhost.service.yaml").write_text(seed.service(app_ns))
     r = run_sluice(kubeconfig, "diff", "kustomization", "agnhost", "--path", str(local),
                    "-n", app_ns)
     assert (r.code, r.stdout, r.stderr) == (0, "", "✔ no changes detected\n"), r
     (local / "agnhost.deployment.yaml").write_text(
-        DEPLOYMENT.format(ns=app_ns, tag="2.40").replace("replicas: 1", "replicas: 2"))
+        seed.deployment(app_ns, "2.40").replace("replicas: 1", "replicas: 2"))
     (local / "agnhost.service.yaml").unlink()
     r = run_sluice(kubeconfig, "diff", "kustomization", "agnhost", "--path", str(local),
                    "-n", app_ns)

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from sluice.kube.apply import ApplyOptions, Owner, ResourceManager
-from sluice.kube.config import connect
+from sluice.kube.apply import ApplyOptions, ResourceManager
 from sluice.kube.diff import MISSING, FieldChange, diff_objects, field_changes
 from sluice.kube.inventory import Inventory
 from sluice.kube.objects import Objects
 
 Obj = dict[str, Any]
 FAST = ApplyOptions(wait_timeout=20, wait_poll=0.1)
-
-
-@pytest.fixture
-async def client(kubeconfig: Path) -> AsyncIterator[Objects]:
-    conn = connect(kubeconfig)
-    try:
-        yield Objects(conn)
-    finally:
-        await conn.aclose()
-
-
-@pytest.fixture
-def manager(client: Objects) -> ResourceManager:
-    return ResourceManager(client, Owner("apps", "flux-system"))
 
 
 def deployment(ns: str, image: str = "agnhost:2.39", replicas: int = 1) -> Obj:

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from sluice.kube.apply import ApplyOptions, Owner, ResourceManager
-from sluice.kube.config import connect
+from sluice.kube.apply import ApplyOptions, ResourceManager
 from sluice.kube.health import Status, compute_status, wait_for_health
 from sluice.kube.objects import Objects
 from sluice.kube.ordering import ObjectRef
 
 Obj = dict[str, Any]
 FAST = ApplyOptions(wait_timeout=20, wait_poll=0.1)
-
-
-@pytest.fixture
-async def client(kubeconfig: Path) -> AsyncIterator[Objects]:
-    conn = connect(kubeconfig)
-    try:
-        yield Objects(conn)
-    finally:
-        await conn.aclose()
-
-
-@pytest.fixture
-def manager(client: Objects) -> ResourceManager:
-    return ResourceManager(client, Owner("apps", "flux-system"))
 
 
 def deployment(ns: str, replicas: int = 2) -> Obj:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sluice.kube.apply import ApplyOptions, Owner, ResourceManager
-from sluice.kube.config import connect
 from sluice.kube.inventory import (
     Inventory,
     PruneError,
@@ -24,20 +21,6 @@ from sluice.testing.polling import async_wait_for
 Obj = dict[str, Any]
 OWNER = Owner("apps", "flux-system")
 FAST = ApplyOptions(wait_timeout=20, wait_poll=0.1)
-
-
-@pytest.fixture
-async def client(kubeconfig: Path) -> AsyncIterator[Objects]:
-    conn = connect(kubeconfig)
-    try:
-        yield Objects(conn)
-    finally:
-        await conn.aclose()
-
-
-@pytest.fixture
-def manager(client: Objects) -> ResourceManager:
-    return ResourceManager(client, OWNER)
 
 
 def cm(ns: str, name: str, annotations: dict[str, str] | None = None) -> Obj:

@@ -5,34 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sluice.kube.apply import ApplyError, ApplyOptions, Owner, ResourceManager
-from sluice.kube.config import connect
 from sluice.kube.objects import Objects
 from sluice.kube.ordering import ObjectRef, Stage, sort_objects, split_stages
 
 Obj = dict[str, Any]
 OWNER = Owner("apps", "flux-system")
 FAST = ApplyOptions(wait_timeout=20, wait_poll=0.1)
-
-
-@pytest.fixture
-async def client(kubeconfig: Path) -> AsyncIterator[Objects]:
-    conn = connect(kubeconfig)
-    try:
-        yield Objects(conn)
-    finally:
-        await conn.aclose()
-
-
-@pytest.fixture
-def manager(client: Objects) -> ResourceManager:
-    return ResourceManager(client, OWNER)
 
 
 def deployment(ns: str, name: str = "web", *, replicas: int = 2, image: str = "nginx:1.25",

@@ -9,14 +9,11 @@ resourceVersion alone, whoever created the object.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sluice.kube.apply import ApplyOptions, Owner, ResourceManager
-from sluice.kube.config import connect
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
 
@@ -26,17 +23,9 @@ FAST = ApplyOptions(wait_timeout=20, wait_poll=0.1)
 
 
 @pytest.fixture
-async def client(kubeconfig: Path) -> AsyncIterator[Objects]:
-    conn = connect(kubeconfig)
-    try:
-        yield Objects(conn)
-    finally:
-        await conn.aclose()
-
-
-@pytest.fixture
-def manager(client: Objects) -> ResourceManager:
-    return ResourceManager(client, OWNER)
+def owner() -> Owner:
+    """Reconciles here are the flux-system Kustomization's own."""
+    return OWNER
 
 
 async def _live(client: Objects, api_version: str, kind: str, name: str,

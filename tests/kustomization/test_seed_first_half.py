@@ -23,6 +23,7 @@ from sluice.core.sshkeys import KeyPair, generate_key_pair
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.sshgit import GitSSHServer
 
+from ..conftest import SeedManifests
 from .conftest import GIT_API, KS_API, Flux, condition, ready_status
 
 TOKEN = "ghp-not-a-real-token-0123456789"
@@ -89,22 +90,6 @@ spec: {}
 status: {}
 """
 
-APPS_GITREPOSITORY = """\
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: k8s-kind-apps
-  namespace: agnhost
-spec:
-  interval: 1m0s
-  ref:
-    branch: main
-  secretRef:
-    name: k8s-kind-apps-gitrepository-deploykeys
-  url: {url}
-"""
-
 AGNHOST_KUSTOMIZATION = """\
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -120,49 +105,6 @@ spec:
     kind: GitRepository
     name: k8s-kind-apps
     namespace: agnhost
-"""
-
-AGNHOST_DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  labels:
-    app: agnhost
-  name: agnhost
-  namespace: agnhost
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: agnhost
-  template:
-    metadata:
-      labels:
-        app: agnhost
-    spec:
-      containers:
-      - name: agnhost
-        image: registry.k8s.io/e2e-test-images/agnhost:{tag}
-        command:
-        - /agnhost
-        - netexec
-        - --http-port
-        - "8080"
-"""
-
-AGNHOST_SERVICE = """\
----
-kind: Service
-apiVersion: v1
-metadata:
-  name: agnhost
-  namespace: agnhost
-spec:
-  selector:
-    app: agnhost
-  ports:
-  # Default port used by the image
-  - port: 8080
 """
 
 BROKEN_DEPLOYMENT = """\
@@ -245,7 +187,8 @@ async def _scale_by_hand(flux: Flux, request: pytest.FixtureRequest, replicas: i
 
 
 async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: GitSSHServer,
-                               deploy_key: KeyPair, request: pytest.FixtureRequest) -> None:
+                               deploy_key: KeyPair, seed: SeedManifests,
+                               request: pytest.FixtureRequest) -> None:
     # ------------------------------------------------------------- bootstrap
     fleet = github.create_repo("k8s-kind-fluxcd.git")
     sync = GOTK_SYNC.format(url=github.repo_url("k8s-kind-fluxcd.git"))
@@ -256,8 +199,8 @@ async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: Gi
     }, "Add Flux sync manifests")
     apps = github_ssh.create_repo("k8s-kind-apps.git")
     apps_head = apps.commit({
-        "agnhost/agnhost.deployment.yaml": AGNHOST_DEPLOYMENT.format(tag="2.39"),
-        "agnhost/agnhost.service.yaml": AGNHOST_SERVICE,
+        "agnhost/agnhost.deployment.yaml": seed.deployment("agnhost", "2.39"),
+        "agnhost/agnhost.service.yaml": seed.service("agnhost"),
     }, "Added agnhost application manifests.")
 
     try:
@@ -306,8 +249,8 @@ async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: Gi
             "identity": deploy_key.private_key, "identity.pub": deploy_key.public_key,
             "known_hosts": github_ssh.known_hosts})
         fleet_head = fleet.commit({
-            "apps/agnhost/k8s-kind-apps.gitrepository.yaml": APPS_GITREPOSITORY.format(
-                url=github_ssh.repo_url("k8s-kind-apps.git")),
+            "apps/agnhost/k8s-kind-apps.gitrepository.yaml": seed.apps_source(
+                "agnhost", github_ssh.repo_url("k8s-kind-apps.git")),
             "apps/agnhost/agnhost.kustomization.yaml": AGNHOST_KUSTOMIZATION,
         }, "feat: added GitRepository and Kustomization for 'agnhost' app.")
         await flux.reconcile_source("flux-system", "flux-system")
@@ -346,7 +289,7 @@ async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: Gi
 
         # ------------------------- a new image: applied as soon as the source sees it
         apps_head = apps.commit({"agnhost/agnhost.deployment.yaml":
-                                 AGNHOST_DEPLOYMENT.format(tag="2.40")}, "agnhost 2.40")
+                                 seed.deployment("agnhost", "2.40")}, "agnhost 2.40")
         await flux.reconcile_source("agnhost", "k8s-kind-apps")
         await flux.wait_ks("agnhost", "agnhost", "True", revision=f"main@sha1:{apps_head}")
         deployment = await _deployment(flux)
@@ -388,7 +331,7 @@ async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: Gi
 
         # ---------------------------------------------------- the fix recovers
         apps_head = apps.commit({"agnhost/agnhost.deployment.yaml":
-                                 AGNHOST_DEPLOYMENT.format(tag="2.40")}, "fix the deployment")
+                                 seed.deployment("agnhost", "2.40")}, "fix the deployment")
         await flux.reconcile_source("agnhost", "k8s-kind-apps")
         ks = await flux.wait_ks("agnhost", "agnhost", "True", revision=f"main@sha1:{apps_head}")
         assert condition(ks, "Reconciling") is None

@@ -11,12 +11,11 @@ prints them with ``Println`` (TLS secrets excepted).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
 import secrets
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -28,24 +27,20 @@ from sluice.cli.create_flags import (
     create_options,
     echo_export,
     flag_error,
-    object_meta,
     parse_labels,
     require_name,
 )
-from sluice.cli.create_source import validate_ssh_key_flags
+from sluice.cli.credentials import (
+    credentials_secret,
+    deploy_key,
+    known_hosts_for,
+    read_credential_file,
+    ssh_auth_data,
+    validate_ssh_key_flags,
+)
 from sluice.cli.exporting import export_secret
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
-from sluice.core.sshkeys import (
-    EcdsaCurve,
-    HostKeyScanError,
-    KeyAlgorithm,
-    KeyPair,
-    SSHKeyError,
-    generate_key_pair,
-    load_key_pair,
-    scan_host_keys,
-)
 
 __all__ = ["git", "githubapp", "helm", "known_hosts_for", "oci", "proxy", "receiver", "tls"]
 
@@ -53,23 +48,6 @@ RECEIVER_TYPES = ("generic", "generic-hmac", "github", "gitlab", "bitbucket", "h
                   "dockerhub", "quay", "gcr", "nexus", "acr", "cdevents")
 WEBHOOK_ANNOTATION = "notification.toolkit.fluxcd.io/webhook"
 
-# Go's x/crypto/ssh client offers these host key types in this order, so a
-# server answers with the first one it has: that single key is what flux stores.
-_HOST_KEY_PREFERENCE = ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-                        "ssh-rsa", "ssh-ed25519")
-
-
-def _secret(name: str, namespace: str, labels: dict[str, str], string_data: dict[str, str],
-            secret_type: str | None = None,
-            annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    metadata = object_meta(name, namespace, labels)
-    if annotations:
-        metadata["annotations"] = annotations
-    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": metadata,
-                           "stringData": string_data}
-    if secret_type:
-        obj["type"] = secret_type
-    return obj
 
 
 def _publish_secret(obj: dict[str, Any], create_args: CreateArgs, globals_: Globals,
@@ -82,37 +60,6 @@ def _publish_secret(obj: dict[str, Any], create_args: CreateArgs, globals_: Glob
             echo_export(export_secret(obj)[:-1])
         return
     apply_and_wait([obj], globals_)
-
-
-def _read(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise CommandError(f"{what}: open {path}: no such file or directory") from None
-    except OSError as err:
-        raise CommandError(f"{what}: open {path}: {err.strerror or err}") from None
-
-
-def known_hosts_for(lines: list[str]) -> str:
-    """The one ``known_hosts`` line flux would record out of a full scan."""
-    def rank(line: str) -> int:
-        fields = line.split()
-        key_type = fields[1] if len(fields) > 1 else ""
-        try:
-            return _HOST_KEY_PREFERENCE.index(key_type)
-        except ValueError:
-            return len(_HOST_KEY_PREFERENCE)
-    return sorted(lines, key=rank)[0].strip()
-
-
-def _scan(host: str, port: int) -> str:
-    address = f"{host}:{port}"
-    try:
-        lines = asyncio.run(scan_host_keys(host, port))
-    except (HostKeyScanError, OSError) as err:
-        raise CommandError(f"SSH key scan for host {address} failed, error: {err}") from None
-    return known_hosts_for(lines)
 
 
 @click.command("git", cls=FluxCommand, short_help="Create or update a Kubernetes secret for Git authentication")
@@ -140,26 +87,8 @@ def git(args: tuple[str, ...], url: str, username: str, password: str, bearer_to
     labels = parse_labels(create_args.labels)
     data: dict[str, str] = {}
     if parts.scheme == "ssh":
-        try:
-            if private_key_file:
-                with open(private_key_file, "rb") as handle:
-                    raw = handle.read()
-                pair: KeyPair = load_key_pair(raw, password or None)
-            else:
-                pair = generate_key_pair(
-                    cast(KeyAlgorithm, ssh_key_algorithm), rsa_bits=rsa_bits,
-                    ecdsa_curve=cast(EcdsaCurve, ssh_ecdsa_curve), passphrase=password or None)
-        except FileNotFoundError:
-            raise CommandError(f"failed to open private key file: open {private_key_file}: "
-                               "no such file or directory") from None
-        except SSHKeyError as err:
-            raise CommandError(str(err)) from None
-        host = parts.hostname or ""
-        data["identity"] = pair.private_key.decode("utf-8")
-        data["identity.pub"] = pair.public_key.strip() + "\n"
-        data["known_hosts"] = _scan(host, parts.port or 22)
-        if password:
-            data["password"] = password
+        pair = deploy_key(private_key_file, password, ssh_key_algorithm, rsa_bits, ssh_ecdsa_curve)
+        data = ssh_auth_data(pair, parts.hostname or "", parts.port or 22, password)
     elif parts.scheme in ("http", "https"):
         if not (username or password or bearer_token):
             raise CommandError("for Git over HTTP/S the username and password, "
@@ -173,20 +102,20 @@ def git(args: tuple[str, ...], url: str, username: str, password: str, bearer_to
         if bearer_token:
             data["bearerToken"] = bearer_token
         if ca_crt_file:
-            data["ca.crt"] = _read(ca_crt_file, "unable to read TLS CA file")
+            data["ca.crt"] = read_credential_file(ca_crt_file, "unable to read TLS CA file")
     else:
         raise CommandError(f"git URL scheme '{parts.scheme}' not supported, "
                            "can be: ssh, http and https")
-    _publish_secret(_secret(name, globals_.namespace, labels, data), create_args, globals_)
+    _publish_secret(credentials_secret(name, globals_.namespace, labels, data), create_args, globals_)
 
 
 def _tls_data(crt_file: str, key_file: str, ca_file: str) -> tuple[dict[str, str], str]:
     """stringData and type of a TLS secret, validated like Flux's MakeTLSSecret."""
     data: dict[str, str] = {}
     if ca_file:
-        data["ca.crt"] = _read(ca_file, "unable to read TLS CA file")
-    cert = _read(crt_file, "failed to read cert file") if crt_file else ""
-    key = _read(key_file, "failed to read key file") if key_file else ""
+        data["ca.crt"] = read_credential_file(ca_file, "unable to read TLS CA file")
+    cert = read_credential_file(crt_file, "failed to read cert file") if crt_file else ""
+    key = read_credential_file(key_file, "failed to read key file") if key_file else ""
     if bool(cert) != bool(key):
         raise CommandError("found certificate but missing private key" if cert
                            else "found private key but missing certificate")
@@ -242,7 +171,7 @@ def tls(args: tuple[str, ...], tls_crt_file: str, tls_key_file: str, ca_crt_file
     labels = parse_labels(create_args.labels)
     data, secret_type = _tls_data(tls_crt_file or cert_file, tls_key_file or key_file,
                                   ca_crt_file or ca_file)
-    _publish_secret(_secret(name, globals_.namespace, labels, data, secret_type), create_args,
+    _publish_secret(credentials_secret(name, globals_.namespace, labels, data, secret_type), create_args,
                     globals_, blank_line=False)
 
 
@@ -274,7 +203,7 @@ def helm(args: tuple[str, ...], username: str, password: str, tls_crt_file: str,
         data.update(tls_data)
         if not username:
             secret_type = tls_type
-    _publish_secret(_secret(name, globals_.namespace, labels, data, secret_type),
+    _publish_secret(credentials_secret(name, globals_.namespace, labels, data, secret_type),
                     create_args, globals_)
 
 
@@ -308,7 +237,7 @@ def oci(args: tuple[str, ...], url: str, username: str, password: str, create_ar
     auth = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
     config = {"auths": {url: {"username": username, "password": password, "auth": auth}}}
     data = {".dockerconfigjson": _go_json_indent(config)}
-    _publish_secret(_secret(name, globals_.namespace, labels, data,
+    _publish_secret(credentials_secret(name, globals_.namespace, labels, data,
                             "kubernetes.io/dockerconfigjson"), create_args, globals_)
 
 
@@ -331,7 +260,7 @@ def proxy(args: tuple[str, ...], address: str, username: str, password: str,
         data["username"] = username
     if password:
         data["password"] = password
-    _publish_secret(_secret(name, globals_.namespace, labels, data, "Opaque"), create_args, globals_)
+    _publish_secret(credentials_secret(name, globals_.namespace, labels, data, "Opaque"), create_args, globals_)
 
 
 @click.command("githubapp", cls=FluxCommand, short_help="Create or update a github app secret")
@@ -356,7 +285,7 @@ def githubapp(args: tuple[str, ...], app_id: str, app_client_id: str,
                            "must be provided")
     if not app_private_key:
         raise CommandError("--app-private-key is required")
-    private_key = _read(app_private_key, "unable to read private key file")
+    private_key = read_credential_file(app_private_key, "unable to read private key file")
     labels = parse_labels(create_args.labels)
     data = {"githubAppPrivateKey": private_key}
     if app_id:
@@ -369,7 +298,7 @@ def githubapp(args: tuple[str, ...], app_id: str, app_client_id: str,
         data["githubAppInstallationID"] = app_installation_id
     if app_base_url:
         data["githubAppBaseURL"] = app_base_url
-    _publish_secret(_secret(name, globals_.namespace, labels, data, "Opaque"), create_args, globals_)
+    _publish_secret(credentials_secret(name, globals_.namespace, labels, data, "Opaque"), create_args, globals_)
 
 
 @click.command("receiver", cls=FluxCommand, short_help="Create or update a Kubernetes secret for a Receiver webhook")
@@ -406,6 +335,6 @@ def receiver(args: tuple[str, ...], receiver_type: str, token: str, hostname: st
     if audience_claim:
         data["audience"] = audience_claim
     annotations = {WEBHOOK_ANNOTATION: f"https://{hostname}/hook/{digest}"}
-    _publish_secret(_secret(name, namespace, labels, data, annotations=annotations),
+    _publish_secret(credentials_secret(name, namespace, labels, data, annotations=annotations),
                     create_args, globals_)
 

@@ -15,8 +15,7 @@ default, plus the server's host key, and a confirmation prompt unless
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, cast
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import click
@@ -38,19 +37,16 @@ from sluice.cli.create_flags import (
     require_name,
     string_slice,
 )
+from sluice.cli.credentials import (
+    credentials_secret,
+    deploy_key,
+    read_credential_file,
+    ssh_auth_data,
+    validate_ssh_key_flags,
+)
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
 from sluice.core.durations import format_duration
-from sluice.core.sshkeys import (
-    EcdsaCurve,
-    HostKeyScanError,
-    KeyAlgorithm,
-    KeyPair,
-    SSHKeyError,
-    generate_key_pair,
-    load_key_pair,
-    scan_host_keys,
-)
 
 __all__ = ["bucket", "chart", "git", "helm", "oci", "validate_ssh_key_flags"]
 
@@ -61,8 +57,6 @@ _OCI_PROVIDERS = ("generic", "aws", "azure", "gcp")
 _BUCKET_PROVIDERS = ("generic", "aws", "gcp", "azure")
 _VERIFY_PROVIDERS = ("cosign", "notation")
 _CHART_SOURCE_KINDS = ("HelmRepository", "GitRepository", "Bucket")
-_KEY_ALGORITHMS = ("rsa", "ecdsa", "ed25519")
-_ECDSA_CURVES = ("p256", "p384", "p521")
 
 
 def _enum_flag(flag: str, value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -70,30 +64,6 @@ def _enum_flag(flag: str, value: str, allowed: tuple[str, ...], what: str) -> st
         raise flag_error(flag, value,
                          f"{what} '{value}' is not supported, must be one of: {', '.join(allowed)}")
     return value
-
-
-def validate_ssh_key_flags(algorithm: str, rsa_bits: str, curve: str) -> int:
-    """Check ``--ssh-key-algorithm``, ``--ssh-rsa-bits``, ``--ssh-ecdsa-curve`` like pflag; the bits."""
-    if not algorithm.strip():
-        raise flag_error("--ssh-key-algorithm", algorithm,
-                         "no public key algorithm given, must be one of: rsa, ecdsa, ed25519")
-    if algorithm not in _KEY_ALGORITHMS:
-        raise flag_error("--ssh-key-algorithm", algorithm,
-                         f"unsupported public key algorithm '{algorithm}', must be one of: "
-                         "rsa, ecdsa, ed25519")
-    bits = 2048
-    if rsa_bits.strip():
-        try:
-            bits = int(rsa_bits, 10)
-        except ValueError:
-            raise flag_error("--ssh-rsa-bits", rsa_bits,
-                             f'strconv.Atoi: parsing "{rsa_bits}": invalid syntax') from None
-        if bits % 8 != 0:
-            raise flag_error("--ssh-rsa-bits", rsa_bits, "RSA key bit size should be a multiples of 8")
-    if curve not in _ECDSA_CURVES:
-        raise flag_error("--ssh-ecdsa-curve", curve,
-                         f"unsupported curve '{curve}', should be one of: p256, p384, p521")
-    return bits
 
 
 def _source(kind: str, name: str, namespace: str, labels: dict[str, str],
@@ -212,26 +182,10 @@ def git(args: tuple[str, ...], url: str, branch: str, tag: str, semver: str, ref
             return None
         data = _git_credentials(urlsplit(url), username, password, ca_file, private_key_file,
                                 key_spec, silent)
-        return _secret(name, globals_.namespace, {}, data) if data else None
+        return credentials_secret(name, globals_.namespace, {}, data) if data else None
 
     apply_source_with_credentials(source, credentials,
                                   "applying secret with repository credentials", globals_)
-
-
-def _secret(name: str, namespace: str, labels: dict[str, str],
-            data: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret",
-            "metadata": object_meta(name, namespace, labels), "stringData": data}
-
-
-def _read(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise CommandError(f"{what}: open {path}: no such file or directory") from None
-    except OSError as err:
-        raise CommandError(f"{what}: open {path}: {err.strerror or err}") from None
 
 
 def _git_credentials(parts: SplitResult, username: str, password: str, ca_file: str,
@@ -240,13 +194,8 @@ def _git_credentials(parts: SplitResult, username: str, password: str, ca_file: 
     """The stringData of the Secret flux generates for a Git URL (empty: no Secret)."""
     data: dict[str, str] = {}
     if parts.scheme == "ssh":
-        pair = _deploy_key(private_key_file, password, key_spec)
-        data["identity"] = pair.private_key.decode("utf-8")
-        data["identity.pub"] = pair.public_key.strip() + "\n"
-        data["known_hosts"] = _known_hosts(parts.hostname or "", parts.port or 22)
-        if password:
-            # With a key, -p is the key's passphrase.
-            data["password"] = password
+        pair = deploy_key(private_key_file, password, *key_spec)
+        data = ssh_auth_data(pair, parts.hostname or "", parts.port or 22, password)
         log.success(f"collected public key from SSH server:\n{data['known_hosts']}")
         log.generate(f"deploy key: {pair.public_key.strip()}")
         if not silent:
@@ -262,41 +211,10 @@ def _git_credentials(parts: SplitResult, username: str, password: str, ca_file: 
         # flux warns on any plain-HTTP URL created without --secret-ref.
         log.warning("insecure configuration: credentials configured for an HTTP URL")
     elif ca_file:
-        data["ca.crt"] = _read(ca_file, "unable to read TLS CA file")
+        data["ca.crt"] = read_credential_file(ca_file, "unable to read TLS CA file")
     if username and password:
         data = {"username": username, "password": password, **data}
     return data
-
-
-def _deploy_key(private_key_file: str, password: str, key_spec: tuple[str, int, str]) -> KeyPair:
-    algorithm, rsa_bits, curve = key_spec
-    try:
-        if private_key_file:
-            with open(private_key_file, "rb") as handle:
-                raw = handle.read()
-            return load_key_pair(raw, password or None)
-        return generate_key_pair(cast(KeyAlgorithm, algorithm), rsa_bits=rsa_bits,
-                                 ecdsa_curve=cast(EcdsaCurve, curve),
-                                 passphrase=password or None)
-    except FileNotFoundError:
-        raise CommandError(f"failed to open private key file: open {private_key_file}: "
-                           "no such file or directory") from None
-    except OSError as err:
-        raise CommandError(f"failed to open private key file: open {private_key_file}: "
-                           f"{err.strerror or err}") from None
-    except SSHKeyError as err:
-        raise CommandError(str(err)) from None
-
-
-def _known_hosts(host: str, port: int) -> str:
-    """The host key line flux records: the first type Go's SSH client prefers."""
-    from sluice.cli.create_secret import known_hosts_for  # it imports this module
-
-    try:
-        lines = asyncio.run(scan_host_keys(host, port))
-    except (HostKeyScanError, OSError) as err:
-        raise CommandError(f"SSH key scan for host {host}:{port} failed, error: {err}") from None
-    return known_hosts_for(lines)
 
 
 @click.command("helm", cls=FluxCommand, short_help="Create or update a HelmRepository source")
@@ -341,10 +259,10 @@ def helm(args: tuple[str, ...], url: str, username: str, password: str, cert_fil
         return
     data: dict[str, str] = {}
     if ca_file:
-        data["ca.crt"] = _read(ca_file, "unable to read TLS CA file")
+        data["ca.crt"] = read_credential_file(ca_file, "unable to read TLS CA file")
     if cert_file and key_file:
-        data["tls.crt"] = _read(cert_file, "failed to read cert file")
-        data["tls.key"] = _read(key_file, "failed to read key file")
+        data["tls.crt"] = read_credential_file(cert_file, "failed to read cert file")
+        data["tls.key"] = read_credential_file(key_file, "failed to read key file")
     if username and password:
         data = {"username": username, "password": password, **data}
 
@@ -353,7 +271,7 @@ def helm(args: tuple[str, ...], url: str, username: str, password: str, cert_fil
             return None
         if pass_credentials:
             spec["passCredentials"] = True
-        return _secret(f"helm-{name}", globals_.namespace, {}, data)
+        return credentials_secret(f"helm-{name}", globals_.namespace, {}, data)
 
     apply_source_with_credentials(source, credentials,
                                   "applying secret with repository credentials", globals_)
@@ -488,7 +406,7 @@ def bucket(args: tuple[str, ...], provider: str, bucket_name: str, endpoint: str
         if secret_ref or not (access_key and secret_key):
             return None
         # Unlike the Git and Helm ones, flux labels the bucket Secret like the source.
-        return _secret(f"bucket-{name}", globals_.namespace, labels,
+        return credentials_secret(f"bucket-{name}", globals_.namespace, labels,
                        {"accesskey": access_key, "secretkey": secret_key})
 
     apply_source_with_credentials(source, credentials,

@@ -27,7 +27,6 @@ cannot be applied), 0 with ``✔ no changes detected`` otherwise.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from typing import Any
@@ -42,7 +41,7 @@ from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
 from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.kube.apply import Action, ResourceManager
-from sluice.kube.diff import MISSING, DiffReport, FieldChange, diff_objects
+from sluice.kube.diff import MISSING, DiffReport, FieldChange, diff_objects, show_value
 from sluice.kube.inventory import Inventory, Owner
 
 __all__ = ["diff", "render_report"]
@@ -54,18 +53,6 @@ _INDEX = re.compile(r"\[(\d+)\]")
 def _dot_path(path: str) -> str:
     """``spec.ports[name=http].port`` as dyff writes it: ``spec.ports.http.port``."""
     return _INDEX.sub(r".\1", _KEYED.sub(r".\1", path))
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
 
 
 def _block(value: Any) -> list[str]:
@@ -85,19 +72,18 @@ def _change_lines(change: FieldChange) -> list[str]:
         what = "list entry removed" if is_item else "map entry removed"
         body = [change.before] if is_item else {key: change.before}
         return [parent or path, f"- one {what}:", *_block(body)]
-    return [path, "± value change", f"- {_scalar(change.before)}", f"+ {_scalar(change.after)}"]
+    return [path, "± value change", f"- {show_value(change.before)}",
+            f"+ {show_value(change.after)}"]
 
 
 def render_report(report: DiffReport) -> str:
     """flux's diff text for a report (empty when nothing changes)."""
     lines: list[str] = []
     for obj in report.objects:
-        if obj.action is Action.CREATED:
-            lines.append(f"► {obj.subject} created")
-        elif obj.action is Action.DELETED:
-            lines.append(f"► {obj.subject} deleted")
-        elif obj.action is Action.CONFIGURED:
-            lines.append(f"► {obj.subject} drifted")
+        if (headline := obj.headline) is None:
+            continue
+        lines.append(headline)
+        if obj.action is Action.CONFIGURED:
             for change in obj.changes:
                 lines.append("")
                 lines.extend(_change_lines(change))

@@ -45,6 +45,7 @@ __all__ = [
     "diff_objects",
     "field_changes",
     "mask_secret",
+    "show_value",
 ]
 
 Obj = dict[str, Any]
@@ -86,6 +87,17 @@ class ObjectDiff:
     def subject(self) -> str:
         return self.ref.subject
 
+    @property
+    def headline(self) -> str | None:
+        """``► Kind/ns/name created|deleted|drifted``; None for what a diff leaves out."""
+        verb = _HEADLINE_VERBS.get(self.action)
+        return None if verb is None else f"► {self.subject} {verb}"
+
+
+# flux diff names a changed object "drifted"; unchanged and skipped ones are not shown.
+_HEADLINE_VERBS: Final = {Action.CREATED: "created", Action.DELETED: "deleted",
+                          Action.CONFIGURED: "drifted"}
+
 
 @dataclass
 class DiffReport:
@@ -108,32 +120,31 @@ class DiffReport:
         """Human text: ``► Kind/ns/name drifted`` followed by each changed field."""
         lines: list[str] = []
         for o in self.objects:
-            if o.action is Action.CREATED:
-                lines.append(f"► {o.subject} created")
-            elif o.action is Action.DELETED:
-                lines.append(f"► {o.subject} deleted")
-            elif o.action is Action.CONFIGURED:
-                lines.append(f"► {o.subject} drifted")
+            if (headline := o.headline) is None:
+                continue
+            lines.append(headline)
+            if o.action is Action.CONFIGURED:
                 for c in o.changes:
                     lines.append("")
                     lines.append(c.path)
                     if c.kind == "added":
                         lines.append("  + one field added")
-                        lines.append(f"    + {_show(c.after)}")
+                        lines.append(f"    + {show_value(c.after)}")
                     elif c.kind == "removed":
                         lines.append("  - one field removed")
-                        lines.append(f"    - {_show(c.before)}")
+                        lines.append(f"    - {show_value(c.before)}")
                     else:
                         lines.append("  ± value change")
-                        lines.append(f"    - {_show(c.before)}")
-                        lines.append(f"    + {_show(c.after)}")
+                        lines.append(f"    - {show_value(c.before)}")
+                        lines.append(f"    + {show_value(c.after)}")
                 lines.append("")
         for e in self.errors:
             lines.append(f"✗ {e}")
         return "\n".join(lines).rstrip("\n") + ("\n" if lines else "")
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A changed value on one line: YAML-style scalars, JSON for maps and lists."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):

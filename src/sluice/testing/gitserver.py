@@ -35,16 +35,18 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import pygit2
 from aiohttp import web
+
+from sluice.core.lifecycle import AsyncService
 
 __all__ = [
     "FileEntry",
     "FileValue",
     "GitHTTPServer",
     "GitRepo",
+    "RepoHost",
     "executable",
     "symlink",
 ]
@@ -184,7 +186,29 @@ class GitRepo:
         self._repo.references.delete(f"refs/heads/{name}")
 
 
-class GitHTTPServer:
+class RepoHost(AsyncService):
+    """What the HTTP and SSH test forges share: bare repositories below `root` at `url`."""
+
+    root: Path
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def repo_url(self, name: str) -> str:
+        return f"{self.url}/{name}"
+
+    def create_repo(
+        self, name: str, files: Mapping[str, FileValue] | None = None, *, branch: str = "main"
+    ) -> GitRepo:
+        """A new bare repository `name` below the root, with one commit if `files`."""
+        repo = GitRepo(self.root / name, default_branch=branch)
+        if files is not None:
+            repo.commit(files, "initial commit")
+        return repo
+
+
+class GitHTTPServer(RepoHost):
     """Smart-HTTP git server for the bare repositories below `root`."""
 
     def __init__(
@@ -213,30 +237,6 @@ class GitHTTPServer:
     def url(self) -> str:
         scheme = "https" if self._ssl else "http"
         return f"{scheme}://{self.host}:{self.port}"
-
-    def repo_url(self, name: str) -> str:
-        return f"{self.url}/{name}"
-
-    def create_repo(
-        self, name: str, files: Mapping[str, FileValue] | None = None, *, branch: str = "main"
-    ) -> GitRepo:
-        """A new bare repository `name` below the root, with one commit if `files`."""
-        repo = GitRepo(self.root / name, default_branch=branch)
-        if files is not None:
-            repo.commit(files, "initial commit")
-        return repo
-
-    async def __aenter__(self) -> GitHTTPServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

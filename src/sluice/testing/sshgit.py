@@ -29,12 +29,11 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import asyncssh
 
-from sluice.testing.gitserver import FileValue, GitRepo
+from sluice.testing.gitserver import RepoHost
 
 __all__ = ["OPENSSH_SIGNATURE_ALGS", "AuthAttempt", "GitSSHServer"]
 
@@ -87,7 +86,7 @@ class _Server(asyncssh.SSHServer):
         return accepted
 
 
-class GitSSHServer:
+class GitSSHServer(RepoHost):
     """Serve the bare repositories below `root` over SSH to `authorized_keys`."""
 
     def __init__(
@@ -129,29 +128,6 @@ class GitSSHServer:
     @property
     def url(self) -> str:
         return f"ssh://git@{self.host}:{self.port}"
-
-    def repo_url(self, name: str) -> str:
-        return f"{self.url}/{name}"
-
-    def create_repo(
-        self, name: str, files: dict[str, FileValue] | None = None, *, branch: str = "main"
-    ) -> GitRepo:
-        repo = GitRepo(self.root / name, default_branch=branch)
-        if files is not None:
-            repo.commit(files, "initial commit")
-        return repo
-
-    async def __aenter__(self) -> GitSSHServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

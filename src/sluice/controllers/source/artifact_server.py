@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
+
+from sluice.core.lifecycle import AsyncService
 
 __all__ = ["ArtifactServer", "artifact_app"]
 
@@ -51,7 +52,7 @@ def artifact_app(root: Path) -> web.Application:
     return app
 
 
-class ArtifactServer:
+class ArtifactServer(AsyncService):
     """`artifact_app` bound to `host:port` (0 picks a free port)."""
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -83,15 +84,3 @@ class ArtifactServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> ArtifactServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
