@@ -371,3 +371,25 @@ def test_no_new_finalizers_on_an_object_being_deleted(api: httpx.Client, namespa
     assert r.status_code == 422
     assert "no new finalizers can be added if the object is being deleted" in r.json()["message"]
     assert api.get(url).json()["metadata"]["finalizers"] == ["example.com/a"]
+
+
+def test_built_in_fields_of_the_wrong_type_are_refused(api: httpx.Client, namespace: str) -> None:
+    durl = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "typed"},
+              "spec": {"replicas": "three", "selector": {"matchLabels": {"app": "t"}},
+                       "template": {"metadata": {"labels": {"app": "t"}},
+                                    "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    r = api.post(durl, json=deploy)
+    assert r.status_code == 400
+    message = r.json()["message"]
+    assert message.startswith('Deployment in version "v1" cannot be handled as a Deployment')
+    assert "spec.replicas" in message
+    assert api.get(durl + "/typed").status_code == 404
+    # Quantities and int-or-string ports take both forms, as on a real cluster.
+    deploy["spec"]["replicas"] = 1
+    deploy["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": 0.5, "memory": "64Mi"}, "limits": {"cpu": "1"}}
+    deploy["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+        "httpGet": {"port": "http", "path": "/"}}
+    r = api.post(durl, json=deploy)
+    assert r.status_code == 201, r.text

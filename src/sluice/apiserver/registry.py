@@ -524,6 +524,13 @@ class Cluster:
                 unknown = structural.prune(obj, schema)
                 if unknown and opts.field_validation == "Strict":
                     raise _unknown_fields(unknown)
+                # A value of the wrong type cannot be decoded into the Go struct: 400, as
+                # kube-apiserver answers before any validation runs.
+                wrong = [c for c in structural.validate(obj, schema)
+                         if c.reason == "FieldValueTypeInvalid"]
+                if wrong:
+                    raise BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled '
+                                     f"as a {rt.kind}: {wrong[0].field}: {wrong[0].message}")
             if old is not None and rt.storage_key == ("", "services"):
                 keep_allocated(old, obj)
             try:
