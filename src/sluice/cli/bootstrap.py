@@ -259,28 +259,41 @@ async def _source_secret(client: Client, opts: BootstrapOptions, url: str) -> No
 
 async def _wait_synced(client: Client, name: str, requested: str | None,
                        deadline: float) -> None:
+    revision = ""
     for fk in (k.GIT_REPOSITORY, k.KUSTOMIZATION):
         log.waiting(f'waiting for {fk.kind} "{client.namespace}/{name}" to be reconciled')
-        await _wait_one(client, fk, name, requested, deadline)
+        obj = await _wait_one(client, fk, name, requested, deadline, revision)
+        if fk is k.GIT_REPOSITORY:
+            # The Kustomization may have handled the request on the previous artifact;
+            # like flux, wait until it has applied the revision the source now holds.
+            revision = str(((obj.get("status") or {}).get("artifact") or {}).get(
+                "revision") or "")
         log.success(f"{fk.kind} reconciled successfully")
 
 
 async def _wait_one(client: Client, fk: k.FluxKind, name: str, requested: str | None,
-                    deadline: float) -> None:
+                    deadline: float, applied_revision: str = "") -> dict[str, Any]:
     mapping = await client.mapping(fk)
     last = [""]
+    seen: list[dict[str, Any]] = [{}]
 
     async def probe() -> tuple[bool, None]:
         obj = await client.objects.get(mapping, name, client.namespace)
+        seen[0] = obj
         verdict = (reconcile_verdict(obj, requested) if requested is not None
                    else ready_verdict(obj))
         last[0] = verdict.last
         if verdict.done and verdict.error:
             raise CommandError(verdict.error)
+        applied = (obj.get("status") or {}).get("lastAppliedRevision")
+        if verdict.done and applied_revision and applied != applied_revision:
+            last[0] = f"waiting for revision {applied_revision} to be applied"
+            return False, None
         return verdict.done, None
 
     await poll(probe, max(0.0, deadline - time.monotonic()),
                f'{fk.kind} "{client.namespace}/{name}" to be reconciled', lambda: last[0])
+    return seen[0]
 
 
 async def run_bootstrap(client: Client, opts: BootstrapOptions) -> None:
