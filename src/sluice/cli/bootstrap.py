@@ -112,6 +112,9 @@ class BootstrapOptions:
     author_name: str
     author_email: str
     appendix: str
+    # PEM bundle of ``--ca-file``: trusted for the clone and push, and stored as the
+    # secret's ``ca.crt`` with token auth so the GitRepository trusts the same CA.
+    ca_cert: bytes = b""
 
 
 def clean_path(path: str) -> str:
@@ -178,7 +181,18 @@ def _git_auth(opts: BootstrapOptions, known_hosts: str) -> GitAuth:
         pair = _load_key(opts.private_key_file, opts.password)
         return GitAuth(identity=pair.private_key, identity_pub=pair.public_key,
                        known_hosts=known_hosts, password=opts.password)
-    return GitAuth(username=opts.username, password=opts.password)
+    return GitAuth(username=opts.username, password=opts.password, ca_cert=opts.ca_cert)
+
+
+def _read_ca_file(path: str) -> bytes:
+    if not path:
+        return b""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CommandError(f"unable to read TLS CA file: open {path}: "
+                           f"{(exc.strerror or str(exc)).lower()}") from None
 
 
 def _load_key(path: str, password: str) -> KeyPair:
@@ -228,6 +242,8 @@ async def _source_secret(client: Client, opts: BootstrapOptions, url: str) -> No
         data: dict[str, str] = {}
         if opts.token_auth:
             data = {"username": opts.username, "password": opts.password}
+            if opts.ca_cert:
+                data["ca.crt"] = opts.ca_cert.decode("utf-8")
         else:
             if opts.private_key_file:
                 pair = _load_key(opts.private_key_file, opts.password)
@@ -406,6 +422,8 @@ def bootstrap() -> None:
 @bool_flag("--allow-insecure-http", help="allows insecure HTTP connections")
 @bool_flag("--token-auth", help="when enabled, the personal access token will be used "
                                 "instead of the SSH deploy key")
+@click.option("--ca-file", default="", help="path to TLS CA file used for validating "
+                                           "self-signed certificates")
 @click.option("--private-key-file", default="", help="path to a private key file used for "
                                                      "authenticating to the Git SSH server")
 @click.option("--ssh-key-algorithm", default="ecdsa", help="SSH public key algorithm "
@@ -431,7 +449,8 @@ def bootstrap() -> None:
 @global_options
 def bootstrap_git(url: str, branch: str, path: str, interval: str, username: str,
                   password: str, silent: bool, allow_insecure_http: bool, token_auth: bool,
-                  private_key_file: str, ssh_key_algorithm: str, ssh_rsa_bits: str,
+                  ca_file: str, private_key_file: str, ssh_key_algorithm: str,
+                  ssh_rsa_bits: str,
                   ssh_ecdsa_curve: str, secret_name: str, components: tuple[str, ...],
                   components_extra: tuple[str, ...], registry: str, author_name: str,
                   author_email: str, commit_message_appendix: str, force: bool,
@@ -445,6 +464,7 @@ def bootstrap_git(url: str, branch: str, path: str, interval: str, username: str
     if scheme == "http" and not allow_insecure_http:
         raise CommandError("scheme http is insecure, pass --allow-insecure-http=true to "
                            "allow it")
+    ca_cert = _read_ca_file(ca_file)
     rsa_bits = validate_ssh_key_flags(ssh_key_algorithm, ssh_rsa_bits, ssh_ecdsa_curve)
     password = password or os.environ.get("GIT_PASSWORD", "")
     if token_auth and not password:
@@ -457,7 +477,8 @@ def bootstrap_git(url: str, branch: str, path: str, interval: str, username: str
         silent=silent, private_key_file=private_key_file, key_algorithm=ssh_key_algorithm,
         rsa_bits=rsa_bits, ecdsa_curve=ssh_ecdsa_curve, secret_name=secret_name,
         components=resolve_components(components, components_extra), registry=registry,
-        author_name=author_name, author_email=author_email, appendix=commit_message_appendix)
+        author_name=author_name, author_email=author_email, appendix=commit_message_appendix,
+        ca_cert=ca_cert)
 
     async def main() -> None:
         client = connect_client(globals_)
