@@ -316,8 +316,8 @@ def make_tls(tmp_path: Path) -> tuple[bytes, ssl.SSLContext]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()
-        .subject_name(name("sluice test CA"))
-        .issuer_name(name("sluice test CA"))
+        .subject_name(name(f"sluice test CA {ca_key.public_key().public_numbers().x % 10**9}"))
+        .issuer_name(name(f"sluice test CA {ca_key.public_key().public_numbers().x % 10**9}"))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
@@ -365,3 +365,19 @@ async def test_https_with_a_private_ca(tmp_path: Path) -> None:
         auth = GitAuth.from_secret({"ca.crt": ca_pem})
         commit = await checkout(url, MAIN, auth, tmp_path / "out")
         assert commit.revision == f"main@sha1:{repo.head()}"
+
+
+async def test_trusting_a_second_ca_keeps_the_first(tmp_path: Path) -> None:
+    # libgit2 trusts CAs process-wide; a second source's ca.crt must not evict the first.
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    ca_one, ctx_one = make_tls(tmp_path / "one")
+    ca_two, ctx_two = make_tls(tmp_path / "two")
+    async with GitHTTPServer(tmp_path / "srv1", ssl_context=ctx_one) as one, \
+            GitHTTPServer(tmp_path / "srv2", ssl_context=ctx_two) as two:
+        one.create_repo("a.git", {"a.yaml": "a: 1\n"})
+        two.create_repo("b.git", {"b.yaml": "b: 1\n"})
+        url_one, url_two = one.repo_url("a.git"), two.repo_url("b.git")
+        await remote_revision(url_one, MAIN, GitAuth.from_secret({"ca.crt": ca_one}))
+        await remote_revision(url_two, MAIN, GitAuth.from_secret({"ca.crt": ca_two}))
+        assert await remote_revision(url_one, MAIN, GitAuth.from_secret({"ca.crt": ca_one}))
