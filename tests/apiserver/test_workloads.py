@@ -19,6 +19,7 @@ and Flux's health checks watch:
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,7 +30,9 @@ from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.apiserver.resources import ResourceType
 from sluice.apiserver.selectors import FieldSelector, LabelSelector
 from sluice.apiserver.watch import Event
+from sluice.testing.polling import wait_for
 
+from ..conftest import SeedManifests
 from .conftest import Controllers, eventually
 
 Obj = dict[str, Any]
@@ -597,3 +600,70 @@ async def test_claim_is_bound_to_a_provisioned_volume_that_goes_with_it(kube: Ku
     assert pv["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
     kube.delete("persistentvolumeclaims", "data")
     await eventually(lambda: kube.get("persistentvolumes", pv_name, ns="") is None)
+
+
+# -------------------------------------------------------------------- Events
+def events_of(kube: Kube, kind: str, name: str) -> list[tuple[str, str]]:
+    return [(e["reason"], e["message"]) for e in kube.list("events")
+            if e["involvedObject"]["kind"] == kind and e["involvedObject"]["name"] == name]
+
+
+def test_describe_deployment_lists_what_the_control_plane_did(
+        kubectl: Any, seed: SeedManifests, namespace: str) -> None:
+    kubectl.ok("apply", "-f", "-", input=seed.deployment(namespace))
+
+    def ready() -> str | None:
+        text = kubectl.ok("-n", namespace, "get", "deployment", "agnhost")
+        return text if re.search(r"agnhost\s+1/1\s+1\s+1\s", text) else None
+
+    wait_for(ready, 30, what="agnhost ready")
+    rs = json.loads(kubectl.ok("-n", namespace, "get", "replicasets", "-o", "json"))["items"]
+    pod = json.loads(kubectl.ok("-n", namespace, "get", "pods", "-o", "json"))["items"][0]
+    rs_name, pod_name = rs[0]["metadata"]["name"], pod["metadata"]["name"]
+    described = kubectl.ok("-n", namespace, "describe", "deployment", "agnhost")
+    assert re.search(rf"Normal\s+ScalingReplicaSet\s+\S+\s+deployment-controller\s+"
+                     rf"Scaled up replica set {rs_name} from 0 to 1", described), described
+
+    def pod_events() -> str | None:
+        text = kubectl.ok("-n", namespace, "get", "events")
+        return text if "Started container agnhost" in text else None
+
+    text = wait_for(pod_events, 10, what="the pod's events")
+    image = "registry.k8s.io/e2e-test-images/agnhost:2.39"
+    for reason, obj, message in (
+            ("SuccessfulCreate", f"replicaset/{rs_name}", f"Created pod: {pod_name}"),
+            ("Scheduled", f"pod/{pod_name}",
+             f"Successfully assigned {namespace}/{pod_name} to sluice-node"),
+            ("Pulled", f"pod/{pod_name}", f'Container image "{image}" already present on machine'),
+            ("Created", f"pod/{pod_name}", "Created container: agnhost"),
+            ("Started", f"pod/{pod_name}", "Started container agnhost")):
+        assert re.search(rf"Normal\s+{reason}\s+{re.escape(obj)}\s+{re.escape(message)}",
+                         text), (reason, text)
+
+
+async def test_scaling_down_and_jobs_leave_events(kube: Kube) -> None:
+    kube.create("deployments", deployment("web", replicas=1))
+    await eventually(lambda: kstatus_current(kube.get("deployments", "web")))
+    kube.edit("deployments", "web", set_spec("replicas", 0))
+    await eventually(lambda: not kube.list("pods", app="web"))
+    (rs,) = kube.list("replicasets")
+    rs_name = rs["metadata"]["name"]
+    assert [r for r in events_of(kube, "Deployment", "web")] == [
+        ("ScalingReplicaSet", f"Scaled up replica set {rs_name} from 0 to 1"),
+        ("ScalingReplicaSet", f"Scaled down replica set {rs_name} from 1 to 0")]
+    reasons = [r for r, _ in events_of(kube, "ReplicaSet", rs_name)]
+    assert reasons == ["SuccessfulCreate", "SuccessfulDelete"]
+    event = next(e for e in kube.list("events") if e["reason"] == "SuccessfulDelete")
+    assert event["metadata"]["name"].startswith(f"{rs_name}.")
+    assert re.fullmatch(r"[0-9a-f]{16}", event["metadata"]["name"].rsplit(".", 1)[1])
+    assert event["involvedObject"]["uid"] == rs["metadata"]["uid"]
+    assert event["source"] == {"component": "replicaset-controller"}
+    assert event["count"] == 1 and event["type"] == "Normal"
+
+    kube.create("jobs", {"metadata": {"name": "once"}, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "once", "image": "busybox:1.36"}]}}}})
+    await eventually(lambda: condition(kube.get("jobs", "once"), "Complete"))
+    (pod,) = kube.list("pods", **{"batch.kubernetes.io/job-name": "once"})
+    assert events_of(kube, "Job", "once") == [
+        ("SuccessfulCreate", f"Created pod: {pod['metadata']['name']}"),
+        ("Completed", "Job completed")]

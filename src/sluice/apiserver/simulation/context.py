@@ -26,6 +26,7 @@ from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.apiserver.resources import ResourceType
 from sluice.apiserver.selectors import LabelSelector
 from sluice.apiserver.simulation.index import Index, StorageKey
+from sluice.apiserver.simulation.recorder import EventRecorder
 from sluice.apiserver.simulation.shapes import (
     controller_ref,
     meta,
@@ -113,6 +114,7 @@ class Sim:
         self.pod_ips = IPPool(POD_CIDR)
         self.lb_ips = IPPool(LOAD_BALANCER_CIDR, first=200)
         self._timers: dict[Work, asyncio.TimerHandle] = {}
+        self.events = EventRecorder(cluster, NODE_NAME)
 
     # -------------------------------------------------------------- reads
     def rt(self, key: StorageKey) -> ResourceType | None:
@@ -224,11 +226,14 @@ class Sim:
             return False
         return True
 
-    def terminate_pod(self, pod: Obj, manager: str = KCM) -> None:
-        """Delete a pod as a controller does; a started one stays Terminating for a moment."""
+    def terminate_pod(self, pod: Obj, manager: str = KCM) -> bool:
+        """Delete a pod as a controller does; a started one stays Terminating for a moment.
+
+        True when this call deleted it (False when it already was, or the write failed).
+        """
         m = meta(pod)
         if m.get("deletionTimestamp"):
-            return
+            return False
         ns, name = str(m.get("namespace") or ""), str(m.get("name"))
         started = bool((pod.get("spec") or {}).get("nodeName")) and bool(
             (pod.get("status") or {}).get("containerStatuses")) and \
@@ -239,8 +244,8 @@ class Sim:
             body["metadata"]["finalizers"] = [*(m.get("finalizers") or []),
                                               TERMINATION_FINALIZER]
             if self.update(PODS, body, KUBELET) is None:
-                return
-        self.delete(PODS, ns, name, uid=uid_of(pod))
+                return False
+        return self.delete(PODS, ns, name, uid=uid_of(pod))
 
     def _failed(self, verb: str, key: StorageKey, namespace: str, name: str,
                 exc: ApiError) -> None:

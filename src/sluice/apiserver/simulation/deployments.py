@@ -26,6 +26,7 @@ from typing import Any
 
 from sluice.apiserver.simulation.conditions import get_condition, remove_condition, set_condition
 from sluice.apiserver.simulation.context import DEPLOYMENTS, KCM, PODS, REPLICASETS, Sim
+from sluice.apiserver.simulation.recorder import DEPLOYMENT_CONTROLLER
 from sluice.apiserver.simulation.shapes import (
     POD_TEMPLATE_HASH,
     epoch,
@@ -283,7 +284,10 @@ class Deployments:
                          "ownerReferences": [owner_reference(d, "apps/v1", "Deployment")]},
             "spec": rs_spec,
         }
-        return self.sim.create(REPLICASETS, ns, body, KCM), collisions
+        created = self.sim.create(REPLICASETS, ns, body, KCM)
+        if created is not None and count > 0:
+            self._scaled(d, created, 0, count)
+        return created, collisions
 
     def _scale(self, d: Obj, rs: Obj, count: int) -> Obj:
         replicas = int_field(d, "spec", "replicas", default=1)
@@ -295,7 +299,18 @@ class Deployments:
             ann[DESIRED_REPLICAS] = str(replicas)
             ann[MAX_REPLICAS] = str(replicas + surge)
 
-        return self.sim.write_spec(REPLICASETS, rs, KCM, change)
+        before = _spec(rs)
+        written = self.sim.write_spec(REPLICASETS, rs, KCM, change)
+        if before != count and written is not rs:
+            self._scaled(d, written, before, count)
+        return written
+
+    def _scaled(self, d: Obj, rs: Obj, before: int, after: int) -> None:
+        """The ``ScalingReplicaSet`` Event ``kubectl describe deployment`` lists."""
+        way = "up" if after > before else "down"
+        self.sim.events.normal(d, "ScalingReplicaSet",
+                               f"Scaled {way} replica set {name_of(rs)} from {before} to {after}",
+                               DEPLOYMENT_CONTROLLER, api_version="apps/v1", kind="Deployment")
 
     def _follow_deployment(self, d: Obj, rs: Obj) -> Obj:
         """The new ReplicaSet keeps the Deployment's annotations and minReadySeconds."""

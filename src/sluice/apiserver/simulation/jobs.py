@@ -20,6 +20,7 @@ from typing import Any
 from sluice.apiserver.simulation.conditions import get_condition, set_condition
 from sluice.apiserver.simulation.context import JOBS, KCM, PODS, Sim
 from sluice.apiserver.simulation.podtemplate import pod_from_template
+from sluice.apiserver.simulation.recorder import JOB_CONTROLLER
 from sluice.apiserver.simulation.shapes import (
     epoch,
     int_field,
@@ -150,7 +151,12 @@ class Jobs:
             status["completedIndexes"] = compress_indexes(done_indexes)
         if conds:
             status["conditions"] = conds
-        job = self.sim.write_status(JOBS, job, status, KCM)
+        written = self.sim.write_status(JOBS, job, status, KCM)
+        if complete and written is not job and _finished(job) is None and \
+                _finished(written) is not None:
+            self.sim.events.normal(written, "Completed", "Job completed", JOB_CONTROLLER,
+                                   api_version="batch/v1", kind="Job")
+        job = written
         if complete:
             finished = _finished(job)
             if finished is not None:
@@ -208,7 +214,11 @@ class Jobs:
                     "apiVersion": "v1",
                     "fieldPath": f"metadata.annotations['{INDEX_KEY}']"}}})
                 c["env"] = env
-        return self.sim.create(PODS, str(meta(job).get("namespace") or ""), body, KCM)
+        created = self.sim.create(PODS, str(meta(job).get("namespace") or ""), body, KCM)
+        if created is not None:
+            self.sim.events.normal(job, "SuccessfulCreate", f"Created pod: {name_of(created)}",
+                                   JOB_CONTROLLER, api_version="batch/v1", kind="Job")
+        return created
 
     def _expire(self, job: Obj, finished: Obj) -> None:
         """ttlSecondsAfterFinished: delete the Job once that long has passed since it finished."""

@@ -31,6 +31,7 @@ from sluice.apiserver.simulation.context import (
     TERMINATION_FINALIZER,
     Sim,
 )
+from sluice.apiserver.simulation.recorder import DEFAULT_SCHEDULER
 from sluice.apiserver.simulation.shapes import (
     controller_ref,
     int_field,
@@ -234,7 +235,14 @@ class Kubelet:
     def _bind(self, pod: Obj) -> Obj | None:
         body = copy.deepcopy(pod)
         body["spec"]["nodeName"] = NODE_NAME
-        return self.sim.update(PODS, body, SCHEDULER, subresource="binding")
+        bound = self.sim.update(PODS, body, SCHEDULER, subresource="binding")
+        if bound is not None:
+            m = meta(bound)
+            self.sim.events.normal(
+                bound, "Scheduled",
+                f"Successfully assigned {m.get('namespace')}/{m.get('name')} to {NODE_NAME}",
+                DEFAULT_SCHEDULER, api_version="v1", kind="Pod")
+        return bound
 
     # ------------------------------------------------------------ stages
     def _start(self, pod: Obj) -> None:
@@ -294,9 +302,26 @@ class Kubelet:
             status["initContainerStatuses"] = [
                 self._running(pod, c, at) if c.get("restartPolicy") == "Always"
                 else self._terminated(pod, c, at, at) for c in inits]
-        self.sim.write_status(PODS, pod, status, KUBELET)
+        written = self.sim.write_status(PODS, pod, status, KUBELET)
+        if written is not pod:
+            for kind, containers in (("initContainers", inits),
+                                     ("containers", [c for c in spec.get("containers") or []
+                                                    if isinstance(c, dict)])):
+                for c in containers:
+                    self._started_events(written, kind, c)
         if _runs_to_completion(pod):
             self._schedule(pod, "complete")
+
+    def _started_events(self, pod: Obj, kind: str, c: Obj) -> None:
+        """What a kubelet reports while starting a container whose image is cached."""
+        cname = str(c.get("name"))
+        path = f"spec.{kind}{{{cname}}}"
+        for reason, message in (
+                ("Pulled", f'Container image "{c.get("image")}" already present on machine'),
+                ("Created", f"Created container: {cname}"),
+                ("Started", f"Started container {cname}")):
+            self.sim.events.normal(pod, reason, message, KUBELET, field_path=path,
+                                   api_version="v1", kind="Pod")
 
     def _complete(self, pod: Obj) -> None:
         """All containers exited 0: ``Succeeded`` (``Completed`` in kubectl)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from sluice.apiserver.simulation.context import KCM, PODS, REPLICASETS, Sim
 from sluice.apiserver.simulation.podtemplate import pod_from_template
+from sluice.apiserver.simulation.recorder import REPLICASET_CONTROLLER
 from sluice.apiserver.simulation.shapes import (
     available_in,
     int_field,
@@ -60,12 +61,20 @@ class ReplicaSets:
                     if created is None:
                         break
                     active.append(created)
+                    self.sim.events.normal(rs, "SuccessfulCreate",
+                                           f"Created pod: {name_of(created)}",
+                                           REPLICASET_CONTROLLER,
+                                           api_version="apps/v1", kind="ReplicaSet")
                 if -diff > BURST:
                     self.sim.enqueue(("rs", ns, name))
             elif diff > 0:
                 victims = sorted(active, key=scale_down_order)[:diff]
                 for pod in victims:
-                    self.sim.terminate_pod(pod)
+                    if self.sim.terminate_pod(pod):
+                        self.sim.events.normal(rs, "SuccessfulDelete",
+                                               f"Deleted pod: {name_of(pod)}",
+                                               REPLICASET_CONTROLLER,
+                                               api_version="apps/v1", kind="ReplicaSet")
                 gone = {uid_of(p) for p in victims}
                 active = [p for p in active if uid_of(p) not in gone]
         self._write_status(rs, active)
