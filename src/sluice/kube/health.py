@@ -156,6 +156,14 @@ def _in_progress(message: str) -> tuple[Status, str]:
     return Status.IN_PROGRESS, message
 
 
+def _shortfall(want: int, counts: list[tuple[str, int]]) -> tuple[Status, str] | None:
+    """kstatus's rollout checks: the first count still below ``want``, as ``Label: n/want``."""
+    for label, count in counts:
+        if want > count:
+            return _in_progress(f"{label}: {count}/{want}")
+    return None
+
+
 # ---------------------------------------------------------------- per kind
 
 
@@ -235,14 +243,10 @@ def _daemonset(obj: Mapping[str, Any]) -> tuple[Status, str]:
     ready = _int(obj, "status", "numberReady")
     if "status" not in obj or "desiredNumberScheduled" not in (obj.get("status") or {}):
         return _in_progress("Missing .status.desiredNumberScheduled")
-    if desired > scheduled:
-        return _in_progress(f"Current: {scheduled}/{desired}")
-    if desired > updated:
-        return _in_progress(f"Updated: {updated}/{desired}")
-    if desired > available:
-        return _in_progress(f"Available: {available}/{desired}")
-    if desired > ready:
-        return _in_progress(f"Ready: {ready}/{desired}")
+    short = _shortfall(desired, [("Current", scheduled), ("Updated", updated),
+                                 ("Available", available), ("Ready", ready)])
+    if short is not None:
+        return short
     return Status.CURRENT, f"All replicas scheduled as expected. Replicas: {desired}"
 
 
@@ -256,12 +260,10 @@ def _replicaset(obj: Mapping[str, Any]) -> tuple[Status, str]:
     if failure is not None and failure.get("status") == "True":
         return _in_progress(f"Replica Failure condition. Reason: {failure.get('reason', '')}, "
                             f"Message: {failure.get('message', '')}")
-    if replicas > labelled:
-        return _in_progress(f"Labelled: {labelled}/{replicas}")
-    if replicas > available:
-        return _in_progress(f"Available: {available}/{replicas}")
-    if replicas > ready:
-        return _in_progress(f"Ready: {ready}/{replicas}")
+    short = _shortfall(replicas, [("Labelled", labelled), ("Available", available),
+                                  ("Ready", ready)])
+    if short is not None:
+        return short
     if status_replicas > replicas:
         return _in_progress(f"Pending termination: {status_replicas - replicas}")
     return Status.CURRENT, f"ReplicaSet is available. Replicas: {replicas}"
