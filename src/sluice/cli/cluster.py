@@ -27,6 +27,7 @@ import click
 from sluice.apiserver.server import EmbeddedCluster
 from sluice.cli.controllers import install_signal_handlers, serve_controllers, setup_logging
 from sluice.cli.failing import CommandError
+from sluice.cli.git_remote import LocalGitRemote
 from sluice.cli.logs import LOG_FILE  # the name `sluice logs` looks for
 from sluice.controllers.run import ControllerSettings
 from sluice.kube.config import connect
@@ -88,8 +89,9 @@ async def _serve(cluster: EmbeddedCluster, banner: str) -> None:
         await cluster.stop()
 
 
-async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings) -> None:
-    """The embedded cluster plus the controllers, until a signal arrives."""
+async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings,
+                     remote: LocalGitRemote | None = None) -> None:
+    """The embedded cluster plus the controllers (and the local Git remote), until a signal."""
     stop = asyncio.Event()
     install_signal_handlers(stop)
     await cluster.start()
@@ -97,6 +99,14 @@ async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings) -> 
         click.echo(f"► sluice (embedded cluster) listening on {cluster.url}", err=True)
         click.echo(f"✔ kubeconfig written to {cluster.kubeconfig}", err=True)
         click.echo(f"  export KUBECONFIG={cluster.kubeconfig.resolve()}", err=True)
+        if remote is not None:
+            try:
+                await remote.start()
+            except OSError as exc:
+                raise CommandError(f"git remote: {exc} (change --git-http-addr/--git-ssh-addr, "
+                                   "or set them empty to serve none)") from None
+            for line in remote.instructions():
+                click.echo(line, err=True)
         try:
             connection = connect(cluster.kubeconfig, field_manager=settings.manager.field_manager)
         except KubeError as exc:
@@ -106,6 +116,8 @@ async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings) -> 
         finally:
             await connection.aclose()
     finally:
+        if remote is not None:
+            await remote.close()
         await cluster.stop()
 
 
@@ -151,8 +163,17 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> st
               help="number of concurrent reconciles per controller")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@click.option("--git-http-addr", default="127.0.0.1:9300", show_default=True,
+              callback=_check_address,
+              help="address of the local Git remote over smart HTTP (empty to disable)")
+@click.option("--git-ssh-addr", default="127.0.0.1:2222", show_default=True,
+              callback=_check_address,
+              help="address of the local Git remote over SSH (empty to disable)")
+@click.option("--git-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder of bare repositories the local Git remote serves [DATA_DIR/git]")
 def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_delay: float,
-       artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str) -> None:
+       artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str,
+       git_http_addr: str, git_ssh_addr: str, git_dir: Path | None) -> None:
     """Start the embedded cluster with Sluice's controllers, and serve until interrupted."""
     setup_logging(log_level, "console")
     handler = log_to_file(data_dir)
@@ -163,8 +184,11 @@ def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_dela
         artifact_addr=artifact_addr,
         manager=ManagerOptions(concurrent=concurrent, metrics_addr=metrics_addr or None),
     )
+    remote = None
+    if git_http_addr or git_ssh_addr:
+        remote = LocalGitRemote(git_dir or data_dir / "git", git_http_addr, git_ssh_addr)
     try:
-        asyncio.run(_serve_all(ec, settings))
+        asyncio.run(_serve_all(ec, settings, remote))
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()

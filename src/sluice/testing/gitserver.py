@@ -221,6 +221,7 @@ class GitHTTPServer(RepoHost):
         allow_push: bool = True,
         ssl_context: ssl.SSLContext | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.root = root
         self.username = username
@@ -231,6 +232,7 @@ class GitHTTPServer(RepoHost):
         self.requests: list[str] = []
         self._ssl = ssl_context
         self._runner: web.AppRunner | None = None
+        self._wanted_port = port  # 0 picks a free one
         self.port = 0
 
     @property
@@ -244,7 +246,7 @@ class GitHTTPServer(RepoHost):
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, ssl_context=self._ssl)
+        site = web.TCPSite(self._runner, self.host, self._wanted_port, ssl_context=self._ssl)
         await site.start()
         server = site._server
         assert isinstance(server, asyncio.base_events.Server)

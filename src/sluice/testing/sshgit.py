@@ -97,6 +97,7 @@ class GitSSHServer(RepoHost):
         host_key: str | bytes | None = None,
         host_key_algorithm: str = "ssh-ed25519",
         host: str = "127.0.0.1",
+        port: int = 0,
         allow_push: bool = True,
         signature_algs: Sequence[str] = OPENSSH_SIGNATURE_ALGS,
     ) -> None:
@@ -112,6 +113,7 @@ class GitSSHServer(RepoHost):
             self._host_key = asyncssh.import_private_key(host_key)
         self.auth_attempts: list[AuthAttempt] = []
         self.commands: list[str] = []
+        self._wanted_port = port  # 0 picks a free one
         self.port = 0
         self._server: Any = None
 
@@ -134,7 +136,7 @@ class GitSSHServer(RepoHost):
         self._server = await asyncssh.create_server(
             lambda: _Server(self),
             self.host,
-            0,
+            self._wanted_port,
             server_host_keys=[self._host_key],
             process_factory=self._serve,
             encoding=None,
