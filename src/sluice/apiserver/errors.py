@@ -19,11 +19,14 @@ they report a real cluster's errors.
     ├── UnsupportedMediaType      415 UnsupportedMediaType
     ├── Invalid                   422 Invalid (with causes naming each field)
     └── InternalError             500 InternalError
+
+    DataDirInUse                  (not a Status: another server holds the data directory)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -150,3 +153,14 @@ def Invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError:
 
 def InternalError(message: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+class DataDirInUse(Exception):
+    """Another embedded cluster holds the exclusive lock on this data directory."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        holder = f"pid {pid}" if pid is not None else "another process"
+        super().__init__(f"data directory {data_dir} is in use by another sluice server "
+                         f"({holder}); stop it or choose another --data-dir")
+        self.data_dir = data_dir
+        self.pid = pid

@@ -3,7 +3,7 @@
 One cluster, one user (a bearer token), one context named ``sluice`` that is
 current: the same file works for kubectl, Helm, the official Python client and
 lightkube. The token is generated once per data directory and kept in
-``token`` with owner-only permissions, like the CA key.
+``token``, created owner-only like the CA key (see :mod:`datadir`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from pathlib import Path
 
 import yaml
 
+from sluice.apiserver.datadir import private_file, write_private
+
 
 def ensure_token(directory: Path) -> str:
     path = directory / "token"
     if path.exists():
+        private_file(path)
         return path.read_text().strip()
     token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    write_private(path, (token + "\n").encode())
     return token
 
 
@@ -39,8 +41,5 @@ def write_kubeconfig(path: Path, server: str, token: str, ca_pem: bytes | None,
         "current-context": context,
         "preferences": {},
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_private(path, yaml.safe_dump(config, sort_keys=False).encode())
     return path

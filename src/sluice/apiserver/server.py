@@ -23,6 +23,7 @@ from aiohttp import web
 
 from sluice.apiserver import builtin_schemas
 from sluice.apiserver.collector import GarbageCollector
+from sluice.apiserver.datadir import DataDirLock, private_dir
 from sluice.apiserver.errors import ApiError
 from sluice.apiserver.handlers import Api
 from sluice.apiserver.kubeconfig import ensure_token, write_kubeconfig
@@ -66,6 +67,7 @@ class EmbeddedCluster:
         self._runner: web.AppRunner | None = None
         self._api: Api | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._lock: DataDirLock | None = None
 
     @property
     def kubeconfig(self) -> Path:
@@ -76,7 +78,18 @@ class EmbeddedCluster:
         return self.data_dir / "pki" / "ca.crt"
 
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        # Before anything is opened: a second server on this directory stops here.
+        lock = DataDirLock(self.data_dir)
+        lock.acquire()
+        self._lock = lock
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         storage = Storage(self.data_dir / "cluster.db")
         cluster = Cluster(storage)
         cluster.builtin_schema = _builtin_schema
@@ -159,6 +172,9 @@ class EmbeddedCluster:
         if self.cluster is not None:
             self.cluster.storage.close()
             self.cluster = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

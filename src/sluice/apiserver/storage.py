@@ -11,15 +11,22 @@ succeed (WAL commits reach the operating system before ``commit()`` returns;
 Reads never touch the database: all objects are mirrored in memory, keyed by
 storage key (group, resource) and then (namespace, name). Restarting on the
 same file reloads the mirror and resumes the revision counter.
+
+The database holds every Secret in clear, so the file is created ``0600``
+before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the mode
+of the database file, so they are owner-only from their first byte too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from sluice.apiserver.datadir import create_private, private_file
 
 StorageKey = tuple[str, str]
 ObjectKey = tuple[str, str]
@@ -44,6 +51,10 @@ class Storage:
     """Objects by storage key and (namespace, name), with one revision counter."""
 
     def __init__(self, path: Path | None = None) -> None:
+        if path is not None:
+            os.close(create_private(path))
+            for suffix in ("-wal", "-shm"):
+                private_file(path.with_name(path.name + suffix))
         self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None,
                                    check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

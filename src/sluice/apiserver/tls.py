@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sluice.apiserver.datadir import private_dir, private_file, write_private
+
 
 @dataclass(frozen=True)
 class Certificates:
@@ -34,18 +36,20 @@ class Certificates:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
+    # Created 0600 by the open itself: the key is never readable by others, even briefly.
+    write_private(path, key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
 
 
 def ensure_certificates(directory: Path, hosts: tuple[str, ...] = ()) -> Certificates:
     """Create (once) a CA and a serving certificate for loopback in ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     certs = Certificates(directory / "ca.crt", directory / "apiserver.crt",
                          directory / "apiserver.key")
     if certs.ca_cert.exists() and certs.cert.exists() and certs.key.exists():
+        for key_file in (certs.key, directory / "ca.key"):
+            private_file(key_file)
         return certs
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())

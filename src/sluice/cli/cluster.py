@@ -24,6 +24,8 @@ from pathlib import Path
 
 import click
 
+from sluice.apiserver.datadir import private_dir
+from sluice.apiserver.errors import DataDirInUse
 from sluice.apiserver.server import EmbeddedCluster
 from sluice.cli.controllers import install_signal_handlers, serve_controllers, setup_logging
 from sluice.cli.failing import CommandError
@@ -52,7 +54,7 @@ def log_to_file(data_dir: Path) -> logging.Handler:
     """Also send the root logger's records to ``<data-dir>/controllers.log`` (rotating, JSON)."""
     from sluice.cli.controllers import JSONFormatter  # the encoding `sluice logs` parses
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     handler = logging.handlers.RotatingFileHandler(
         data_dir / LOG_FILE, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
         encoding="utf-8")
@@ -77,8 +79,15 @@ def _options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
+async def _start(cluster: EmbeddedCluster) -> None:
+    try:
+        await cluster.start()
+    except DataDirInUse as exc:
+        raise CommandError(str(exc)) from None
+
+
 async def _serve(cluster: EmbeddedCluster, banner: str) -> None:
-    await cluster.start()
+    await _start(cluster)
     try:
         click.echo(f"► {banner} listening on {cluster.url}", err=True)
         click.echo(f"✔ kubeconfig written to {cluster.kubeconfig}", err=True)
@@ -94,7 +103,7 @@ async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings,
     """The embedded cluster plus the controllers (and the local Git remote), until a signal."""
     stop = asyncio.Event()
     install_signal_handlers(stop)
-    await cluster.start()
+    await _start(cluster)
     try:
         click.echo(f"► sluice (embedded cluster) listening on {cluster.url}", err=True)
         click.echo(f"✔ kubeconfig written to {cluster.kubeconfig}", err=True)

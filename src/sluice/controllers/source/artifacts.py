@@ -259,7 +259,7 @@ class Storage:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(handle.name, 0o644)
+            os.chmod(handle.name, 0o600)  # Flux writes artifacts 0600
             os.replace(handle.name, target)
         except OSError as err:
             with contextlib.suppress(OSError):
@@ -288,7 +288,7 @@ class Storage:
                 summary = build_archive(source, handle, rules)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(handle.name, 0o644)
+            os.chmod(handle.name, 0o600)  # Flux writes artifacts 0600
             os.replace(handle.name, target)
         except BaseException:
             with contextlib.suppress(OSError):
