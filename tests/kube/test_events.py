@@ -54,7 +54,9 @@ async def test_events_are_recorded_once_with_a_count_and_reach_hooks(kubeconfig:
         assert [e.severity for e in seen] == ["error"] * 3 + ["info", "trace"]
         payload = seen[3].to_payload()
         assert payload["involvedObject"]["kind"] == "GitRepository"
-        assert payload["metadata"] == {"source.toolkit.fluxcd.io/revision": "main@sha1:abc"}
+        # Flux adds the object's event.toolkit.fluxcd.io/* annotations to the metadata.
+        assert payload["metadata"] == {"source.toolkit.fluxcd.io/revision": "main@sha1:abc",
+                                       "event.toolkit.fluxcd.io/team": "blue"}
         assert payload["reportingController"] == "source-controller"
         assert seen[3].object_annotations == {"event.toolkit.fluxcd.io/team": "blue"}
     finally:

@@ -159,6 +159,11 @@ def controllers() -> None:
               help="namespace of the leader election Lease")
 @click.option("--metrics-addr", default=":8080", show_default=True,
               help="address of the /metrics, /healthz and /readyz endpoint")
+@click.option("--events-addr", default="",
+              help="the notification controller's event endpoint, where events are POSTed "
+                   "(e.g. http://notification-controller.flux-system.svc.cluster.local./); "
+                   "empty: only Kubernetes Events, unless the notification controllers run "
+                   "in this process")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 @click.option("--log-encoding", type=click.Choice(["json", "console"]), default="json",
@@ -170,8 +175,8 @@ def controllers_run(kubeconfig: str | None, context: str | None, storage_path: P
                     artifact_addr: str, storage_adv_addr: str | None,
                     watch_label_selector: str | None, watch_namespace: str | None,
                     concurrent: int, enable_leader_election: bool,
-                    leader_election_namespace: str, metrics_addr: str, log_level: str,
-                    log_encoding: str, groups: str) -> None:
+                    leader_election_namespace: str, metrics_addr: str, events_addr: str,
+                    log_level: str, log_encoding: str, groups: str) -> None:
     """Run the controllers against the current kubeconfig context (or in-cluster)."""
     setup_logging(log_level, log_encoding)
     known = {group for _, group, _ in CONTROLLERS}
@@ -197,6 +202,7 @@ def controllers_run(kubeconfig: str | None, context: str | None, storage_path: P
             metrics_addr=metrics_addr or None,
             leader_election=enable_leader_election,
             leader_election_namespace=leader_election_namespace,
+            events_addr=events_addr or None,
         ),
     )
     for addr in (artifact_addr, metrics_addr):

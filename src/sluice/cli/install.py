@@ -123,6 +123,11 @@ def _deployment(namespace: str, component: str, image: str, log_level: str,
             f"--log-level={log_level}", "--log-encoding=json", "--metrics-addr=:8080"]
     if not watch_all:
         args.append(f"--watch-namespace={namespace}")
+    if component != "notification-controller":
+        # As Flux's manifests: every controller posts its events to the
+        # notification controller's Service (port 80 -> container 9090).
+        args.append(f"--events-addr=http://notification-controller.{namespace}"
+                    ".svc.cluster.local./")
     ports: list[Obj] = [{"containerPort": 8080, "name": "http-prom", "protocol": "TCP"}]
     volumes: list[Obj] = [{"emptyDir": {}, "name": "temp"}]
     mounts: list[Obj] = [{"mountPath": "/tmp", "name": "temp"}]

@@ -17,6 +17,10 @@ a signal arrives. The manager owns:
 * an aiohttp endpoint (``--metrics-addr``) with ``/metrics`` (Prometheus),
   ``/healthz`` (liveness: the loop answers) and ``/readyz`` (readiness:
   caches synced, or waiting as a standby);
+* the event forwarder every recorder shares (``--events-addr``): events
+  go to the notification controller in the background; under ``sluice up``
+  the notification controller plugs itself in as the forwarder's local
+  receiver;
 * clean shutdown: controllers stop taking work and finish in-flight
   reconciles (bounded), informers and runnables are cancelled, the Lease is
   released, the HTTP endpoint closes.
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from sluice.kube.config import Connection
-from sluice.kube.events import EventRecorder
+from sluice.kube.events import EventForwarder, EventRecorder
 from sluice.kube.objects import Objects
 from sluice.runtime.controller import Controller
 from sluice.runtime.informer import Informer
@@ -79,6 +83,9 @@ class ManagerOptions:
     graceful_shutdown_timeout: float = 30.0
     # Field manager for status/finalizer writes.
     field_manager: str = "sluice"
+    # --events-addr: where events are POSTed (Flux's event JSON); None: nowhere,
+    # unless the notification controller runs in this process.
+    events_addr: str | None = None
 
 
 class Manager:
@@ -102,6 +109,7 @@ class Manager:
         self._started = False
         self.elector: LeaderElector | None = None
         self.metrics_url = ""
+        self.event_forwarder = EventForwarder(self.options.events_addr)
 
     # -------------------------------------------------------------- building
     async def informer(self, api_version: str, kind: str, *, selector: bool = True,
@@ -121,7 +129,7 @@ class Manager:
         return informer
 
     def event_recorder(self, controller: str) -> EventRecorder:
-        return EventRecorder(self.objects, controller)
+        return EventRecorder(self.objects, controller, forwarder=self.event_forwarder)
 
     def add_controller(self, controller: Controller) -> None:
         if self._started:
@@ -235,6 +243,7 @@ class Manager:
                 await task
         self._controller_tasks.clear()
         self._tasks.clear()
+        await self.event_forwarder.aclose()
         if self.elector is not None:
             await self.elector.release()
         self._leading.clear()
