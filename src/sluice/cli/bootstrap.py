@@ -68,7 +68,6 @@ from sluice.cli.options import Globals, global_options
 from sluice.cli.parsing import SluiceCommand, SluiceGroup
 from sluice.cli.readiness import poll, ready_verdict, reconcile_verdict
 from sluice.cli.reconcile import requested_at_now
-from sluice.controllers.source.gitauth import GitAuth
 from sluice.core.durations import MINUTE, format_duration
 from sluice.core.sshkeys import (
     EcdsaCurve,
@@ -80,6 +79,7 @@ from sluice.core.sshkeys import (
     load_key_pair,
     scan_host_keys,
 )
+from sluice.git.auth import GitAuth
 from sluice.kube.apply import ApplyError, ResourceManager
 from sluice.kube.inventory import Owner
 

@@ -1,7 +1,7 @@
 """The Git side of ``sluice bootstrap``: clone one branch, commit files when they change, push.
 
 `BootstrapRepo` works in a temporary clone (pygit2) with the credentials
-and host-key pinning of `sluice.controllers.source.gitauth` (the same code
+and host-key pinning of `sluice.git.session` (the same code
 that fetches a GitRepository, so what works for the CLI works for the
 controller):
 
@@ -28,19 +28,15 @@ import pygit2
 
 from sluice.cli.failing import CommandError
 from sluice.controllers.source.errors import SourceError
-from sluice.controllers.source.gitauth import (
-    Cancelled,
-    GitAuth,
-    Refused,
-    Scrubber,
-    Session,
-    safe_url,
-)
+from sluice.git.auth import GitAuth, Scrubber, safe_url
+from sluice.git.errors import GitError
+from sluice.git.session import Cancelled, Refused, Session
 
 __all__ = ["BootstrapRepo"]
 
 # What a clone or push can raise: libgit2 errors, and our callbacks' refusals.
-_GIT_ERRORS = (pygit2.GitError, Refused, Cancelled, SourceError, KeyError, ValueError, OSError)
+_GIT_ERRORS = (pygit2.GitError, Refused, Cancelled, SourceError, GitError, KeyError, ValueError,
+               OSError)
 
 
 class BootstrapRepo:
@@ -60,7 +56,7 @@ class BootstrapRepo:
         try:
             return Session(self.url, self.auth, time.monotonic() + self.timeout,
                            threading.Event())
-        except SourceError as exc:
+        except (SourceError, GitError) as exc:
             raise CommandError(self._scrub(str(exc))) from None
 
     def _fail(self, what: str, exc: BaseException) -> CommandError:
