@@ -36,7 +36,8 @@ class Up:
                 [sys.executable, "-m", "sluice.cli.main", "up", "--data-dir", str(self.data),
                  "--port", "0", "--artifact-addr", "127.0.0.1:0",
                  "--metrics-addr", "127.0.0.1:0", "--log-level", "warning",
-                 "--git-http-addr", "127.0.0.1:0", "--git-ssh-addr", "127.0.0.1:0"],
+                 "--git-http-addr", "127.0.0.1:0", "--git-ssh-addr", "127.0.0.1:0",
+                 "--ui-addr", "127.0.0.1:0"],
                 stdout=subprocess.DEVNULL, stderr=log)
 
     async def ready(self) -> None:

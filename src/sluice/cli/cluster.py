@@ -31,6 +31,7 @@ from sluice.cli.controllers import install_signal_handlers, serve_controllers, s
 from sluice.cli.failing import CommandError
 from sluice.cli.git_remote import LocalGitRemote
 from sluice.cli.logs import LOG_FILE  # the name `sluice logs` looks for
+from sluice.cli.ui_cmd import UIOptions, start_ui, ui_options
 from sluice.controllers.run import ControllerSettings
 from sluice.kube.config import connect
 from sluice.kube.errors import KubeError
@@ -99,7 +100,7 @@ async def _serve(cluster: EmbeddedCluster, banner: str) -> None:
 
 
 async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings,
-                     remote: LocalGitRemote | None = None) -> None:
+                     remote: LocalGitRemote | None = None, ui: UIOptions | None = None) -> None:
     """The embedded cluster plus the controllers (and the local Git remote), until a signal."""
     stop = asyncio.Event()
     install_signal_handlers(stop)
@@ -120,9 +121,14 @@ async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings,
             connection = connect(cluster.kubeconfig, field_manager=settings.manager.field_manager)
         except KubeError as exc:
             raise CommandError(str(exc)) from None
+        ui_server = None
         try:
+            if ui is not None:
+                ui_server = await start_ui(connection, ui)
             await serve_controllers(connection, settings, stop)
         finally:
+            if ui_server is not None:
+                await ui_server.close()
             await connection.aclose()
     finally:
         if remote is not None:
@@ -180,9 +186,11 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> st
               help="address of the local Git remote over SSH (empty to disable)")
 @click.option("--git-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="folder of bare repositories the local Git remote serves [DATA_DIR/git]")
+@ui_options
 def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_delay: float,
        artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str,
-       git_http_addr: str, git_ssh_addr: str, git_dir: Path | None) -> None:
+       git_http_addr: str, git_ssh_addr: str, git_dir: Path | None, ui_addr: str,
+       ui_read_only: bool) -> None:
     """Start the embedded cluster with Sluice's controllers, and serve until interrupted."""
     setup_logging(log_level, "console")
     handler = log_to_file(data_dir)
@@ -197,7 +205,8 @@ def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_dela
     if git_http_addr or git_ssh_addr:
         remote = LocalGitRemote(git_dir or data_dir / "git", git_http_addr, git_ssh_addr)
     try:
-        asyncio.run(_serve_all(ec, settings, remote))
+        asyncio.run(_serve_all(ec, settings, remote,
+                               UIOptions(ui_addr, ui_read_only) if ui_addr else None))
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()

@@ -43,6 +43,7 @@ _COMMANDS = {
     "suspend": ("sluice.cli.suspend:suspend", "Suspend reconciliation of sources and resources"),
     "trace": ("sluice.cli.trace:trace", "Trace an in-cluster object throughout the GitOps delivery pipeline"),
     "tree": ("sluice.cli.tree:tree", "Print the resources reconciled by Flux."),
+    "ui": ("sluice.cli.ui_cmd:ui", "Serve the web UI for the current cluster until interrupted."),
     "uninstall": ("sluice.cli.install:uninstall", "Uninstall Sluice's controllers and the Flux objects"),
     "up": ("sluice.cli.cluster:up",
            "Start the embedded cluster with Sluice's controllers, and serve until interrupted."),
