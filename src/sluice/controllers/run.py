@@ -28,6 +28,8 @@ from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
+from sluice.controllers.source.helmchart import setup_helmchart_controller
+from sluice.controllers.source.helmrepository import setup_helmrepository_controller
 from sluice.kube.config import Connection
 from sluice.runtime.manager import Manager, ManagerOptions, parse_address
 
@@ -59,6 +61,15 @@ async def _gitrepository(manager: Manager, storage: Storage, settings: Controlle
     return await setup_gitrepository_controller(manager, storage)
 
 
+async def _helmrepository(manager: Manager, storage: Storage,
+                          settings: ControllerSettings) -> object:
+    return await setup_helmrepository_controller(manager, storage)
+
+
+async def _helmchart(manager: Manager, storage: Storage, settings: ControllerSettings) -> object:
+    return await setup_helmchart_controller(manager, storage)
+
+
 async def _kustomization(manager: Manager, storage: Storage,
                          settings: ControllerSettings) -> object:
     return await setup_kustomization_controller(manager, settings.kustomization)
@@ -67,6 +78,8 @@ async def _kustomization(manager: Manager, storage: Storage,
 # (kind, the `--controllers` group it belongs to, setup)
 CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("GitRepository", "source", _gitrepository),
+    ("HelmRepository", "source", _helmrepository),
+    ("HelmChart", "source", _helmchart),
     ("Kustomization", "kustomize", _kustomization),
 ]
 

@@ -62,7 +62,7 @@ __all__ = [
 _CHUNK = 1 << 16
 _BATCH = 1 << 20  # bytes gathered before each gzip write; bigger files stream
 _TEMP_PREFIX = ".tmp-"
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # "+": chart versions with metadata
 
 
 @dataclass(frozen=True)
