@@ -11,10 +11,13 @@ artifact kept on failure, and no credential anywhere.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import io
 import json
 import tarfile
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,11 +31,13 @@ from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
 from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
+from sluice.helmsdk import helm
 from sluice.kube.config import connect
 from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.helmrepo import HelmRepoServer, build_chart, build_podinfo_chart
 from sluice.testing.polling import async_wait_for
+from sluice.testing.registry import DockerRegistry
 
 USER = "flux"
 PASSWORD = "helm-Pa55-never-shown"
@@ -318,3 +323,57 @@ async def test_chart_from_git_with_values_files_and_revision_strategy(
         await s.patch("HelmChart", "app", {"spec": {"ignoreMissingValuesFiles": True}})
         ignored = await s.ready("HelmChart", "app", f"1.2.3+{sha2[:12]}.3")
         assert "merged values files" not in condition(ignored, "Ready")["message"]
+
+
+# ------------------------------------------------------------------------ OCI
+
+
+def _push_charts(registry: DockerRegistry, archives: list[Path]) -> None:
+    h = helm()
+    with tempfile.TemporaryDirectory() as tmp, h.RegistryClient(
+            plain_http=True, credentials_file=f"{tmp}/creds.json") as client:
+        if registry.auth:
+            client.login(registry.host, *registry.auth, plain_http=True)
+        for archive in archives:
+            client.push(str(archive), f"oci://{registry.host}/charts", plain_http=True)
+
+
+async def test_chart_from_an_oci_helm_repository(sources: Sources, tmp_path: Path,
+                                                 charts: dict[str, Path]) -> None:
+    s = sources
+    async with DockerRegistry(tmp_path / "reg", username=USER, password=PASSWORD) as registry:
+        await asyncio.to_thread(_push_charts, registry, [charts["5.2.1"], charts["6.9.2"]])
+        # The seed's `flux create secret oci`/docker-registry secret.
+        auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        config = {"auths": {registry.host: {"username": USER, "password": PASSWORD,
+                                            "auth": auth}}}
+        await s.secret("regcred", {".dockerconfigjson": json.dumps(config)},
+                       type_="kubernetes.io/dockerconfigjson")
+        await s.create("HelmRepository", "oci", {
+            "type": "oci", "url": f"oci://{registry.host}/charts", "insecure": True,
+            "secretRef": {"name": "regcred"}})
+        await s.create("HelmChart", "oci-podinfo", {
+            "chart": "podinfo", "version": "<6.0.0",
+            "sourceRef": {"kind": "HelmRepository", "name": "oci"}})
+        chart = await s.ready("HelmChart", "oci-podinfo", "5.2.1")
+        assert condition(chart, "Ready")["message"] == (
+            "pulled 'podinfo' chart with version '5.2.1'")
+        assert await s.download(chart["status"]["artifact"]["url"]) == charts[
+            "5.2.1"].read_bytes()
+        # A `type: oci` HelmRepository is static: no artifact, no conditions, no finalizer.
+        repo = await s.get("HelmRepository", "oci")
+        assert not (repo.get("status") or {}).get("artifact")
+        assert not (repo.get("status") or {}).get("conditions")
+        assert not repo["metadata"].get("finalizers")
+
+        await s.patch("HelmChart", "oci-podinfo", {"spec": {"version": "*"}})
+        await s.ready("HelmChart", "oci-podinfo", "6.9.2")
+
+        config["auths"][registry.host]["password"] = "wrong"
+        config["auths"][registry.host].pop("auth")
+        await s.secret("regcred", {".dockerconfigjson": json.dumps(config)})
+        await s.request("HelmChart", "oci-podinfo", "bad")
+        bad = await s.wait("HelmChart", "oci-podinfo", lambda o: (
+            condition(o, "Ready") or {}).get("status") == "False", "a failure")
+        assert bad["status"]["artifact"]["revision"] == "6.9.2"
+        assert PASSWORD not in await _all_text(s, "HelmChart", "oci-podinfo")
