@@ -26,24 +26,15 @@ import click
 import yaml
 
 from sluice.api.kustomize import Kustomization
-from sluice.api.meta import KUSTOMIZE_NAME_LABEL, KUSTOMIZE_NAMESPACE_LABEL
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, run
 from sluice.cli.create_flags import bool_flag, group_global_options
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
 from sluice.cli.parsing import SluiceCommand, SluiceGroup
-from sluice.controllers.kustomization.building import (
-    BuildFailure,
-    build_manifests,
-    set_common_metadata,
-)
-from sluice.controllers.kustomization.substitution import (
-    load_variables,
-    quoted_scalars,
-    substitute_objects,
-    substitutes,
-)
+from sluice.controllers.kustomization.building import BuildFailure
+from sluice.controllers.kustomization.rendering import render_manifests, set_owner_labels
+from sluice.controllers.kustomization.substitution import load_variables
 from sluice.kustomize.emit import dump_documents
 
 __all__ = ["build", "build_kustomization", "load_kustomization", "resolve_folder"]
@@ -80,13 +71,6 @@ async def load_kustomization(client: Client | None, name: str, namespace: str,
     return await client.get(k.KUSTOMIZATION, name, namespace)
 
 
-def _set_owner(objects: list[Obj], name: str, namespace: str) -> None:
-    for obj in objects:
-        meta = obj.setdefault("metadata", {})
-        meta["labels"] = {**(meta.get("labels") or {}), KUSTOMIZE_NAME_LABEL: name,
-                          KUSTOMIZE_NAMESPACE_LABEL: namespace}
-
-
 def resolve_folder(path: str) -> Path:
     """The ``--path`` folder, checked before anything else happens."""
     if not path:
@@ -116,18 +100,11 @@ async def build_kustomization(client: Client | None, ks_obj: Mapping[str, Any], 
                 # Without a cluster only the inline variables are known.
                 variables = {key: str(v).replace("\n", "")
                              for key, v in (post_build.substitute or {}).items()}
-        def work() -> list[Obj]:
-            built = build_manifests(root, root, ks.spec)
-            if substitutes(post_build, variables):
-                quoted = quoted_scalars(root, [p.patch for p in ks.spec.patches or []])
-                built = substitute_objects(built, variables, strict=strict, quoted=quoted)
-            set_common_metadata(built, ks.spec.common_metadata)
-            return built
-
-        objects = await asyncio.to_thread(work)
+        objects = await asyncio.to_thread(render_manifests, root, root, ks.spec, variables,
+                                          strict=strict)
     except BuildFailure as exc:
         raise CommandError(exc.message) from None
-    _set_owner(objects, name, namespace)
+    set_owner_labels(objects, name, namespace)
     return objects
 
 

@@ -6,6 +6,7 @@ Routes (all behind `security.Security`):
     GET  /fragments/table               the overview's table body, for filters
     GET  /object/{kind}/{ns}/{name}     one object: conditions, spec, events, YAML
     GET  /object/{kind}/{ns}/{name}/tree   its inventory tree (loaded on demand)
+    GET  /object/{kind}/{ns}/{name}/plan   what the next reconcile would change (dry-run)
     GET  /graph                         sources -> appliers -> dependsOn
     GET  /stream?tab=ID&view=...        one SSE stream per tab
     POST /actions                       reconcile / suspend / resume (not in read-only)
@@ -37,6 +38,7 @@ from sluice.ui import actions as act
 from sluice.ui.errors import ActionRefused, UIError
 from sluice.ui.graph import build_graph, render_svg
 from sluice.ui.live import Key, LiveState
+from sluice.ui.plan import plan_kustomization
 from sluice.ui.security import SESSION, Security
 from sluice.ui.summary import STATES, condition
 from sluice.ui.tree import inventory_tree
@@ -197,6 +199,18 @@ async def tree_fragment(request: web.Request) -> web.Response:
     return _html(state.render("_tree.html", nodes=nodes))
 
 
+async def plan_fragment(request: web.Request) -> web.Response:
+    state, kind, _, _, obj = _lookup(request)
+    if kind != "Kustomization":
+        raise web.HTTPNotFound(text="plans are made for Kustomizations\n")
+    ref = (obj.get("spec") or {}).get("sourceRef") or {}
+    source = state.live.get(str(ref.get("kind") or "GitRepository"),
+                            str(ref.get("namespace") or obj["metadata"]["namespace"]),
+                            str(ref.get("name") or ""))
+    result = await plan_kustomization(state.objects, obj, source)
+    return _html(state.render("_plan.html", plan=result))
+
+
 async def graph_page(request: web.Request) -> web.Response:
     state = request.app[_STATE]
     tab = _new_tab(state, "graph", Filters())
@@ -327,6 +341,7 @@ def build_app(live: LiveState, objects: Objects, recorder: EventRecorder, securi
     app.router.add_get("/fragments/table", table_fragment)
     app.router.add_get("/object/{kind}/{ns}/{name}", object_page)
     app.router.add_get("/object/{kind}/{ns}/{name}/tree", tree_fragment)
+    app.router.add_get("/object/{kind}/{ns}/{name}/plan", plan_fragment)
     app.router.add_get("/graph", graph_page)
     app.router.add_get("/stream", stream)
     if not read_only:
