@@ -14,7 +14,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sluice.apiserver.errors import Cause
+from sluice.apiserver.errors import ApiError, BadRequest, Cause
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -28,6 +28,61 @@ PATH_NAMED = {("rbac.authorization.k8s.io", k) for k in
               ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")}
 
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+# ObjectMeta's fields as Go types them: a body whose metadata cannot decode into them is
+# refused before anything reads it (an integer name used to reach len() and answer 500).
+_META_STRINGS = ("name", "generateName", "namespace", "uid", "resourceVersion",
+                 "creationTimestamp", "deletionTimestamp", "selfLink")
+_META_STRING_MAPS = ("labels", "annotations")
+_META_LISTS = {"finalizers": str, "ownerReferences": dict, "managedFields": dict}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _type_error(field: str, value: Any, go_type: str) -> ApiError:
+    return BadRequest(f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                      f"ObjectMeta.metadata.{field} of type {go_type}")
+
+
+def check_meta_types(meta: dict[str, Any]) -> None:
+    """Refuse (400) metadata that cannot decode into ObjectMeta's Go types."""
+    for key in _META_STRINGS:
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _type_error(key, value, "string")
+    for key in _META_STRING_MAPS:
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise _type_error(key, value, "map[string]string")
+        for k, v in value.items():
+            if not isinstance(k, str) or (v is not None and not isinstance(v, str)):
+                raise _type_error(key, v, "string")
+    for key, item_type in _META_LISTS.items():
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise _type_error(key, value, "[]" + ("string" if item_type is str else key[:-1]))
+        for item in value:
+            if not isinstance(item, item_type):
+                raise _type_error(key, item, "string" if item_type is str else key[:-1])
+    generation = meta.get("generation")
+    if generation is not None and (isinstance(generation, bool) or
+                                   not isinstance(generation, int)):
+        raise _type_error("generation", generation, "int64")
 
 
 def now_rfc3339() -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.apiserver import managedfields, strategic, structural
+from sluice.apiserver import decoding, managedfields, strategic, structural
 from sluice.apiserver.builtin_checks import builtin_checks, immutable_checks, keep_allocated
 from sluice.apiserver.defaults import ClusterIPAllocator, apply_builtin_defaults, default_service
 from sluice.apiserver.errors import (
@@ -37,6 +37,7 @@ from sluice.apiserver.errors import (
     UnsupportedMediaType,
 )
 from sluice.apiserver.objectmeta import (
+    check_meta_types,
     now_rfc3339,
     random_suffix,
     strip_server_fields,
@@ -85,10 +86,16 @@ class DeleteOptions:
 
 
 def _meta(obj: Obj) -> Obj:
+    """The metadata of a request body, refused (400) unless it decodes as ObjectMeta."""
     meta = obj.get("metadata")
-    if not isinstance(meta, dict):
+    if meta is None:
         meta = {}
         obj["metadata"] = meta
+    if not isinstance(meta, dict):
+        raise BadRequest("json: cannot unmarshal " + ("array" if isinstance(meta, list) else
+                         "string" if isinstance(meta, str) else "number") +
+                         " into Go struct field .metadata of type v1.ObjectMeta")
+    check_meta_types(meta)
     return meta
 
 
@@ -176,9 +183,10 @@ class Cluster:
                 if not sep:
                     raise ValueError(token["start"])
                 start = (ns_part, name_part)
-            except (ValueError, KeyError, TypeError):
+                token_rv = int(token.get("rv", 0))
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise BadRequest("continue key is not valid: could not decode") from None
-            if int(token.get("rv", 0)) < self.events_floor():
+            if token_rv < self.events_floor():
                 raise Gone("The provided continue parameter is too old to display a consistent "
                            "list result. You can start a new list without the continue "
                            "parameter.")
@@ -345,6 +353,8 @@ class Cluster:
                                        f"{MERGE_PATCH}, {STRATEGIC_PATCH}, {APPLY_PATCH}")
         if not isinstance(patched, dict):
             raise BadRequest("the patch did not produce an object")
+        # A deep value patched in at depth n nests n levels deeper than the patch did.
+        decoding.check_depth(patched)
         pmeta = _meta(patched)
         if pmeta.get("resourceVersion") and pmeta["resourceVersion"] != old["metadata"][
                 "resourceVersion"]:

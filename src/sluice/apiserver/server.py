@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sluice.apiserver import builtin_schemas
+from sluice.apiserver import builtin_schemas, decoding
 from sluice.apiserver.collector import GarbageCollector
 from sluice.apiserver.datadir import DataDirLock, private_dir
 from sluice.apiserver.errors import ApiError
@@ -90,6 +91,9 @@ class EmbeddedCluster:
             raise
 
     async def _start(self) -> None:
+        # Objects may nest 10,000 levels deep, as in Kubernetes; the recursive walks over
+        # them (copies, merges, validation) need that many Python frames and more.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), decoding.RECURSION_LIMIT))
         storage = Storage(self.data_dir / "cluster.db")
         cluster = Cluster(storage)
         cluster.builtin_schema = _builtin_schema
