@@ -21,8 +21,9 @@ API = "source.toolkit.fluxcd.io/v1"
 
 
 class Up:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *extra: str) -> None:
         self.data = data
+        self.extra = extra
         self.log = data.parent / f"{data.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.offset = 0
@@ -37,7 +38,7 @@ class Up:
                  "--port", "0", "--artifact-addr", "127.0.0.1:0",
                  "--metrics-addr", "127.0.0.1:0", "--log-level", "warning",
                  "--git-http-addr", "127.0.0.1:0", "--git-ssh-addr", "127.0.0.1:0",
-                 "--ui-addr", "127.0.0.1:0"],
+                 "--ui-addr", "127.0.0.1:0", *self.extra],
                 stdout=subprocess.DEVNULL, stderr=log)
 
     async def ready(self) -> None:

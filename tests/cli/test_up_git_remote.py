@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from sluice.kube.config import connect
+from sluice.testing.polling import async_wait_for
 
 from .test_up_controllers import API, Up, _ready_repo, conn_objects
 
@@ -107,6 +108,53 @@ async def test_push_over_http_and_ssh_then_sync(tmp_path: Path) -> None:
             await conn.aclose()
         obj = await _ready_repo(kubeconfig, "apps")
         assert obj["status"]["artifact"]["revision"] == f"main@sha1:{head}"
+        assert up.stop() == 0
+    finally:
+        up.kill()
+
+
+async def test_demo_delivers_the_walkthrough_app_and_follows_a_push(tmp_path: Path) -> None:
+    up = Up(tmp_path / "data", "--demo")
+    try:
+        up.start()
+        await up.ready()
+        out = up.output()
+        clone = re.search(r"git clone (.+) && cd demo", out)
+        assert clone, out
+        kubeconfig = tmp_path / "data" / "kubeconfig"
+        conn = connect(kubeconfig)
+        try:
+            objects = conn_objects(conn)
+            deployments = await objects.mapping("apps/v1", "Deployment")
+
+            async def image() -> str | None:
+                d = await objects.get_or_none(deployments, "agnhost", "agnhost")
+                return str(d["spec"]["template"]["spec"]["containers"][0]["image"]) if d else None
+
+            assert (await async_wait_for(image, timeout=60, what="the demo deployed")
+                    ).endswith(":2.39")
+            # The printed steps: clone, change the tag, push; the cluster follows.
+            token = (tmp_path / "data" / "git" / "token").read_text().strip()
+            url = clone.group(1).replace(f"$(cat {tmp_path / 'data' / 'git' / 'token'})", token)
+            _git(tmp_path, "clone", "-q", url, "demo")
+            work = tmp_path / "demo"
+            manifest = work / "agnhost" / "agnhost.deployment.yaml"
+            manifest.write_text(manifest.read_text().replace("agnhost:2.39", "agnhost:2.40"))
+            _git(work, "-c", "user.name=me", "-c", "user.email=me@example.com", "commit",
+                 "-qam", "agnhost 2.40")
+            _git(work, "push", "-q")
+            # `sluice reconcile source git demo`: the new artifact then wakes the Kustomization.
+            sources = await objects.mapping(API, "GitRepository")
+            await objects.merge_patch(sources, "demo", {"metadata": {"annotations": {
+                "reconcile.fluxcd.io/requestedAt": "after-push"}}}, "flux-system")
+
+            async def rolled() -> bool:
+                got = await image()
+                return bool(got and got.endswith(":2.40"))
+
+            await async_wait_for(rolled, timeout=60, interval=0.2, what="agnhost 2.40 rolled")
+        finally:
+            await conn.aclose()
         assert up.stop() == 0
     finally:
         up.kill()

@@ -28,6 +28,7 @@ from sluice.apiserver.datadir import private_dir
 from sluice.apiserver.errors import DataDirInUse
 from sluice.apiserver.server import EmbeddedCluster
 from sluice.cli.controllers import install_signal_handlers, serve_controllers, setup_logging
+from sluice.cli.demo import install_demo
 from sluice.cli.failing import CommandError
 from sluice.cli.git_remote import LocalGitRemote
 from sluice.cli.logs import LOG_FILE  # the name `sluice logs` looks for
@@ -35,6 +36,7 @@ from sluice.cli.ui_cmd import UIOptions, start_ui, ui_options
 from sluice.controllers.run import ControllerSettings
 from sluice.kube.config import connect
 from sluice.kube.errors import KubeError
+from sluice.kube.objects import Objects
 from sluice.runtime.manager import ManagerOptions, parse_address
 
 DEFAULT_DATA_DIR = ".sluice"
@@ -100,7 +102,8 @@ async def _serve(cluster: EmbeddedCluster, banner: str) -> None:
 
 
 async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings,
-                     remote: LocalGitRemote | None = None, ui: UIOptions | None = None) -> None:
+                     remote: LocalGitRemote | None = None, ui: UIOptions | None = None,
+                     demo: bool = False) -> None:
     """The embedded cluster plus the controllers (and the local Git remote), until a signal."""
     stop = asyncio.Event()
     install_signal_handlers(stop)
@@ -123,6 +126,13 @@ async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings,
             raise CommandError(str(exc)) from None
         ui_server = None
         try:
+            if demo and remote is not None:
+                try:
+                    lines = await install_demo(Objects(connection), remote)
+                except (RuntimeError, KubeError) as exc:
+                    raise CommandError(f"demo: {exc}") from None
+                for line in lines:
+                    click.echo(line, err=True)
             if ui is not None:
                 ui_server = await start_ui(connection, ui)
             await serve_controllers(connection, settings, stop)
@@ -187,10 +197,12 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option("--git-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="folder of bare repositories the local Git remote serves [DATA_DIR/git]")
 @ui_options
+@click.option("--demo", is_flag=True, default=False,
+              help="put the walkthrough's agnhost app in the local Git remote and deliver it")
 def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_delay: float,
        artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str,
        git_http_addr: str, git_ssh_addr: str, git_dir: Path | None, ui_addr: str,
-       ui_read_only: bool) -> None:
+       ui_read_only: bool, demo: bool) -> None:
     """Start the embedded cluster with Sluice's controllers, and serve until interrupted."""
     setup_logging(log_level, "console")
     handler = log_to_file(data_dir)
@@ -202,11 +214,13 @@ def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_dela
         manager=ManagerOptions(concurrent=concurrent, metrics_addr=metrics_addr or None),
     )
     remote = None
+    if demo and not git_http_addr:
+        raise CommandError("--demo needs the local Git remote over HTTP (--git-http-addr)")
     if git_http_addr or git_ssh_addr:
         remote = LocalGitRemote(git_dir or data_dir / "git", git_http_addr, git_ssh_addr)
     try:
         asyncio.run(_serve_all(ec, settings, remote,
-                               UIOptions(ui_addr, ui_read_only) if ui_addr else None))
+                               UIOptions(ui_addr, ui_read_only) if ui_addr else None, demo))
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
