@@ -63,6 +63,9 @@ class LiveState:
         self.components: Informer | None = None
         self._subscribers: set[Subscription] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        # Bumped on every change, so views computed from the whole state (all rows, the
+        # counts) are computed once per change and shared by every tab.
+        self.version = 0
 
     async def start(self) -> None:
         for cls in ALL_KINDS:
@@ -110,6 +113,7 @@ class LiveState:
         def handler(event: str, old: Obj | None, new: Obj) -> None:
             meta = new.get("metadata") or {}
             key = (kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            self.version += 1
             for sub in self._subscribers:
                 sub.dirty.add(key)
                 sub.wake.set()

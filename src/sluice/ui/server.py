@@ -83,6 +83,21 @@ class UIState:
     env: jinja2.Environment
     tabs: dict[str, Tab] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    _all_rows: tuple[int, list[Row]] = (-1, [])
+    _summaries: dict[int, str] = field(default_factory=dict)
+
+    def all_rows(self) -> list[Row]:
+        """Every object's row, computed once per change of the live state."""
+        if self._all_rows[0] != self.live.version:
+            self._all_rows = (self.live.version, rows(self.live.all_objects(), Filters()))
+        return self._all_rows[1]
+
+    def summary_html(self, ctx: dict[str, Any]) -> str:
+        """The counts and attention list: the same for every tab, rendered once per change."""
+        version = self.live.version
+        if version not in self._summaries:
+            self._summaries = {version: self.render("_summary.html", **ctx)}
+        return self._summaries[version]
 
     def render(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(read_only=self.read_only, **context)
@@ -132,7 +147,7 @@ def _components(state: UIState) -> list[dict[str, Any]]:
 
 
 def _overview_context(state: UIState, filters: Filters) -> dict[str, Any]:
-    everything = rows(state.live.all_objects(), Filters())
+    everything = state.all_rows()
     shown = [r for r in everything if filters.match(r)]
     namespaces = sorted({r.namespace for r in everything})
     return {"rows": shown, "counts": counts(everything), "states": STATES,
@@ -274,7 +289,7 @@ async def _send_changes(state: UIState, tab: Tab, keys: set[Key], events_changed
         else:
             out.extend(row_events)
         if keys:
-            out.append(_sse("summary", state.render("_summary.html", **ctx)))
+            out.append(_sse("summary", state.summary_html(ctx)))
         if events_changed:
             out.append(_sse("events", state.render("_events.html", events=ctx["events"],
                                                    components=ctx["components"],
