@@ -61,6 +61,10 @@ KUSTOMIZE_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
 KUSTOMIZE_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
 HELM_NAME_LABEL = "helm.toolkit.fluxcd.io/name"
 HELM_NAMESPACE_LABEL = "helm.toolkit.fluxcd.io/namespace"
+# Sluice's opt-in for an object two appliers may both write (on the manifest or the live
+# object): without it, the second applier fails with an ownership conflict instead of
+# taking the object over every interval, as two Flux Kustomizations do.
+SHARED_OWNERSHIP_ANNOTATION = "sluice.dev/shared-ownership"
 
 # Per-object switches honoured by kustomize-controller (label or annotation,
 # matched case-insensitively on the value).

@@ -35,6 +35,17 @@ repository behaves the same under Sluice:
   entry (made by the server on that first apply) taken over right after the
   apply, so the take-over costs one reconcile and the next one writes nothing.
 
+Two appliers never fight over one object. Flux lets two Kustomizations that
+build the same object both apply it, each relabelling it as its own every
+interval, both Ready=True. Here, an object whose owner labels name another
+applier that still claims it (the ``claims`` check the controller gives, e.g.
+"it is in that Kustomization's inventory"; without one, any other owner's
+labels) fails that object's dry run with an ownership conflict naming the
+owner, before anything is written, so the second applier gets Ready=False and
+the first keeps the object. An object annotated
+``sluice.dev/shared-ownership: enabled`` (on the manifest or the live object)
+is shared deliberately: each applier writes it in turn, as in Flux.
+
 The result is a `ChangeSet`: one entry per object, ``created``,
 ``configured``, ``unchanged`` or ``skipped``, which Flux turns into events
 (``Deployment/agnhost/agnhost created``) and into the inventory. Failures raise
@@ -61,6 +72,7 @@ from sluice.api.meta import (
     ENABLED_VALUE,
     KUSTOMIZE_FORCE_ANNOTATION,
     KUSTOMIZE_SSA_ANNOTATION,
+    SHARED_OWNERSHIP_ANNOTATION,
     SSA_IF_NOT_PRESENT,
     SSA_MERGE,
 )
@@ -239,13 +251,19 @@ def _path(m: ResourceMapping, namespace: str, name: str | None = None) -> str:
     return "/".join(parts)
 
 
+# Does this other applier still claim this object (e.g. list it in its inventory)?
+ClaimCheck = Callable[[Owner, ObjectRef], Awaitable[bool]]
+
+
 class ResourceManager:
     """Applies, deletes and waits for sets of objects on one cluster, as one owner."""
 
     def __init__(self, client: Objects, owner: Owner, *, concurrency: int = 4,
-                 custom_stage_kinds: frozenset[tuple[str, str]] = frozenset()) -> None:
+                 custom_stage_kinds: frozenset[tuple[str, str]] = frozenset(),
+                 claims: ClaimCheck | None = None) -> None:
         self.client = client
         self.owner = owner
+        self.claims = claims
         self.concurrency = max(1, concurrency)
         self.custom_stage_kinds = custom_stage_kinds
         self._http: httpx2.AsyncClient = client.connection.http
@@ -426,6 +444,11 @@ class ResourceManager:
                 is_excluded(existing)
                 or any_in_metadata(desired, KUSTOMIZE_SSA_ANNOTATION, SSA_IF_NOT_PRESENT)):
             return DryRun(ref, desired, mapping, existing, None, Action.SKIPPED)
+        if existing is not None:
+            conflict = await self._ownership_conflict(ref, desired, existing)
+            if conflict is not None:
+                return DryRun(ref, desired, mapping, existing, None, Action.UNKNOWN,
+                              error=conflict)
         if failure is not None:
             force = opts.force or any(
                 any_in_metadata(o, KUSTOMIZE_FORCE_ANNOTATION, ENABLED_VALUE)
@@ -442,6 +465,23 @@ class ResourceManager:
         drifted = _comparable(existing) != _comparable(merged)
         action = Action.CONFIGURED if drifted or cleanup is not None else Action.UNCHANGED
         return DryRun(ref, desired, mapping, existing, merged, action, cleanup=cleanup)
+
+    async def _ownership_conflict(self, ref: ObjectRef, desired: Obj,
+                                  existing: Obj) -> str | None:
+        """Why this owner may not write ``existing``: another applier's object."""
+        other = self.owner.labelled_owner(existing)
+        if other is None or (other.name, other.namespace) == (self.owner.name,
+                                                              self.owner.namespace):
+            return None
+        if any(any_in_metadata(o, SHARED_OWNERSHIP_ANNOTATION, ENABLED_VALUE)
+               for o in (desired, existing)):
+            return None
+        if self.claims is not None and not await self.claims(other, ref):
+            return None  # left behind by an applier that no longer has it: adopted
+        return (f"{ref.subject} ownership conflict: it belongs to {other.kind} "
+                f"{other.namespace}/{other.name} ({self.owner.name_label}, "
+                f"{self.owner.namespace_label} labels); remove it from one of them, or "
+                f"annotate it {SHARED_OWNERSHIP_ANNOTATION}: {ENABLED_VALUE} to share it")
 
     @staticmethod
     def _dry_run_error(ref: ObjectRef, exc: BaseException) -> str:

@@ -167,10 +167,20 @@ class Owner:
     field_manager: str = DEFAULT_FIELD_MANAGER
     name_label: str = KUSTOMIZE_NAME_LABEL
     namespace_label: str = KUSTOMIZE_NAMESPACE_LABEL
+    kind: str = "Kustomization"  # the applier's kind, as ownership conflicts name it
 
     @property
     def labels(self) -> dict[str, str]:
         return {self.name_label: self.name, self.namespace_label: self.namespace}
+
+    def labelled_owner(self, obj: Mapping[str, Any]) -> Owner | None:
+        """The applier of this kind whose owner labels ``obj`` carries, if any."""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        name, namespace = labels.get(self.name_label), labels.get(self.namespace_label)
+        if not isinstance(name, str) or not isinstance(namespace, str) or not name:
+            return None
+        return Owner(name, namespace, self.field_manager, self.name_label,
+                     self.namespace_label, self.kind)
 
     def owns(self, obj: Mapping[str, Any]) -> bool:
         """Does the live object carry this owner's labels?"""

@@ -274,7 +274,20 @@ class KustomizationReconciler:
         client = self.clients.client_for(obj.namespace or "", obj.spec.service_account_name)
         return ResourceManager(client, owner,
                                concurrency=self.options.concurrent_ssa,
-                               custom_stage_kinds=self.options.custom_stage_kinds)
+                               custom_stage_kinds=self.options.custom_stage_kinds,
+                               claims=self._claims)
+
+    async def _claims(self, other: Owner, ref: ObjectRef) -> bool:
+        """Does Kustomization ``other`` still hold ``ref``: alive and in its inventory?
+
+        An object labelled by a Kustomization that is gone, being deleted, or no longer
+        lists it (it was moved out of that Kustomization's path) is free to adopt.
+        """
+        raw = self.informer.get(other.namespace, other.name)
+        if raw is None or (raw.get("metadata") or {}).get("deletionTimestamp"):
+            return False
+        entries = ((raw.get("status") or {}).get("inventory") or {}).get("entries") or []
+        return any(isinstance(e, dict) and e.get("id") == ref.id for e in entries)
 
     # ------------------------------------------------------------ reconcile
     async def reconcile(self, request: Request) -> Result:
