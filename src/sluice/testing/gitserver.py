@@ -48,6 +48,7 @@ __all__ = [
     "GitRepo",
     "RepoHost",
     "executable",
+    "http_backend",
     "symlink",
 ]
 
@@ -287,87 +288,98 @@ class GitHTTPServer(RepoHost):
             return web.Response(status=401, headers={"WWW-Authenticate": challenge})
         if ".." in request.path.split("/"):
             return web.Response(status=400, text="bad path")
-        body = await request.read()
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.root),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_PROJECT_ROOT": str(self.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": request.path,
-            "QUERY_STRING": request.query_string,
-            "REQUEST_METHOD": request.method,
-            "CONTENT_TYPE": request.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_ADDR": request.remote or "127.0.0.1",
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.receivepack",
-            "GIT_CONFIG_VALUE_0": "true" if self.allow_push else "false",
-        }
-        if user:
-            env["REMOTE_USER"] = user
-        if "Git-Protocol" in request.headers:
-            env["GIT_PROTOCOL"] = request.headers["Git-Protocol"]
-        # git gzips large request bodies; hand them over still compressed
-        # when the web server did not inflate them.
-        if body[:2] == b"\x1f\x8b" and request.headers.get("Content-Encoding") == "gzip":
-            env["HTTP_CONTENT_ENCODING"] = "gzip"
-        proc = await asyncio.create_subprocess_exec(
-            "git",
-            "http-backend",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=env,
-        )
-        assert proc.stdin is not None and proc.stdout is not None
+        return await http_backend(request, self.root, allow_push=self.allow_push, user=user)
 
-        async def feed() -> None:
-            assert proc.stdin is not None
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                proc.stdin.write(body)
-                await proc.stdin.drain()
-            proc.stdin.close()
 
-        feeder = asyncio.create_task(feed())
-        response = web.StreamResponse()
-        try:
-            status, headers = 200, {}
-            while True:
-                line = (await proc.stdout.readline()).rstrip(b"\r\n")
-                if not line:
-                    break
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.lower() == "status":
-                    status = int(value.split()[0])
-                else:
-                    headers[name.strip()] = value.strip()
-            response = web.StreamResponse(status=status, headers=headers)
-            await response.prepare(request)
-            while chunk := await proc.stdout.read(1 << 16):
-                await response.write(chunk)
-            await response.write_eof()
-        except ConnectionResetError:
-            pass  # libgit2 hangs up as soon as it has read the final flush packet
-        finally:
-            await self._reap(proc, feeder)
-        return response
+async def http_backend(request: web.Request, root: Path, *, allow_push: bool,
+                       user: str = "", path: str | None = None) -> web.StreamResponse:
+    """Answer a smart-HTTP git request with `git http-backend` for the repositories in `root`.
 
-    @staticmethod
-    async def _reap(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None]) -> None:
-        """Let the CGI finish (draining what nobody reads any more), then reap it.
+    Authentication and authorisation are the caller's: `user` is passed on as
+    ``REMOTE_USER``, `allow_push` enables ``git-receive-pack``, `path` (default: the
+    request's) is the path below `root`. Shared by `GitHTTPServer` and the forge fixture.
+    """
+    body = await request.read()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(root),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_PROJECT_ROOT": str(root),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "PATH_INFO": request.path if path is None else path,
+        "QUERY_STRING": request.query_string,
+        "REQUEST_METHOD": request.method,
+        "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_ADDR": request.remote or "127.0.0.1",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.receivepack",
+        "GIT_CONFIG_VALUE_0": "true" if allow_push else "false",
+    }
+    if user:
+        env["REMOTE_USER"] = user
+    if "Git-Protocol" in request.headers:
+        env["GIT_PROTOCOL"] = request.headers["Git-Protocol"]
+    # git gzips large request bodies; hand them over still compressed
+    # when the web server did not inflate them.
+    if body[:2] == b"\x1f\x8b" and request.headers.get("Content-Encoding") == "gzip":
+        env["HTTP_CONTENT_ENCODING"] = "gzip"
+    proc = await asyncio.create_subprocess_exec(
+        "git",
+        "http-backend",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
 
-        Killing a child that may already have exited races asyncio's child
-        watcher, so it is only done when the program does not end by itself.
-        """
-        assert proc.stdout is not None
-        try:
-            async with asyncio.timeout(30):
-                while await proc.stdout.read(1 << 16):
-                    pass
-                await feeder
-                await proc.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+    async def feed() -> None:
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.write(body)
+            await proc.stdin.drain()
+        proc.stdin.close()
+
+    feeder = asyncio.create_task(feed())
+    response = web.StreamResponse()
+    try:
+        status, headers = 200, {}
+        while True:
+            line = (await proc.stdout.readline()).rstrip(b"\r\n")
+            if not line:
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            else:
+                headers[name.strip()] = value.strip()
+        response = web.StreamResponse(status=status, headers=headers)
+        await response.prepare(request)
+        while chunk := await proc.stdout.read(1 << 16):
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # libgit2 hangs up as soon as it has read the final flush packet
+    finally:
+        await _reap(proc, feeder)
+    return response
+
+
+async def _reap(proc: asyncio.subprocess.Process, feeder: asyncio.Task[None]) -> None:
+    """Let the CGI finish (draining what nobody reads any more), then reap it.
+
+    Killing a child that may already have exited races asyncio's child
+    watcher, so it is only done when the program does not end by itself.
+    """
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            while await proc.stdout.read(1 << 16):
+                pass
+            await feeder
             await proc.wait()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()

@@ -66,6 +66,10 @@ def _key_line(key: asyncssh.SSHKey) -> str:
 class _Server(asyncssh.SSHServer):
     def __init__(self, owner: GitSSHServer) -> None:
         self._owner = owner
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
 
     def begin_auth(self, username: str) -> bool:
         return True  # authentication is always required
@@ -81,8 +85,11 @@ class _Server(asyncssh.SSHServer):
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         line = _key_line(key)
-        accepted = line in self._owner.authorized_keys
+        accepted = self._owner.accepts_key(line)
         self._owner.auth_attempts.append(AuthAttempt(username, line, accepted))
+        if accepted and self._conn is not None:
+            # Remembered for `authorize`: which key this session authenticated with.
+            self._conn.set_extra_info(sluice_public_key=line)
         return accepted
 
 
@@ -154,6 +161,17 @@ class GitSSHServer(RepoHost):
             await self._server.wait_closed()
             self._server = None
 
+    def accepts_key(self, public_key: str) -> bool:
+        """Whether `public_key` (``<type> <base64>``) may authenticate at all."""
+        return public_key in self.authorized_keys
+
+    def authorize(self, public_key: str, service: str, repository: str) -> None:
+        """Raise PermissionError when `public_key` may not run `service` on `repository`.
+
+        `repository` is the path below `root`. Every accepted key may read and push
+        every repository here; the forge fixture narrows this to deploy keys.
+        """
+
     def _resolve(self, command: str) -> tuple[str, Path]:
         try:
             argv = shlex.split(command)
@@ -176,6 +194,8 @@ class GitSSHServer(RepoHost):
         self.commands.append(command)
         try:
             service, path = self._resolve(command)
+            self.authorize(str(process.get_extra_info("sluice_public_key", "")), service,
+                           path.relative_to(self.root).as_posix())
         except (PermissionError, FileNotFoundError) as err:
             process.stderr.write(f"fatal: {err}\n".encode())
             process.exit(128)
