@@ -211,7 +211,8 @@ async def test_git_over_http_and_ssh_follows_permissions(forge: Forge, tmp_path:
     assert denied.returncode != 0
     repo.deploy_keys.append(DeployKey(forge.next_id(), "ro", key_line(pair.public_key), True))
     work2 = tmp_path / "work2"
-    ok = await asyncio.to_thread(_git, "clone", "-q", forge.ssh_url("alice/fleet"),
+    bare = forge.ssh_url("alice/fleet").removesuffix(".git")  # as Flux writes it for GitHub
+    ok = await asyncio.to_thread(_git, "clone", "-q", bare,
                                  str(work2), env=ssh)
     assert ok.returncode == 0, ok.stderr
     _git("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "--allow-empty",

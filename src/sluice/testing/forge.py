@@ -265,6 +265,12 @@ class _ForgeSSH(GitSSHServer):
     def accepts_key(self, public_key: str) -> bool:
         return self.forge.key_owner(public_key) is not None
 
+    def locate(self, repository: str) -> Path:
+        # Forges answer with and without the ``.git`` suffix (Flux's SSH sync URLs
+        # for GitHub have none).
+        repo = self.forge.repository(repository.removesuffix(".git"))
+        return repo.git.path if repo is not None else self.root / repository
+
     def authorize(self, public_key: str, service: str, repository: str) -> None:
         repo = self.forge.repository(repository.removesuffix(".git"))
         if repo is None:

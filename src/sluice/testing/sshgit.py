@@ -161,6 +161,10 @@ class GitSSHServer(RepoHost):
             await self._server.wait_closed()
             self._server = None
 
+    def locate(self, repository: str) -> Path:
+        """The bare repository a client's path (below `root`) names."""
+        return self.root / repository
+
     def accepts_key(self, public_key: str) -> bool:
         """Whether `public_key` (``<type> <base64>``) may authenticate at all."""
         return public_key in self.authorized_keys
@@ -184,7 +188,7 @@ class GitSSHServer(RepoHost):
         rel = argv[1].lstrip("/")
         if not rel or ".." in rel.split("/"):
             raise PermissionError("bad repository path")
-        path = self.root / rel
+        path = self.locate(rel)
         if not (path / "HEAD").is_file():
             raise FileNotFoundError(f"repository '{argv[1]}' does not exist")
         return argv[0], path
