@@ -85,7 +85,8 @@ class Recording:
                 conditions.mark_true(obj.status, "Ready", "Succeeded", "all good",
                                      obj.metadata.generation)
                 await self.patcher.patch_status(obj, before)
-            return Result(requeue_after=self.requeue_after)
+            return Result(requeue_after=self.requeue_after, message="all good",
+                          revision="main@sha1:" + "0" * 40)
         finally:
             self.active[request.name] -= 1
 
@@ -174,6 +175,26 @@ async def test_errors_back_off_then_success_requeues_after_interval(rig: Rig,
     m = rig.manager.metrics
     assert m.reconcile_total.value("GitRepository", "error") == 3
     assert m.reconcile_total.value("GitRepository", "success") >= 1
+
+
+async def test_one_structured_log_line_per_reconcile(rig: Rig, namespace: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    rig.reconciler.requeue_after = 3600
+    with caplog.at_level("INFO", logger="sluice.runtime.controller"):
+        await rig.objects.create(rig.mapping, gitrepo("logged", namespace))
+        await until(lambda: any("logged" in r.getMessage() for r in caplog.records),
+                    what="the outcome line")
+    lines = [r for r in caplog.records if f"{namespace}/logged" in r.getMessage()]
+    assert len(lines) == 1
+    record = lines[0]
+    assert record.getMessage().startswith(f"GitRepository {namespace}/logged reconciled in ")
+    assert record.getMessage().endswith(
+        f"at main@sha1:{'0' * 40}: all good, next run in 1h0m0s")
+    fields = record.__dict__
+    assert fields["object"] == {"kind": "GitRepository", "name": "logged",
+                                "namespace": namespace}
+    assert fields["result"] == "success" and fields["revision"] == "main@sha1:" + "0" * 40
+    assert isinstance(fields["duration"], float)
 
 
 async def test_one_object_at_a_time_while_others_proceed(rig: Rig, namespace: str) -> None:

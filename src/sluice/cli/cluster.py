@@ -188,6 +188,9 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> st
               help="number of concurrent reconciles per controller")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@click.option("--log-format", "--log-encoding", "log_format", default="console",
+              type=click.Choice(["console", "json"]), show_default=True,
+              help="how log lines are written on stderr (the log file is always JSON)")
 @click.option("--git-http-addr", default="127.0.0.1:9300", show_default=True,
               callback=_check_address,
               help="address of the local Git remote over smart HTTP (empty to disable)")
@@ -200,11 +203,11 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option("--demo", is_flag=True, default=False,
               help="put the walkthrough's agnhost app in the local Git remote and deliver it")
 def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_delay: float,
-       artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str,
+       artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str, log_format: str,
        git_http_addr: str, git_ssh_addr: str, git_dir: Path | None, ui_addr: str,
        ui_read_only: bool, demo: bool) -> None:
     """Start the embedded cluster with Sluice's controllers, and serve until interrupted."""
-    setup_logging(log_level, "console")
+    setup_logging(log_level, log_format)
     handler = log_to_file(data_dir)
     ec = EmbeddedCluster(data_dir, host=host, port=port, insecure_http=insecure_http,
                          pod_ready_delay=pod_ready_delay)

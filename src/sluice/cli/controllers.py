@@ -32,7 +32,7 @@ from sluice.runtime.manager import ManagerOptions, parse_address
 
 __all__ = ["controllers", "install_signal_handlers", "serve_controllers", "setup_logging"]
 
-_STRUCTURED = ("object", "result")
+_STRUCTURED = ("object", "result", "revision", "duration")
 
 
 class JSONFormatter(logging.Formatter):

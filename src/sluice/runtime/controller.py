@@ -208,30 +208,43 @@ class Controller:
                 log.error("%s %s: unexpected error in the reconciler", self.kind, req,
                           exc_info=True)
         else:
-            outcome = self._schedule(req, result)
+            outcome = self._schedule(req, result, time.monotonic() - started)
         elapsed = time.monotonic() - started
         self.metrics.record_reconcile(self.kind, req.name, req.namespace, outcome, elapsed)
 
-    def _extra(self, req: Request, outcome: str) -> dict[str, object]:
+    def _extra(self, req: Request, outcome: str, result: Result | None = None,
+               elapsed: float | None = None) -> dict[str, object]:
         """Structured fields of the outcome line (rendered by JSON log formatters)."""
-        return {"object": {"kind": self.kind, "name": req.name, "namespace": req.namespace},
-                "result": outcome}
+        extra: dict[str, object] = {
+            "object": {"kind": self.kind, "name": req.name, "namespace": req.namespace},
+            "result": outcome}
+        if elapsed is not None:
+            extra["duration"] = round(elapsed, 6)
+        if result is not None and result.revision:
+            extra["revision"] = result.revision
+        return extra
 
-    def _schedule(self, req: Request, result: Result) -> str:
+    def _schedule(self, req: Request, result: Result, elapsed: float) -> str:
+        """Queue what comes next and write the reconcile's one outcome line."""
         outcome = result.outcome or "success"
         if result.requeue:
             self.queue.add_rate_limited(req)
             return result.outcome or "requeue"
         self.queue.forget(req)
+        took = format_duration(int(elapsed * SECOND))
+        said = f": {result.message}" if result.message else ""
+        at = f" at {result.revision}" if result.revision else ""
+        level = logging.ERROR if outcome == "error" else logging.INFO
         if result.requeue_after is not None and result.requeue_after > 0:
             delay = jittered(result.requeue_after, self.jitter)
             self.queue.add_after(req, delay)
-            log.info("%s %s reconciled, next run in %s", self.kind, req,
-                     format_duration(int(result.requeue_after * SECOND)),
-                     extra=self._extra(req, outcome))
+            verb = "failed" if outcome == "error" else "reconciled"
+            log.log(level, "%s %s %s in %s%s%s, next run in %s", self.kind, req, verb, took,
+                    at, said, format_duration(int(result.requeue_after * SECOND)),
+                    extra=self._extra(req, outcome, result, elapsed))
         else:
-            log.info("%s %s reconciled", self.kind, req,
-                     extra=self._extra(req, outcome))
+            log.log(level, "%s %s reconciled in %s%s%s", self.kind, req, took, at, said,
+                    extra=self._extra(req, outcome, result, elapsed))
         return outcome
 
 

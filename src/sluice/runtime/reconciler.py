@@ -46,6 +46,10 @@ class Result:
     requeue: bool = False
     # Metrics label; set by reconcilers that want a finer one ("suspended").
     outcome: str = ""
+    # For the one log line per reconcile: what the object's Ready condition now says,
+    # and the revision it is at (both optional).
+    message: str = ""
+    revision: str = ""
 
 
 class TerminalError(Exception):

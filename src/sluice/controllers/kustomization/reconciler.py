@@ -46,6 +46,7 @@ What else triggers a reconcile is in `watches`; the wiring on a manager in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -319,18 +320,20 @@ class KustomizationReconciler:
         interval = _seconds(obj.spec.interval, 600.0)
         if failure is not None:
             retry = failure.requeue or _seconds(obj.retry_interval(), interval)
-            log.log(logging.ERROR if failure.event else logging.INFO,
-                    "%s %s: reconciliation failed after %s, next try in %s: %s", KIND, request,
-                    _duration(time.monotonic() - started), _duration(retry), failure.message)
+            # The runtime writes the one outcome line (error level) with this message.
             if failure.event:
                 await self._event(state, "error", failure.message)
-            return Result(requeue_after=retry, outcome="error")
+            return Result(requeue_after=retry, outcome="error",
+                          message=failure.message,
+                          revision=obj.status.last_attempted_revision or "")
         if conditions.is_ready(obj.status):
             message = (f"Reconciliation finished in {_duration(time.monotonic() - started)}, "
                        f"next run in {_duration(interval)}")
-            log.info("%s %s: %s", KIND, request, message)
             await self._event(state, "info", message, {COMMIT_STATUS_KEY: "update"})
-        return result
+        ready = conditions.find(obj.status, READY)
+        return dataclasses.replace(
+            result, message=(ready.message or "") if ready is not None else "",
+            revision=obj.status.last_applied_revision or "")
 
     def _finish_status(self, state: _State) -> None:
         """Flux's end-of-reconcile bookkeeping (kustomize-controller's finalizeStatus)."""
