@@ -220,3 +220,23 @@ def test_diff_missing_folder_and_missing_kustomization(kubeconfig: Path, namespa
     r = run_sluice(kubeconfig, "diff", "ks", "other", "--path", str(folder), "-n", namespace)
     assert r.code == 1
     assert r.stderr == f"✗ Kustomization object 'other' not found in \"{namespace}\" namespace\n"
+
+
+def test_build_of_an_overlay_reaches_its_base_in_the_repository(tmp_path: Path) -> None:
+    # The most common layout: clusters/prod refers to ../../base. The controller's root is
+    # the whole artifact; a local build's root is the Git work tree, not --path.
+    repo = tmp_path / "fleet"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "base").mkdir()
+    (repo / "base" / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (repo / "base" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: base\n")
+    prod = repo / "clusters" / "prod"
+    prod.mkdir(parents=True)
+    (prod / "kustomization.yaml").write_text("resources: [../../base]\nnamePrefix: prod-\n")
+    ks_file = tmp_path / "ks.yaml"
+    ks_file.write_text(KUSTOMIZATION.format(ns="apps"))
+    r = run_sluice(None, "build", "ks", "podinfo", "--path", str(prod), "--dry-run",
+                   "--kustomization-file", str(ks_file), "-n", "apps")
+    assert r.ok, r
+    assert "name: prod-settings" in r.stdout and "mode: base" in r.stdout

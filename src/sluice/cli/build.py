@@ -81,6 +81,21 @@ def resolve_folder(path: str) -> Path:
     return folder.resolve()
 
 
+def build_root(folder: Path) -> Path:
+    """The tree `folder` may reach into: the Git work tree holding it, else the working dir.
+
+    The controller's root is the whole artifact (the repository), so an overlay's
+    ``resources: [../../base]`` resolves there; a local build must allow the same, not
+    stop at ``--path``. Outside any repository, the current directory (if it holds
+    ``folder``) plays that part, and otherwise ``folder`` itself.
+    """
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    cwd = Path.cwd().resolve()
+    return cwd if cwd == folder or cwd in folder.parents else folder
+
+
 async def build_kustomization(client: Client | None, ks_obj: Mapping[str, Any], root: Path,
                               *, strict: bool = False) -> list[Obj]:
     """Build the folder ``root`` (resolved, see `resolve_folder`) as the controller would."""
@@ -100,8 +115,8 @@ async def build_kustomization(client: Client | None, ks_obj: Mapping[str, Any], 
                 # Without a cluster only the inline variables are known.
                 variables = {key: str(v).replace("\n", "")
                              for key, v in (post_build.substitute or {}).items()}
-        objects = await asyncio.to_thread(render_manifests, root, root, ks.spec, variables,
-                                          strict=strict)
+        objects = await asyncio.to_thread(render_manifests, build_root(root), root, ks.spec,
+                                          variables, strict=strict)
     except BuildFailure as exc:
         raise CommandError(exc.message) from None
     set_owner_labels(objects, name, namespace)
