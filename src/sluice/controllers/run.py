@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sluice.controllers.image_automation.controller import setup_image_automation_controller
+from sluice.controllers.image_automation.reconciler import AutomationOptions
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
@@ -49,6 +51,7 @@ class ControllerSettings:
     storage_adv_addr: str | None = None
     manager: ManagerOptions = field(default_factory=ManagerOptions)
     kustomization: KustomizationOptions = field(default_factory=KustomizationOptions)
+    image_automation: AutomationOptions = field(default_factory=AutomationOptions)
     # `--controllers`: which groups this process runs (one Deployment each in a cluster);
     # None runs them all, as `sluice up` does.
     controllers: frozenset[str] | None = None
@@ -75,12 +78,18 @@ async def _kustomization(manager: Manager, storage: Storage,
     return await setup_kustomization_controller(manager, settings.kustomization)
 
 
+async def _image_automation(manager: Manager, storage: Storage,
+                            settings: ControllerSettings) -> object:
+    return await setup_image_automation_controller(manager, settings.image_automation)
+
+
 # (kind, the `--controllers` group it belongs to, setup)
 CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("GitRepository", "source", _gitrepository),
     ("HelmRepository", "source", _helmrepository),
     ("HelmChart", "source", _helmchart),
     ("Kustomization", "kustomize", _kustomization),
+    ("ImageUpdateAutomation", "image-automation", _image_automation),
 ]
 
 
