@@ -215,6 +215,7 @@ def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_dela
         storage_path=data_dir / "artifacts",
         artifact_addr=artifact_addr,
         manager=ManagerOptions(concurrent=concurrent, metrics_addr=metrics_addr or None),
+        mark_unserved=True,
     )
     remote = None
     if demo and not git_http_addr:

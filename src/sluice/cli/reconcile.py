@@ -42,6 +42,7 @@ from sluice.cli.kinds import FluxKind, kind_by_name, verb_group
 from sluice.cli.options import Globals, global_options
 from sluice.cli.parsing import SluiceCommand
 from sluice.cli.readiness import poll, reconcile_verdict
+from sluice.controllers.unserved import CONTROLLER_NOT_RUNNING
 
 __all__ = ["reconcile", "reconcile_object", "requested_at_now"]
 
@@ -83,6 +84,10 @@ async def reconcile_object(client: Client, fk: FluxKind, name: str, namespace: s
 
     async def probe() -> tuple[bool, Obj]:
         current = await client.objects.get(mapping, name, namespace)
+        for cond in (current.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "Ready" and cond.get("reason") == CONTROLLER_NOT_RUNNING:
+                # Nothing will ever handle the request: say so now, not after the timeout.
+                raise CommandError(f"{fk.kind} reconciliation failed: '{cond.get('message')}'")
         verdict = reconcile_verdict(current, stamp)
         last[0] = verdict.last
         if verdict.done and verdict.error:

@@ -32,6 +32,7 @@ from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
 from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
+from sluice.controllers.unserved import unserved_kinds_watcher
 from sluice.kube.config import Connection
 from sluice.runtime.manager import Manager, ManagerOptions, parse_address
 
@@ -55,6 +56,9 @@ class ControllerSettings:
     # `--controllers`: which groups this process runs (one Deployment each in a cluster);
     # None runs them all, as `sluice up` does.
     controllers: frozenset[str] | None = None
+    # Only `sluice up`, alone with its cluster, may say that no controller serves a kind
+    # (see `sluice.controllers.unserved`); in a real cluster another Deployment may.
+    mark_unserved: bool = False
 
 
 ControllerSetup = Callable[[Manager, Storage, ControllerSettings], Awaitable[object]]
@@ -128,6 +132,10 @@ class Controllers:
             await server.close()
             raise
         manager.add_runnable("artifact-server", _closer(server))
+        if settings.mark_unserved:
+            served = {c.kind for c in manager.controllers}
+            manager.add_runnable("unserved-kinds", unserved_kinds_watcher(
+                manager.objects, served, manager.event_recorder("sluice")))
         ctrls = cls(manager, storage, server)
         log.info("artifact server on %s, advertised as %s", server.url, ctrls.artifact_url)
         return ctrls
