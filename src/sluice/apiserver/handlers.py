@@ -367,18 +367,22 @@ class Api:
             if len(raw) > MAX_BODY_BYTES:
                 raise ApiError(413, "RequestEntityTooLarge",
                                f"Request entity too large: limit is {MAX_BODY_BYTES}")
-            if raw.strip():
+            body: Any = None
+            if raw.startswith(protobuf_decode.MAGIC):
+                # client-go (Helm's uninstall and history purge) sends protobuf.
+                body = protobuf_decode.decode(raw)
+            elif raw.strip():
                 ctype = "json" if raw.lstrip()[:1] in (b"{", b"[") else "yaml"
                 body = decoding.decode(raw, ctype)
-                if isinstance(body, dict):
-                    opts.propagation = body.get("propagationPolicy") or opts.propagation
-                    if body.get("orphanDependents"):
-                        opts.propagation = "Orphan"
-                    pre = body.get("preconditions") or {}
-                    opts.precondition_uid = pre.get("uid") or ""
-                    opts.precondition_rv = pre.get("resourceVersion") or ""
-                    if body.get("dryRun"):
-                        opts.dry_run = True
+            if isinstance(body, dict):
+                opts.propagation = body.get("propagationPolicy") or opts.propagation
+                if body.get("orphanDependents"):
+                    opts.propagation = "Orphan"
+                pre = body.get("preconditions") or {}
+                opts.precondition_uid = pre.get("uid") or ""
+                opts.precondition_rv = pre.get("resourceVersion") or ""
+                if body.get("dryRun"):
+                    opts.dry_run = True
         if opts.propagation and opts.propagation not in ("Orphan", "Background", "Foreground"):
             raise BadRequest(f"propagationPolicy: Unsupported value: \"{opts.propagation}\": "
                              'supported values: "Foreground", "Background", "Orphan"')

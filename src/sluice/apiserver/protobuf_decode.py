@@ -31,6 +31,7 @@ from sluice.apiserver.errors import ApiError, BadRequest, UnsupportedMediaType
 from sluice.apiserver.protobuf_messages import (
     KINDS,
     MESSAGES,
+    OPTIONS_KINDS,
     SCALARS,
     SPECIALS,
     VARINT_SCALARS,
@@ -326,7 +327,7 @@ def decode(body: bytes) -> dict[str, Any]:
     if content_type and content_type != PROTOBUF:
         raise UnsupportedMediaType(f"protobuf body of {api_version} {kind} holds "
                                    f"{content_type!r}, which is not supported")
-    message = KINDS.get((api_version, kind))
+    message = KINDS.get((api_version, kind)) or (kind if kind in OPTIONS_KINDS else None)
     if message is None:
         raise UnsupportedMediaType(
             f"{api_version} {kind} cannot be sent as {PROTOBUF} to this server; "

@@ -252,6 +252,10 @@ _SCHEMA: dict[str, str] = {
     # --- k8s.io/api/scheduling/v1
     "PriorityClass": """1 metadata ObjectMeta; 2 value int32!; 3 globalDefault bool;
         4 description str; 5 preemptionPolicy str?""",
+    # --- k8s.io/apimachinery/pkg/apis/meta/v1 (Helm's client-go sends DELETE bodies so)
+    "DeleteOptions": """1 gracePeriodSeconds int64?; 2 preconditions Preconditions?;
+        3 orphanDependents bool?; 4 propagationPolicy str?; 5 dryRun [str]""",
+    "Preconditions": "1 uid str?; 2 resourceVersion str?",
 }
 
 # The kinds a body may carry: (apiVersion, kind) -> top-level message.
@@ -273,6 +277,8 @@ KINDS: dict[tuple[str, str], str] = {
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
 }
+# DeleteOptions travels under the group version of the resource being deleted.
+OPTIONS_KINDS: frozenset[str] = frozenset({"DeleteOptions"})
 
 VARINT_SCALARS = frozenset({"int32", "int64", "bool"})
 SCALARS = VARINT_SCALARS | {"str", "bytes"}

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from sluice.controllers.image_automation.controller import setup_image_automation_controller
 from sluice.controllers.image_automation.reconciler import AutomationOptions
+from sluice.controllers.helmrelease.controller import setup_helmrelease_controller
+from sluice.controllers.helmrelease.reconciler import HelmReleaseOptions
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
@@ -53,6 +55,7 @@ class ControllerSettings:
     manager: ManagerOptions = field(default_factory=ManagerOptions)
     kustomization: KustomizationOptions = field(default_factory=KustomizationOptions)
     image_automation: AutomationOptions = field(default_factory=AutomationOptions)
+    helmrelease: HelmReleaseOptions = field(default_factory=HelmReleaseOptions)
     # `--controllers`: which groups this process runs (one Deployment each in a cluster);
     # None runs them all, as `sluice up` does.
     controllers: frozenset[str] | None = None
@@ -87,6 +90,11 @@ async def _image_automation(manager: Manager, storage: Storage,
     return await setup_image_automation_controller(manager, settings.image_automation)
 
 
+async def _helmrelease(manager: Manager, storage: Storage,
+                       settings: ControllerSettings) -> object:
+    return await setup_helmrelease_controller(manager, settings.helmrelease)
+
+
 # (kind, the `--controllers` group it belongs to, setup)
 CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("GitRepository", "source", _gitrepository),
@@ -94,6 +102,7 @@ CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("HelmChart", "source", _helmchart),
     ("Kustomization", "kustomize", _kustomization),
     ("ImageUpdateAutomation", "image-automation", _image_automation),
+    ("HelmRelease", "helm", _helmrelease),
 ]
 
 

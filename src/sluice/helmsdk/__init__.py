@@ -12,6 +12,12 @@ the user's ``~/.config/helm`` or ``~/.cache/helm``.
 The SDK's calls block; `run` executes them on worker threads bounded by one
 process-wide semaphore (``SLUICE_HELM_WORKERS``, default 4), so a fleet of
 charts cannot occupy every thread of the default executor.
+
+Caveat measured by the HelmRelease work: the Go runtime copies the
+environment block the process *started* with, so variables Python adds
+later (once libc reallocated ``environ``) do not reach Helm either; only a
+process started with ``HELM_*`` set is fully isolated. `go_environ` shows
+what Helm sees and `plugins_dir` where it looks for plugins.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-__all__ = ["helm", "helm_home", "run"]
+__all__ = ["go_environ", "helm", "helm_home", "plugins_dir", "run"]
 
 T = TypeVar("T")
 
@@ -72,6 +78,49 @@ def helm() -> ModuleType:
     return _MODULE
 
 
+def go_environ() -> dict[str, str]:
+    """The environment the Go runtime inside `helm_python` sees.
+
+    A c-shared Go library copies the environment block the process was
+    started with (the kernel's ``envp``), not libc's current ``environ``: a
+    variable Python adds or changes after start-up, once ``environ`` has been
+    reallocated, never reaches Helm. ``/proc/self/environ`` shows that block.
+    """
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return dict(os.environ)
+    out: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            out[key.decode(errors="replace")] = value.decode(errors="replace")
+    return out
+
+
+def plugins_dir() -> Path:
+    """The directory Helm searches for plugins (post-renderers), resolved as Helm does.
+
+    ``HELM_PLUGINS`` (its first entry), else ``$HELM_DATA_HOME/plugins``, else
+    ``$XDG_DATA_HOME/helm/plugins``, else ``~/.local/share/helm/plugins``, all
+    read from the environment Helm sees (`go_environ`). Set ``HELM_PLUGINS``
+    (or ``HELM_DATA_HOME``) in the controller's environment to keep Sluice's
+    plugin out of a user's own Helm data.
+    """
+    env = go_environ()
+    if env.get("HELM_PLUGINS"):
+        path = Path(env["HELM_PLUGINS"].split(os.pathsep)[0])
+    elif env.get("HELM_DATA_HOME"):
+        path = Path(env["HELM_DATA_HOME"]) / "plugins"
+    elif env.get("XDG_DATA_HOME"):
+        path = Path(env["XDG_DATA_HOME"]) / "helm" / "plugins"
+    else:
+        path = Path(env.get("HOME") or str(Path.home())) / ".local" / "share" / "helm" / "plugins"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+>>>>>>> 6b5ba34 (HelmRelease controller: Helm's own install/upgrade/test/rollback/uninstall via helm_python, Flux's state machine, remediation, history, HelmChart template, values, drift, post-renderer plugin; apiserver reads protobuf DeleteOptions)
 def _semaphore() -> asyncio.Semaphore:
     global _SEMAPHORE, _SEMAPHORE_LOOP
     loop = asyncio.get_running_loop()
