@@ -120,7 +120,6 @@ def plugins_dir() -> Path:
     return path
 
 
->>>>>>> 6b5ba34 (HelmRelease controller: Helm's own install/upgrade/test/rollback/uninstall via helm_python, Flux's state machine, remediation, history, HelmChart template, values, drift, post-renderer plugin; apiserver reads protobuf DeleteOptions)
 def _semaphore() -> asyncio.Semaphore:
     global _SEMAPHORE, _SEMAPHORE_LOOP
     loop = asyncio.get_running_loop()
