@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sluice.controllers.image_automation.controller import setup_image_automation_controller
-from sluice.controllers.image_automation.reconciler import AutomationOptions
 from sluice.controllers.helmrelease.controller import setup_helmrelease_controller
 from sluice.controllers.helmrelease.reconciler import HelmReleaseOptions
+from sluice.controllers.image_automation.controller import setup_image_automation_controller
+from sluice.controllers.image_automation.reconciler import AutomationOptions
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
