@@ -138,8 +138,40 @@ def check_number(value: Any, where: str) -> Any:
     return value
 
 
-class _KubeLoader(yaml.SafeLoader):
-    """SafeLoader with sigs.k8s.io/yaml's results: string keys, string timestamps, JSON numbers."""
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _Parser(CParser):  # type: ignore[misc]
+        """libyaml's scanner and parser (C, iterative) under PyYAML's composer (Python).
+
+        The C composer recurses on the C stack, one frame per level of nesting, which a
+        deep enough document overflows; the Python one only uses interpreter frames,
+        bounded by the recursion limit. Scanning, most of the cost, stays in C.
+        """
+
+        def __init__(self, stream: bytes) -> None:
+            super().__init__(stream)
+            yaml.composer.Composer.__init__(self)  # type: ignore[arg-type]
+
+        get_single_node = yaml.composer.Composer.get_single_node
+        compose_document = yaml.composer.Composer.compose_document
+        compose_node = yaml.composer.Composer.compose_node
+        compose_scalar_node = yaml.composer.Composer.compose_scalar_node
+        compose_sequence_node = yaml.composer.Composer.compose_sequence_node
+        compose_mapping_node = yaml.composer.Composer.compose_mapping_node
+
+    class _Base(_Parser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        def __init__(self, stream: bytes) -> None:
+            _Parser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _Base = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _KubeLoader(_Base):
+    """A safe loader with sigs.k8s.io/yaml's results: string keys, string timestamps,
+    JSON numbers."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Keys become strings before they meet: 1 and true are one Python key, two in JSON.
@@ -249,7 +281,7 @@ def load_yaml(raw: bytes) -> Any:
         raise _too_deep("yaml")
     loader = _KubeLoader(raw)
     try:
-        node = loader.get_single_node()
+        node = loader.get_single_node()  # type: ignore[misc]
         if node is None:
             return None
         count, depth = _measure(node)

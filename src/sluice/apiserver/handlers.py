@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,12 @@ log = logging.getLogger("sluice.apiserver")
 MAX_BODY_BYTES = 3 * 1024 * 1024
 # Bodies this small decode in well under a millisecond: on the loop, without a thread hop.
 INLINE_BODY_BYTES = 64 * 1024
+# Writes of these kinds stay on the loop whatever their size: they touch more than their
+# own object (Service IP allocation, CRD registration, namespace lifecycle).
+_ON_LOOP_KEYS = {("", "services"), ("", "namespaces"),
+                 ("apiextensions.k8s.io", "customresourcedefinitions")}
+_BODY_SIZE = web.RequestKey("sluice.body_size", int)
+FUTURE_RV_WAIT = 3.0
 BODY_TYPES = ("application/json", "application/yaml", protobuf_decode.PROTOBUF)
 PUBLIC_PATHS = {"/healthz", "/livez", "/readyz"}
 
@@ -246,6 +253,7 @@ class Api:
                            f"Request entity too large: limit is {MAX_BODY_BYTES}")
         if not raw.strip():
             raise BadRequest("the request body is empty")
+        request[_BODY_SIZE] = len(raw)
         ctype = request.content_type
         if request.method != "PATCH" and "Content-Type" in request.headers and \
                 ctype not in BODY_TYPES:
@@ -300,7 +308,8 @@ class Api:
             body = await self._body(request)
             if not isinstance(body, dict):
                 raise BadRequest("the request body must be an object")
-            obj = c.create(rt, ns, body, self._write_options(request))
+            obj = await self._write(request, rt, c.create, rt, ns, body,
+                                    self._write_options(request))
             return json_response(obj, 201)
         if method == "PUT":
             if not name:
@@ -313,7 +322,8 @@ class Api:
             if sub == "scale":
                 return json_response(_set_scale(c, rt, ns, name, body, opts))
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
-            obj = c.update(rt, ns, name, body, opts, sub if sub in ("status", "finalize") else "")
+            obj = await self._write(request, rt, c.update, rt, ns, name, body, opts,
+                                    sub if sub in ("status", "finalize") else "")
             return json_response(obj, 200 if existed else 201)
         if method == "PATCH":
             if not name:
@@ -330,7 +340,8 @@ class Api:
             if sub == "scale":
                 return json_response(_patch_scale(c, rt, ns, name, ctype, body, opts))
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
-            obj = c.patch(rt, ns, name, ctype, body, opts, "status" if sub == "status" else "")
+            obj = await self._write(request, rt, c.patch, rt, ns, name, ctype, body, opts,
+                                    "status" if sub == "status" else "")
             return json_response(obj, 201 if (ctype == APPLY_PATCH and not existed) else 200)
         if method == "DELETE":
             if sub:
@@ -355,6 +366,26 @@ class Api:
                                               "kind": rt.plural,
                                               "uid": obj["metadata"].get("uid", "")}})
         raise MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def _wait_for_revision(self, wanted: int) -> None:
+        """A watch from a revision not reached yet: as kube-apiserver's watch cache, wait up
+        to 3 s for it, then answer 504 with a ResourceVersionTooLarge cause and Retry-After."""
+        deadline = time.monotonic() + FUTURE_RV_WAIT
+        while self.cluster.storage.revision < wanted:
+            if time.monotonic() >= deadline:
+                current = self.cluster.storage.revision
+                raise ApiError(504, "Timeout", f"Timeout: Too large resource version: {wanted}, "
+                               f"current: {current}", causes=[Cause(
+                                   "", "Too large resource version", "ResourceVersionTooLarge")],
+                               retry_after=1)
+            await asyncio.sleep(0.05)
+
+    async def _write(self, request: web.Request, rt: ResourceType, verb: Callable[..., Obj],
+                     *args: Any) -> Obj:
+        """A registry write; with a large body, admitted off the loop (see :mod:`offload`)."""
+        if request.get(_BODY_SIZE, 0) < INLINE_BODY_BYTES or rt.storage_key in _ON_LOOP_KEYS:
+            return verb(*args)
+        return await self.offload.run_write(verb, *args)
 
     async def _delete_options(self, request: web.Request) -> DeleteOptions:
         q = request.query
@@ -424,6 +455,8 @@ class Api:
         namespace = ns if rt.namespaced else None
         initial = send_initial or rv_text in ("", "0")
         since = None if initial else int(rv_text)
+        if since is not None and since > c.storage.revision:
+            await self._wait_for_revision(since)
         watcher, replay = c.events.subscribe(rt.storage_key, namespace, match, since)
         current = c.storage.revision
         snapshot: list[Obj] = []

@@ -7,7 +7,11 @@ keeping ``managedFields``, handling finalizers and ``deletionTimestamp``, and
 publishing one watch event per write. The HTTP handlers translate requests
 into these calls; the garbage collector, the namespace lifecycle and the
 workload simulator call them directly, in the same event loop, so every
-method here runs to completion without awaiting and needs no locks.
+method here runs to completion without awaiting and needs no locks. The one
+exception: a write with a large body may be admitted in a worker thread
+(:mod:`offload`); its final step, :meth:`Cluster._store`, still runs on the
+loop and refuses a write whose object changed meanwhile, which is then
+admitted again.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.apiserver import decoding, managedfields, strategic, structural
+from sluice.apiserver import decoding, managedfields, offload, strategic, structural
 from sluice.apiserver.builtin_checks import builtin_checks, immutable_checks, keep_allocated
 from sluice.apiserver.defaults import ClusterIPAllocator, apply_builtin_defaults, default_service
 from sluice.apiserver.errors import (
@@ -607,23 +611,35 @@ class Cluster:
             if old is None:
                 out["metadata"].pop("resourceVersion", None)
             return out
+        stored_obj, removed = offload.on_loop(lambda: self._store(rt, old, stored, finalize))
+        return removed if removed is not None else self.as_served(rt, stored_obj)
+
+    def _store(self, rt: ResourceType, old: Obj | None, stored: Obj,
+               finalize: bool) -> tuple[Obj, Obj | None]:
+        """The write itself, always on the event loop: (stored object, or the removed one).
+
+        A write admitted in a worker (see :mod:`offload`) read ``old`` earlier: if the
+        object changed since, the write is stale and is admitted again from the new state,
+        as kube-apiserver's GuaranteedUpdate retries on a resourceVersion mismatch.
+        """
         meta = stored["metadata"]
+        current = self.storage.get(rt.storage_key, meta.get("namespace", ""), meta["name"])
+        if current is not old:
+            raise offload.Stale()
         if finalize and meta.get("deletionTimestamp") and not meta.get("finalizers") and \
                 old is not None:
             # The last finalizer is gone: the object goes. A namespace also waits for its
             # own spec.finalizers, which the namespace lifecycle clears once it is empty.
             if rt.storage_key != NAMESPACE_KEY or not (stored.get("spec") or {}).get(
                     "finalizers"):
-                return self._remove(rt, stored)
-        if old is None and rt.storage_key == NAMESPACE_KEY:
-            pass
+                return stored, self._remove(rt, stored)
         self.storage.put(rt.storage_key, stored)
         etype = "ADDED" if old is None else "MODIFIED"
         self.events.publish(Event(etype, rt.storage_key, meta.get("namespace", ""), stored, old,
                                   int(meta["resourceVersion"])))
         if rt.storage_key == CRD_KEY:
             self._register_crd(stored)
-        return self.as_served(rt, stored)
+        return stored, None
 
     def _storage_api_version(self, rt: ResourceType) -> str:
         if rt.storage_version and rt.storage_version != rt.version:

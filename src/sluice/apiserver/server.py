@@ -28,6 +28,7 @@ from sluice.apiserver.datadir import DataDirLock, private_dir
 from sluice.apiserver.errors import ApiError
 from sluice.apiserver.handlers import Api
 from sluice.apiserver.kubeconfig import ensure_token, write_kubeconfig
+from sluice.apiserver.listener import HEADER_TIMEOUT, Listener
 from sluice.apiserver.registry import CRD_KEY, Cluster, WriteOptions
 from sluice.apiserver.resources import ResourceType
 from sluice.apiserver.storage import Storage
@@ -50,7 +51,8 @@ class EmbeddedCluster:
 
     def __init__(self, data_dir: Path | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  insecure_http: bool = False, pod_ready_delay: float = 0.5,
-                 bookmark_interval: float = 5.0, install_flux_crds: bool = True) -> None:
+                 bookmark_interval: float = 5.0, install_flux_crds: bool = True,
+                 header_timeout: float = HEADER_TIMEOUT) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="sluice-cluster-")
@@ -69,6 +71,8 @@ class EmbeddedCluster:
         self._api: Api | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock: DataDirLock | None = None
+        self._listener: Listener | None = None
+        self.header_timeout = header_timeout
 
     @property
     def kubeconfig(self) -> Path:
@@ -126,8 +130,10 @@ class EmbeddedCluster:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, ssl_context=ssl_ctx)
-        await site.start()
+        server = self._runner.server
+        assert server is not None
+        self._listener = Listener(server, sock, ssl_ctx, self.header_timeout)
+        await self._listener.start()
         scheme = "http" if self.insecure_http else "https"
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"{scheme}://{host}:{self.port}"
@@ -170,6 +176,9 @@ class EmbeddedCluster:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
