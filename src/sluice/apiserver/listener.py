@@ -89,11 +89,16 @@ class _Connection(web.RequestHandler):  # type: ignore[type-arg]
                      message: str | None = None) -> web.StreamResponse:
         if status >= 500 or exc is None:
             return super().handle_error(request, status, exc, message)
-        code, reason = (431, "RequestHeaderFieldsTooLarge") if isinstance(exc, LineTooLong) \
-            else (status, "BadRequest")
-        text = getattr(exc, "message", "") or str(exc) or "bad request"
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": text.replace("\\n", " ").strip(), "reason": reason, "code": code}
+        # The parser's own message quotes the offending line, which may be a header holding
+        # a credential: only say what was wrong.
+        if isinstance(exc, LineTooLong):
+            code, reason = 431, "RequestHeaderFieldsTooLarge"
+            text = f"request line or header field longer than {MAX_HEADER_BYTES} bytes"
+        else:
+            code, reason, text = status, "BadRequest", f"malformed HTTP request: {type(exc).__name__}"
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                "status": "Failure", "message": text, "reason": reason,
+                                "code": code}
         resp = web.Response(status=code, body=json.dumps(body).encode(),
                             content_type="application/json")
         resp.force_close()

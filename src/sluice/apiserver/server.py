@@ -6,6 +6,11 @@ SQLite store in the data directory, installs the Flux CRDs and the namespaces
 a fresh cluster has, starts the in-process controllers a control plane runs
 (garbage collector, namespace lifecycle, workload simulator), serves HTTPS
 with its own CA and a bearer token, and writes ``<data-dir>/kubeconfig``.
+
+The data directory is created private and locked for the server's lifetime
+(:mod:`datadir`); connections are accepted by :mod:`listener` (plain-HTTP
+refusal, header deadline); request bodies are decoded as Kubernetes decodes
+them (:mod:`decoding`), large ones in bounded workers (:mod:`offload`).
 """
 
 from __future__ import annotations
