@@ -29,21 +29,21 @@ def _host_port(url: str) -> tuple[str, int]:
 
 def test_healthz_answers_while_the_largest_write_is_admitted(
         api: httpx.Client, namespace: str) -> None:
-    # 60,000 finalizers (1 MB): admitting them took seconds on the event loop, during
-    # which /healthz, every watch and every controller waited.
+    # 25,000 finalizers (a 1.2 MB object once managedFields list them too, near etcd's
+    # 1.5 MiB): admitting them took seconds on the event loop, during which /healthz,
+    # every watch and every controller waited.
     body = ('{"metadata":{"name":"many","finalizers":[' +
-            ",".join(f'"example.com/f{i}"' for i in range(60_000)) + "]}}").encode()
+            ",".join(f'"example.com/f{i}"' for i in range(25_000)) + "]}}").encode()
     done = threading.Event()
-    took: list[float] = []
+    outcome: list[tuple[int, float]] = []
 
     def write() -> None:
         started = time.monotonic()
         try:
             r = api.post(f"/api/v1/namespaces/{namespace}/configmaps", content=body,
                          headers={"Content-Type": "application/json"})
-            assert r.status_code == 201, r.text[:200]
+            outcome.append((r.status_code, time.monotonic() - started))
         finally:
-            took.append(time.monotonic() - started)
             done.set()
 
     thread = threading.Thread(target=write)
@@ -57,9 +57,12 @@ def test_healthz_answers_while_the_largest_write_is_admitted(
             answered += 1
             slowest = max(slowest, time.monotonic() - started)
     thread.join()
-    # Relative to the write in the same run: /healthz kept answering all along.
+    status, took = outcome[0]
+    assert status == 201
+    # Relative to the write in the same run: /healthz kept answering all along (it used
+    # to wait for the whole write: one answer, as slow as the write itself).
     assert answered >= 5, (answered, took)
-    assert slowest < took[0] / 4, (slowest, took)
+    assert slowest < took / 2, (slowest, took)
     api.patch(f"/api/v1/namespaces/{namespace}/configmaps/many",
               json={"metadata": {"finalizers": None}},
               headers={"Content-Type": "application/merge-patch+json"})

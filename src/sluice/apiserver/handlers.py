@@ -62,7 +62,8 @@ INLINE_BODY_BYTES = 64 * 1024
 # own object (Service IP allocation, CRD registration, namespace lifecycle).
 _ON_LOOP_KEYS = {("", "services"), ("", "namespaces"),
                  ("apiextensions.k8s.io", "customresourcedefinitions")}
-_BODY_SIZE = web.RequestKey("sluice.body_size", int)
+_HEAVY_BODY = web.RequestKey("sluice.heavy_body", bool)
+DEEP_BODY_LEVELS = 64
 FUTURE_RV_WAIT = 3.0
 BODY_TYPES = ("application/json", "application/yaml", protobuf_decode.PROTOBUF)
 PUBLIC_PATHS = {"/healthz", "/livez", "/readyz"}
@@ -253,7 +254,10 @@ class Api:
                            f"Request entity too large: limit is {MAX_BODY_BYTES}")
         if not raw.strip():
             raise BadRequest("the request body is empty")
-        request[_BODY_SIZE] = len(raw)
+        # Heavy: big, or nested deep enough that field tracking (quadratic in the depth)
+        # costs more than the size suggests; both are decoded and admitted off the loop.
+        heavy = len(raw) >= INLINE_BODY_BYTES or decoding.json_depth(raw) > DEEP_BODY_LEVELS
+        request[_HEAVY_BODY] = heavy
         ctype = request.content_type
         if request.method != "PATCH" and "Content-Type" in request.headers and \
                 ctype not in BODY_TYPES:
@@ -261,7 +265,7 @@ class Api:
             raise UnsupportedMediaType(
                 f"the body of the request was in an unknown format - accepted media types "
                 f"include: {', '.join(BODY_TYPES)}")
-        if len(raw) < INLINE_BODY_BYTES:
+        if not heavy:
             return decoding.decode(raw, ctype)
         # Decoding megabytes of YAML takes seconds in Python: off the loop that serves
         # every other client (and /healthz).
@@ -383,7 +387,7 @@ class Api:
     async def _write(self, request: web.Request, rt: ResourceType, verb: Callable[..., Obj],
                      *args: Any) -> Obj:
         """A registry write; with a large body, admitted off the loop (see :mod:`offload`)."""
-        if request.get(_BODY_SIZE, 0) < INLINE_BODY_BYTES or rt.storage_key in _ON_LOOP_KEYS:
+        if not request.get(_HEAVY_BODY, False) or rt.storage_key in _ON_LOOP_KEYS:
             return verb(*args)
         return await self.offload.run_write(verb, *args)
 
