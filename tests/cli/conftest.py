@@ -30,6 +30,7 @@ from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
 from sluice.core.sshkeys import generate_key_pair
 from sluice.kube.config import connect
+from sluice.runtime.heartbeat import add_component_heartbeat
 from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.sshgit import GitSSHServer
@@ -78,7 +79,11 @@ def run_sluice(kubeconfig: Path | str | None, *args: str, input: str | None = No
 
 
 class BackgroundControllers:
-    """The source and Kustomization controllers on a loop in a daemon thread."""
+    """The source and Kustomization controllers on a loop in a daemon thread.
+
+    They announce the ``source-controller`` and ``kustomize-controller`` components
+    (`sluice.runtime.heartbeat`); commands asking for others report them not running.
+    """
 
     def __init__(self, kubeconfig: Path, store: Path) -> None:
         self.kubeconfig = kubeconfig
@@ -101,6 +106,8 @@ class BackgroundControllers:
         await setup_kustomization_controller(self.manager, KustomizationOptions(
             health_poll=0.2, requeue_dependency=1.0, artifact_retry_wait=0.05,
             min_timeout=5.0))
+        # Announce what runs, as `sluice up` does (check and bootstrap trust only that).
+        await add_component_heartbeat(self.manager, ["source", "kustomize"])
         await self.manager.start()
 
     async def _stop(self) -> None:

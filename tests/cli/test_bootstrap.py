@@ -47,7 +47,8 @@ FIRST_RUN = """\
 ◎ waiting for Kustomization "<ns>/<ns>" to be reconciled
 ✔ Kustomization reconciled successfully
 ► confirming components are healthy
-✔ controllers run in the embedded cluster's process
+✔ kustomize-controller: deployment ready
+✔ source-controller: deployment ready
 ✔ all components are healthy
 """
 
@@ -59,6 +60,8 @@ SECOND_RUN = """\
 ✔ component manifests are up to date
 ✔ reconciled components
 ► determining if source secret "<ns>/flux-system" exists
+► generating source secret
+► applying source secret "<ns>/flux-system"
 ✔ reconciled source secret
 ► generating sync manifests
 ✔ generated sync manifests
@@ -70,7 +73,8 @@ SECOND_RUN = """\
 ◎ waiting for Kustomization "<ns>/<ns>" to be reconciled
 ✔ Kustomization reconciled successfully
 ► confirming components are healthy
-✔ controllers run in the embedded cluster's process
+✔ kustomize-controller: deployment ready
+✔ source-controller: deployment ready
 ✔ all components are healthy
 """
 
@@ -165,6 +169,7 @@ def test_bootstrap_over_http_with_token_auth_then_again(
     url = git_server.repo_url("fleet.git")
     args = ("bootstrap", "git", f"--url={url}", "--branch=main", "--path=clusters/dev",
             "--allow-insecure-http", "--token-auth", "-u", "fleet-bot", "-p", "t0ken-value",
+            "--components=source-controller,kustomize-controller",
             "-n", namespace, "--timeout=60s")
     r = run_sluice(kubeconfig, *args)
     assert r.ok, r
@@ -178,7 +183,8 @@ def test_bootstrap_over_http_with_token_auth_then_again(
                              "clusters/dev/flux-system/kustomization.yaml"]
     assert _mask(files["clusters/dev/flux-system/gotk-sync.yaml"], namespace, url) == SYNC
     assert files["clusters/dev/flux-system/kustomization.yaml"] == KUSTOMIZATION
-    exported = run_sluice(None, "install", "--export", "-n", namespace)
+    exported = run_sluice(None, "install", "--export", "-n", namespace,
+                          "--components=source-controller,kustomize-controller")
     assert files["clusters/dev/flux-system/gotk-components.yaml"] == exported.stdout
     history = _log(repo_path)
     assert [m for m, _ in history[:2]] == ["Add Flux sync manifests",
@@ -194,10 +200,19 @@ def test_bootstrap_over_http_with_token_auth_then_again(
     assert _secret(kubeconfig, namespace)["resourceVersion"] == secret["resourceVersion"]
     assert "t0ken-value" not in r.stdout + r.stderr
 
-    # A third run with another component set commits and waits for the new revision.
+    # A third run with another component set commits and waits for the new revision,
+    # then says that this component does not run (no image controller in the process).
     r = run_sluice(kubeconfig, *args, "--components-extra=image-reflector-controller")
-    assert r.ok, r
+    assert r.code == 1, r
     assert "✔ committed component manifests to \"main\"" in r.stderr
+    assert "✔ Kustomization reconciled successfully" in r.stderr
+    assert r.stderr.endswith(
+        "✗ image-reflector-controller: not running: no process runs this controller against "
+        "the embedded cluster\n"
+        "✔ kustomize-controller: deployment ready\n"
+        "✔ source-controller: deployment ready\n"
+        "✗ 1 requested component(s) not running: image-reflector-controller (Sluice's "
+        "controller processes run: kustomize-controller, source-controller)\n"), r
     head = pygit2.Repository(str(repo_path)).references["refs/heads/main"].target
     r = run_sluice(kubeconfig, "get", "ks", namespace, "-n", namespace, "--no-header")
     assert f"main@sha1:{str(head)[:8]}" in r.stdout
@@ -218,6 +233,7 @@ def test_bootstrap_over_ssh_with_a_deploy_key(kubeconfig: Path, namespace: str, 
     key_file.write_text(ssh_keys[0])
     r = run_sluice(kubeconfig, "bootstrap", "git", f"--url={url}", "--path=.",
                    f"--private-key-file={key_file}", "-n", namespace, "--timeout=60s",
+                   "--components=source-controller,kustomize-controller",
                    input="y\n")
     assert r.ok, r
     assert f"✔ public key: {ssh_keys[1]}\n" in r.stderr

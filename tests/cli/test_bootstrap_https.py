@@ -95,7 +95,7 @@ def test_bootstrap_over_https_with_basic_auth_and_a_private_ca(
     assert url.startswith("https://")
     args = ("bootstrap", "git", f"--url={url}", "--branch=main", "--path=clusters/dev",
             "--token-auth", "-u", "fleet-bot", "-p", "s3cret-pw", "-n", namespace,
-            "--timeout=60s")
+            "--components=source-controller,kustomize-controller", "--timeout=60s")
 
     r = run_sluice(kubeconfig, *args, "--ca-file", str(ca_file.with_name("missing.crt")))
     assert r.code == 1

@@ -8,19 +8,37 @@ import yaml
 
 from sluice import __version__
 
-from .conftest import run_sluice
+from .conftest import BackgroundControllers, run_sluice
 
 
-def test_check_pre_and_full_on_the_embedded_cluster(kubeconfig: Path, namespace: str) -> None:
+def test_check_pre_and_full_on_the_embedded_cluster(kubeconfig: Path, namespace: str,
+                                                   controllers: BackgroundControllers) -> None:
     r = run_sluice(kubeconfig, "check", "--pre")
     assert r.code == 0, r
     assert r.stderr == ("► checking prerequisites\n"
                         "✔ Kubernetes 1.32.0+sluice >=1.30.0-0\n"
                         "✔ prerequisites checks passed\n")
+    # Only what the controller process runs is healthy; the defaults ask for more.
     r = run_sluice(kubeconfig, "check", "-n", namespace)
+    assert r.code == 1, r
+    lines = r.stderr.splitlines()
+    start = lines.index("► checking controllers")
+    assert lines[start:start + 7] == [
+        "► checking controllers",
+        "✗ helm-controller: not running: no process runs this controller against the "
+        "embedded cluster",
+        "✔ kustomize-controller: deployment ready",
+        "✗ notification-controller: not running: no process runs this controller against "
+        "the embedded cluster",
+        "✔ source-controller: deployment ready",
+        "✗ 2 requested component(s) not running: helm-controller, notification-controller "
+        "(Sluice's controller processes run: kustomize-controller, source-controller)",
+        "► checking crds"], r
+    assert "all checks passed" not in r.stderr
+    r = run_sluice(kubeconfig, "check", "-n", namespace,
+                   "--components=source-controller,kustomize-controller")
     assert r.code == 0, r
     lines = r.stderr.splitlines()
-    assert "✔ controllers run in the embedded cluster's process (sluice up)" in lines
     assert "✔ gitrepositories.source.toolkit.fluxcd.io/v1" in lines
     assert "✔ kustomizations.kustomize.toolkit.fluxcd.io/v1" in lines
     assert lines[-1] == "✔ all checks passed"
@@ -70,14 +88,16 @@ def test_install_export(tmp_path: Path) -> None:
     assert r.stderr.startswith("✗ component helm-operator is not supported")
 
 
-def test_uninstall_dry_run_changes_nothing(kubeconfig: Path, namespace: str) -> None:
+def test_uninstall_dry_run_changes_nothing(kubeconfig: Path, namespace: str,
+                                           controllers: BackgroundControllers) -> None:
     r = run_sluice(kubeconfig, "uninstall", "--dry-run", "-n", namespace)
     assert r.code == 0, r
     lines = r.stderr.splitlines()
     assert "✔ CustomResourceDefinition/gitrepositories.source.toolkit.fluxcd.io deleted " \
            "(dry run)" in lines
     assert lines[-1] == "✔ uninstall finished"
-    r = run_sluice(kubeconfig, "check", "-n", namespace)
+    r = run_sluice(kubeconfig, "check", "-n", namespace,
+                   "--components=source-controller,kustomize-controller")
     assert r.code == 0, r
 
 

@@ -94,8 +94,10 @@ def test_seed_walkthrough(kubeconfig: Path, namespace: str, app_namespace: str, 
     # Bootstrap the fleet repository (the seed's `flux bootstrap github ... --path=.`).
     r = _ok(run_sluice(kubeconfig, "bootstrap", "git", f"--url={fleet_url}", "--branch=main",
                        "--path=.", "--allow-insecure-http", "--token-auth", "-p", "pat",
-                       "--components-extra=image-reflector-controller,"
-                       "image-automation-controller", "-n", ns, "--timeout=90s"))
+                       # What the test's controller process runs (others would be reported
+                       # not running, and the bootstrap would fail).
+                       "--components=source-controller,kustomize-controller",
+                       "-n", ns, "--timeout=90s"))
     assert r.stderr.endswith("✔ all components are healthy\n")
 
     # The agnhost namespace, GitRepository and Kustomization, exported into the fleet repo.

@@ -75,6 +75,11 @@ def _rewrite_cobra_args(params: Sequence[click.Parameter], args: list[str]) -> l
     """
     bool_opts = {opt for p in params if isinstance(p, click.Option) and p.is_flag
                  for opt in p.opts}
+    # Flags defaulting to true (``--private``) are declared ``--private/--no-private``:
+    # ``--private=false`` becomes the click negation.
+    negations = {opt: p.secondary_opts[0] for p in params
+                 if isinstance(p, click.Option) and p.is_flag and p.secondary_opts
+                 for opt in p.opts}
     out: list[str] = []
     for i, arg in enumerate(args):
         if arg == "--":
@@ -86,7 +91,8 @@ def _rewrite_cobra_args(params: Sequence[click.Parameter], args: list[str]) -> l
                 if value in _GO_TRUE:
                     out.append(name)
                 elif value in _GO_FALSE:
-                    pass
+                    if name in negations:
+                        out.append(negations[name])
                 else:
                     raise flag_error(name, value,
                                      f"strconv.ParseBool: parsing {go_quote(value)}: invalid syntax")

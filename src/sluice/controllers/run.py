@@ -36,6 +36,7 @@ from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
 from sluice.controllers.unserved import unserved_kinds_watcher
 from sluice.kube.config import Connection
+from sluice.runtime.heartbeat import add_component_heartbeat
 from sluice.runtime.manager import Manager, ManagerOptions, parse_address
 
 __all__ = ["CONTROLLERS", "ControllerSettings", "ControllerSetup", "Controllers"]
@@ -132,11 +133,15 @@ class Controllers:
                 advertised = f"{shown}:{server.port}"
             storage = Storage(settings.storage_path, advertised)
             manager = Manager(connection, settings.manager)
+            groups: set[str] = set()
             for kind, group, setup in CONTROLLERS:
                 if settings.controllers is not None and group not in settings.controllers:
                     continue
                 await setup(manager, storage, settings)
+                groups.add(group)
                 log.debug("registered the %s controller", kind)
+            # On the embedded cluster, what runs is announced (`sluice.runtime.heartbeat`).
+            await add_component_heartbeat(manager, groups)
         except BaseException:
             await server.close()
             raise

@@ -1,0 +1,142 @@
+"""Which Sluice components truly run against the embedded cluster: one Lease per component.
+
+On a real cluster each controller is a Deployment, and its status says
+whether it runs. On Sluice's embedded cluster no container runs: the
+component Deployments applied from ``gotk-components.yaml`` get simulated
+pods, so their status proves nothing. What runs is whatever controller
+process (``sluice up``, ``sluice controllers run``, a test's manager) is
+connected. So each such process keeps, for every component it runs
+(``source-controller`` for the ``source`` group, ...), a Lease
+``kube-system/sluice-<component>`` renewed every few seconds, the way
+kube-controller-manager keeps its Lease in ``kube-system``; it deletes them
+when it stops. `running_components` reads them back: a component runs when
+its Lease was renewed within its ``leaseDurationSeconds``. ``sluice check``
+and ``bootstrap`` report a component healthy only then.
+
+Only the embedded cluster gets these Leases (`is_embedded`): on a real
+cluster the Deployments speak for themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+
+from sluice.kube.errors import KubeError, is_not_found
+from sluice.kube.objects import Obj, Objects
+from sluice.runtime.leader import default_identity
+from sluice.runtime.manager import Manager
+
+__all__ = ["HEARTBEAT_NAMESPACE", "add_component_heartbeat", "component_for_group", "heartbeat", "is_embedded",
+           "running_components"]
+
+log = logging.getLogger("sluice.runtime.heartbeat")
+
+HEARTBEAT_NAMESPACE = "kube-system"
+_PREFIX = "sluice-"
+_LABEL = "sluice.dev/component-heartbeat"
+_DURATION = 15
+_PERIOD = 5.0
+
+
+def component_for_group(group: str) -> str:
+    """The Deployment name of a ``--controllers`` group: ``source`` -> ``source-controller``."""
+    return f"{group}-controller"
+
+
+def _micro_time(at: datetime | None = None) -> str:
+    return (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def is_embedded(objects: Objects) -> bool:
+    """Sluice's own cluster announces itself in its version (``v1.xx.0+sluice``)."""
+    try:
+        resp = await objects.connection.http.get("/version")
+        return str(resp.json().get("gitVersion", "")).endswith("+sluice")
+    except (ValueError, AttributeError, OSError):
+        return False
+
+
+def _lease(component: str, identity: str) -> Obj:
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": f"{_PREFIX}{component}", "namespace": HEARTBEAT_NAMESPACE,
+                         "labels": {_LABEL: "true",
+                                    "app.kubernetes.io/component": component}},
+            "spec": {"holderIdentity": identity, "leaseDurationSeconds": _DURATION,
+                     "renewTime": _micro_time()}}
+
+
+async def _beat(objects: Objects, components: Iterable[str], identity: str) -> None:
+    mapping = await objects.mapping("coordination.k8s.io/v1", "Lease")
+    for component in components:
+        lease = _lease(component, identity)
+        name = lease["metadata"]["name"]
+        try:
+            await objects.merge_patch(mapping, name, {"spec": lease["spec"]},
+                                      HEARTBEAT_NAMESPACE)
+        except KubeError as exc:
+            if not is_not_found(exc):
+                raise
+            with contextlib.suppress(KubeError):
+                await objects.create(mapping, lease, HEARTBEAT_NAMESPACE)
+
+
+async def _release(objects: Objects, components: Iterable[str], identity: str) -> None:
+    mapping = await objects.mapping("coordination.k8s.io/v1", "Lease")
+    for component in components:
+        name = f"{_PREFIX}{component}"
+        with contextlib.suppress(KubeError):
+            live = await objects.get_or_none(mapping, name, HEARTBEAT_NAMESPACE)
+            # Another process may have taken over the component meanwhile: leave its Lease.
+            if live is not None and (live.get("spec") or {}).get("holderIdentity") == identity:
+                await objects.delete(mapping, name, HEARTBEAT_NAMESPACE)
+
+
+def heartbeat(objects: Objects, components: Iterable[str], identity: str,
+              period: float = _PERIOD) -> Callable[[], Awaitable[None]]:
+    """A runnable renewing the components' Leases until cancelled, then deleting them."""
+    names = sorted(set(components))
+
+    async def run() -> None:
+        try:
+            while True:
+                try:
+                    await _beat(objects, names, identity)
+                except (KubeError, OSError) as exc:
+                    # A missed beat is retried; the Lease outlives a few of them.
+                    log.warning("component heartbeat failed: %s", exc)
+                await asyncio.sleep(period)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(_release(objects, names, identity))
+
+    return run
+
+
+async def running_components(objects: Objects) -> set[str]:
+    """The components whose Lease was renewed within its duration."""
+    mapping = await objects.mapping("coordination.k8s.io/v1", "Lease")
+    items, _ = await objects.list(mapping, HEARTBEAT_NAMESPACE, label_selector=_LABEL)
+    now = datetime.now(UTC)
+    running: set[str] = set()
+    for item in items:
+        spec = item.get("spec") or {}
+        try:
+            renewed = datetime.strptime(str(spec.get("renewTime")),
+                                        "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if (now - renewed).total_seconds() <= float(spec.get("leaseDurationSeconds") or 0):
+            running.add(str(item["metadata"]["name"]).removeprefix(_PREFIX))
+    return running
+
+
+async def add_component_heartbeat(manager: Manager, groups: Iterable[str]) -> None:
+    """Have `manager` keep the Leases of its ``--controllers`` groups (embedded cluster only)."""
+    names = sorted({component_for_group(g) for g in groups})
+    if names and await is_embedded(manager.objects):
+        manager.add_runnable("component-heartbeat",
+                             heartbeat(manager.objects, names, default_identity()))
