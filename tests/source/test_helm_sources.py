@@ -377,3 +377,84 @@ async def test_chart_from_an_oci_helm_repository(sources: Sources, tmp_path: Pat
             condition(o, "Ready") or {}).get("status") == "False", "a failure")
         assert bad["status"]["artifact"]["revision"] == "6.9.2"
         assert PASSWORD not in await _all_text(s, "HelmChart", "oci-podinfo")
+
+
+async def test_pass_credentials_only_when_asked(sources: Sources, tmp_path: Path,
+                                                charts: dict[str, Path]) -> None:
+    s = sources
+    async with HelmRepoServer(tmp_path / "cdn", username=USER, password=PASSWORD) as cdn, \
+            HelmRepoServer(tmp_path / "idx", username=USER, password=PASSWORD) as idx:
+        cdn.add_chart(charts["5.2.1"])
+        # The index lives on one host, the archives on another (a CDN).
+        idx.serve_raw("/index.yaml", (cdn.root / "index.yaml").read_bytes())
+        await s.secret("auth", {"username": USER, "password": PASSWORD})
+        await s.create("HelmRepository", "split", {"url": idx.url,
+                                                   "secretRef": {"name": "auth"}})
+        await s.ready("HelmRepository", "split")
+        await s.create("HelmChart", "split-chart", {
+            "chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "split"}})
+        refused = await s.failed("HelmChart", "split-chart", "ChartPullError")
+        assert "401 Unauthorized" in condition(refused, "Ready")["message"]
+        assert "/podinfo-5.2.1.tgz" not in cdn.authorizations  # nothing sent to the CDN
+        await s.patch("HelmRepository", "split", {"spec": {"passCredentials": True}})
+        await s.ready("HelmRepository", "split")
+        await s.request("HelmChart", "split-chart", "pass")
+        await s.ready("HelmChart", "split-chart", "5.2.1")
+        assert cdn.authorizations["/podinfo-5.2.1.tgz"]
+
+
+async def test_deletion_and_switch_to_oci_remove_stored_artifacts(
+        sources: Sources, tmp_path: Path, charts: dict[str, Path]) -> None:
+    s = sources
+    async with HelmRepoServer(tmp_path / "gc") as repo:
+        repo.add_chart(charts["5.2.1"])
+        await s.create("HelmRepository", "gc", {"url": repo.url})
+        await s.create("HelmChart", "gc-chart", {
+            "chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "gc"}})
+        chart = await s.ready("HelmChart", "gc-chart", "5.2.1")
+        repo_obj = await s.get("HelmRepository", "gc")
+        index_file = s.storage.local_path(repo_obj["status"]["artifact"]["path"])
+        chart_file = s.storage.local_path(chart["status"]["artifact"]["path"])
+        assert index_file.is_file() and chart_file.is_file()
+
+        await s.objects.delete(s.mappings["HelmChart"], "gc-chart", s.namespace)
+        async def chart_files_gone() -> bool:
+            return not chart_file.parent.exists()
+
+        await async_wait_for(chart_files_gone, what="chart files gone")
+
+        # `type: oci` makes a HelmRepository static: no artifact, no status, no finalizer.
+        await s.patch("HelmRepository", "gc", {"spec": {"type": "oci",
+                                                        "url": "oci://127.0.0.1:1/charts"}})
+        static = await s.wait("HelmRepository", "gc", lambda o: not o["metadata"].get(
+            "finalizers") and not (o.get("status") or {}).get("artifact"), "static")
+        assert not (static.get("status") or {}).get("conditions")
+        assert not index_file.parent.exists()
+
+
+async def test_git_chart_dependencies_are_resolved(sources: Sources, tmp_path: Path) -> None:
+    s = sources
+    files = {
+        "app/Chart.yaml": ("apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n"
+                           "  - name: lib\n    version: 1.0.0\n"
+                           "    repository: file://../lib\n"),
+        "app/values.yaml": "",
+        "app/templates/cm.yaml": "kind: ConfigMap\n",
+        "lib/Chart.yaml": "apiVersion: v2\nname: lib\nversion: 1.0.0\n",
+        "lib/templates/s.yaml": "kind: Secret\n",
+    }
+    async with GitHTTPServer(tmp_path / "git") as git:
+        git.create_repo("deps.git", files)
+        await s.create("GitRepository", "deps", {"url": git.repo_url("deps.git"),
+                                                 "ref": {"branch": "main"}})
+        await s.create("HelmChart", "app", {
+            "chart": "./app", "sourceRef": {"kind": "GitRepository", "name": "deps"}})
+        chart = await s.ready("HelmChart", "app", "0.1.0")
+        assert condition(chart, "Ready")["message"] == "packaged 'app' chart with version '0.1.0'"
+        with tarfile.open(fileobj=io.BytesIO(await s.download(
+                chart["status"]["artifact"]["url"]))) as tar:
+            names = tar.getnames()
+        assert "app/charts/lib/Chart.yaml" in names  # the file:// dependency, packaged in
+        events = await s.event_list("HelmChart", "app")
+        assert any(e["reason"] == "ResolvedDependencies"
+                   and e["message"] == "resolved 1 chart dependencies" for e in events)

@@ -22,7 +22,6 @@ merge error: …``); `BuildError.fetch` tells whether Flux reports it as
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,12 +275,10 @@ def _local_sync(source_dir: Path, chart_path: str, opts: BuildOptions, workdir: 
     build, reuse = plan(str(metadata.get("name")), str(metadata.get("version")), opts)
     if reuse:
         return build, True
-    # Work on a copy: the extracted source may be shared with nothing, but Helm
-    # writes charts/ and Chart.lock into the directory it updates.
-    work = workdir / "chart" / chart_dir.name
-    shutil.copytree(chart_dir, work, symlinks=False)
-    build.resolved_dependencies = _resolve_dependencies(work)
-    build.path = _package(work, workdir / "out", build, opts, values_root=source_dir)
+    # Helm writes charts/ and Chart.lock in place: the extracted source is ours
+    # (a temporary directory), and file:// dependencies stay relative to it.
+    build.resolved_dependencies = _resolve_dependencies(chart_dir)
+    build.path = _package(chart_dir, workdir / "out", build, opts, values_root=source_dir)
     build.packaged = True
     return build, False
 
@@ -289,4 +286,11 @@ def _local_sync(source_dir: Path, chart_path: str, opts: BuildOptions, workdir: 
 async def build_local(source_dir: Path, chart_path: str, opts: BuildOptions, workdir: Path
                       ) -> tuple[Build, bool]:
     """Package the chart at ``chart_path`` of an extracted source; (build, reused cache)."""
-    return await run(_local_sync, source_dir, chart_path, opts, workdir)
+    try:
+        return await run(_local_sync, source_dir, chart_path, opts, workdir)
+    except BuildError as exc:
+        # Helm names absolute paths; users know paths relative to their source.
+        for prefix in (str(source_dir.resolve()), str(source_dir)):
+            exc.message = exc.message.replace(prefix + "/", "").replace(prefix, ".")
+        exc.args = (exc.message,)
+        raise
