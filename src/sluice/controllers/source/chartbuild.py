@@ -22,6 +22,7 @@ merge error: …``); `BuildError.fetch` tells whether Flux reports it as
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,7 +291,7 @@ async def build_local(source_dir: Path, chart_path: str, opts: BuildOptions, wor
         return await run(_local_sync, source_dir, chart_path, opts, workdir)
     except BuildError as exc:
         # Helm names absolute paths; users know paths relative to their source.
-        for prefix in (str(source_dir.resolve()), str(source_dir)):
+        for prefix in (os.path.realpath(source_dir), str(source_dir)):
             exc.message = exc.message.replace(prefix + "/", "").replace(prefix, ".")
         exc.args = (exc.message,)
         raise
