@@ -287,8 +287,13 @@ def _local_sync(source_dir: Path, chart_path: str, opts: BuildOptions, workdir: 
 async def build_local(source_dir: Path, chart_path: str, opts: BuildOptions, workdir: Path
                       ) -> tuple[Build, bool]:
     """Package the chart at ``chart_path`` of an extracted source; (build, reused cache)."""
+    return await run(_local_scrubbed, source_dir, chart_path, opts, workdir)
+
+
+def _local_scrubbed(source_dir: Path, chart_path: str, opts: BuildOptions, workdir: Path
+                    ) -> tuple[Build, bool]:
     try:
-        return await run(_local_sync, source_dir, chart_path, opts, workdir)
+        return _local_sync(source_dir, chart_path, opts, workdir)
     except BuildError as exc:
         # Helm names absolute paths; users know paths relative to their source.
         for prefix in (os.path.realpath(source_dir), str(source_dir)):
