@@ -204,8 +204,9 @@ async def test_wrong_credentials_and_unreachable_keep_the_last_artifact(
     basic_repo.serve_raw("/index.yaml", b"just: [text")
     await s.request("HelmRepository", "r", "lying")
     lying = await s.failed("HelmRepository", "r", "IndexationFailed")
-    assert condition(lying, "Ready")["message"].startswith(
-        "failed to load Helm repository from index YAML: ")
+    assert condition(lying, "Ready")["message"] == (
+        "failed to load Helm repository from index YAML: error converting YAML to JSON: yaml: "
+        "line 1: did not find expected ',' or ']'")
     assert lying["status"]["artifact"] == good["status"]["artifact"]
 
     # Missing secret.

@@ -31,7 +31,6 @@ Credentials never reach messages: errors quote status lines, not bodies.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 
@@ -61,6 +60,7 @@ from sluice.controllers.source.helmindex import (
 )
 from sluice.controllers.source.reconciling import SourceReconciler, State, seconds
 from sluice.controllers.source.storing import link, store_file
+from sluice.helmsdk import run
 from sluice.kube.objects import Obj
 from sluice.runtime import conditions
 from sluice.runtime.controller import Controller
@@ -169,7 +169,7 @@ class HelmRepositoryReconciler(SourceReconciler[HelmRepository]):
     async def _store(self, state: State[HelmRepository], raw: bytes, revision: str) -> None:
         obj, status, gen = state.obj, state.obj.status, state.generation
         try:
-            index = await asyncio.to_thread(load_index, raw)
+            index = await run(load_index, raw)
         except SourceError as exc:
             self.fail(state, FETCH_FAILED, INDEXATION_FAILED,
                       f"failed to load Helm repository from index YAML: {exc.message}")
