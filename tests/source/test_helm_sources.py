@@ -209,6 +209,12 @@ async def test_wrong_credentials_and_unreachable_keep_the_last_artifact(
         "line 1: did not find expected ',' or ']'")
     assert lying["status"]["artifact"] == good["status"]["artifact"]
 
+    # Unreachable.
+    await s.create("HelmRepository", "down", {"url": "http://127.0.0.1:9", "timeout": "5s"})
+    down = await s.failed("HelmRepository", "down", "Failed")
+    assert condition(down, "Ready")["message"].startswith(
+        "failed to fetch Helm repository index: failed to fetch http://127.0.0.1:9/index.yaml : ")
+
     # Missing secret.
     await s.create("HelmRepository", "nosecret", {"url": basic_repo.url,
                                                   "secretRef": {"name": "absent"}})
