@@ -212,8 +212,9 @@ async def test_wrong_credentials_and_unreachable_keep_the_last_artifact(
     # Unreachable.
     await s.create("HelmRepository", "down", {"url": "http://127.0.0.1:9", "timeout": "5s"})
     down = await s.failed("HelmRepository", "down", "Failed")
-    assert condition(down, "Ready")["message"].startswith(
-        "failed to fetch Helm repository index: failed to fetch http://127.0.0.1:9/index.yaml : ")
+    assert condition(down, "Ready")["message"] == (
+        "failed to fetch Helm repository index: failed to fetch http://127.0.0.1:9/index.yaml : "
+        "dial tcp 127.0.0.1:9: connect: connection refused")
 
     # Missing secret.
     await s.create("HelmRepository", "nosecret", {"url": basic_repo.url,

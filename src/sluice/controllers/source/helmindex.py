@@ -190,6 +190,13 @@ def _client(auth: RepositoryAuth, timeout: float, insecure: bool = False) -> htt
 def _transport_error(url: str, exc: Exception, auth: RepositoryAuth, timeout: float) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"failed to fetch {url} : timeout after {timeout:g}s"
+    cause: BaseException | None = exc
+    while cause is not None:
+        # httpx says "All connection attempts failed"; Go (and Flux) name the cause.
+        if isinstance(cause, ConnectionRefusedError):
+            return f"failed to fetch {url} : dial tcp {urlsplit(url).netloc}: connect: " \
+                   "connection refused"
+        cause = cause.__cause__ or cause.__context__
     detail = " ".join(str(exc).split()) or type(exc).__name__
     return auth.scrub(f"failed to fetch {url} : {detail}")
 
