@@ -84,7 +84,9 @@ async def test_seed_flow_one_line_commit_by_fluxcd(harness: Harness) -> None:
     assert status["observedSourceRevision"] == f"main@sha1:{head.id}"
     assert status["observedPolicies"] == {"agnhost": {"name": AGNHOST, "tag": "2.10"}}
     assert ready(auto) == ("True", "Succeeded", "repository up-to-date")
-    messages = await harness.events("ImageUpdateAutomation", "auto")
+    messages = await harness.wait_for(
+        lambda: harness.events("ImageUpdateAutomation", "auto"),
+        lambda ms: any(m.startswith("pushed commit") for m in ms), "the push event")
     assert f"pushed commit '{str(head.id)[:7]}' to branch 'main'\n{AGNHOST}:2.10\n" in messages
     # the source is asked to fetch the new commit now
     source = await harness.get(GIT_API, "GitRepository", "repo")
