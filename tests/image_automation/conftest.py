@@ -10,6 +10,7 @@ reflector is not what these tests are about); `policy` does that.
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sluice.controllers.run import Controllers, ControllerSettings
+from sluice.controllers.run import CONTROLLERS, Controllers, ControllerSettings
 from sluice.kube.config import connect
 from sluice.kube.errors import is_not_found
 from sluice.kube.objects import Obj, Objects
@@ -132,14 +133,20 @@ class Harness:
         return [e["message"] for e in found]
 
 
-@pytest.fixture
-async def harness(kubeconfig: Path, tmp_path: Path, namespace: str) -> AsyncIterator[Harness]:
+def has_group(group: str) -> bool:
+    return any(g == group for _, g, _ in CONTROLLERS)
+
+
+@contextlib.asynccontextmanager
+async def start_harness(kubeconfig: Path, tmp_path: Path, namespace: str,
+                        groups: frozenset[str]) -> AsyncIterator[Harness]:
+    """The controllers of ``groups`` watching ``namespace``, and a Git server."""
     async with GitHTTPServer(tmp_path / "git") as git:
         conn = connect(kubeconfig, field_manager="pytest")
         settings = ControllerSettings(
             storage_path=tmp_path / "artifacts", artifact_addr="127.0.0.1:0",
             manager=ManagerOptions(watch_namespace=namespace, metrics_addr=None, concurrent=2),
-            controllers=frozenset({"source", "kustomize", "image-automation"}))
+            controllers=groups)
         ctrls = await Controllers.create(conn, settings)
         await ctrls.manager.start()
         try:
@@ -150,3 +157,10 @@ async def harness(kubeconfig: Path, tmp_path: Path, namespace: str) -> AsyncIter
             finally:
                 await ctrls.artifact_server.close()
                 await conn.aclose()
+
+
+@pytest.fixture
+async def harness(kubeconfig: Path, tmp_path: Path, namespace: str) -> AsyncIterator[Harness]:
+    groups = frozenset({"source", "kustomize", "image-automation"})
+    async with start_harness(kubeconfig, tmp_path, namespace, groups) as h:
+        yield h

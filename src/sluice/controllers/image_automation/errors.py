@@ -15,8 +15,10 @@ The reconciler turns them into ``Ready=False`` (or ``Stalled``) with
     │                               missing, setters could not run
     ├── TemplateFailed              "GitOperationFailed": the commit message
     │                               template does not parse or fails
-    ├── SigningFailed               "GitOperationFailed": the signing key
-    │                               Secret is missing or unusable
+    ├── SigningNotSupported         "GitOperationFailed" (stalled): a
+    │                               signingKey is set, and Sluice does not
+    │                               sign commits yet (nothing is pushed
+    │                               rather than an unsigned commit)
     └── GitFailed                   "GitOperationFailed" (or the Git layer's
                                     reason): clone, commit or push failed
 """
@@ -38,7 +40,7 @@ __all__ = [
     "AutomationError",
     "GitFailed",
     "InvalidSourceConfiguration",
-    "SigningFailed",
+    "SigningNotSupported",
     "SourceNotReady",
     "TemplateFailed",
     "UpdateError",
@@ -80,8 +82,9 @@ class TemplateFailed(AutomationError):
     reason = GIT_OPERATION_FAILED
 
 
-class SigningFailed(AutomationError):
+class SigningNotSupported(AutomationError):
     reason = GIT_OPERATION_FAILED
+    stalled = True
 
 
 class GitFailed(AutomationError):

@@ -60,6 +60,7 @@ from sluice.controllers.image_automation import pullrequest
 from sluice.controllers.image_automation.errors import (
     AutomationError,
     GitFailed,
+    SigningNotSupported,
     TemplateFailed,
     UpdateError,
 )
@@ -205,6 +206,12 @@ class ImageUpdateAutomationReconciler:
         observed = _observed(selected)
         source = await resolve_source(auto, self.repositories, self.objects, self.secrets,
                                       no_cross_namespace_refs=self.options.no_cross_namespace_refs)
+        if auto.spec.git is not None and auto.spec.git.commit.signing_key is not None:
+            # The Git layer cannot sign yet; pushing unsigned commits to a
+            # repository that expects signed ones would be worse than stopping.
+            raise SigningNotSupported(
+                "failed to update source: commit signing (spec.git.commit.signingKey) is not "
+                "supported by Sluice yet; remove signingKey to push unsigned commits")
         push = auto.spec.git.push if auto.spec.git is not None else None
         refspec = (push.refspec if push is not None else None) or ""
         key = f"{KIND}/{auto.namespace}/{auto.name}"
