@@ -268,8 +268,19 @@ def test_image_kinds_serve_v1beta2_as_deprecated_alias_of_v1() -> None:
         assert v1["storage"] is True and v1["served"] is True
         assert beta["storage"] is False and beta["served"] is True
         assert beta["deprecated"] is True and "upgrade to v1" in beta["deprecationWarning"]
+        if kind == "ImagePolicy":
+            continue
         assert beta["schema"] == v1["schema"]
         assert beta["additionalPrinterColumns"] == v1["additionalPrinterColumns"]
+    # ImagePolicy's v1beta2 still has the status strings v1 replaced by refs, and prints them.
+    v1 = version_entry(IMG, "ImagePolicy", "v1")["schema"]["openAPIV3Schema"]
+    beta = version_entry(IMG, "ImagePolicy", "v1beta2")["schema"]["openAPIV3Schema"]
+    v1_status = v1["properties"]["status"]["properties"]
+    beta_status = beta["properties"]["status"]["properties"]
+    assert set(beta_status) - set(v1_status) == {"latestImage", "observedPreviousImage"}
+    assert beta["properties"]["spec"] == v1["properties"]["spec"]
+    assert version_entry(IMG, "ImagePolicy", "v1beta2")["additionalPrinterColumns"] == [
+        {"jsonPath": ".status.latestImage", "name": "LatestImage", "type": "string"}]
 
 
 def test_status_subresource_and_initial_observed_generation() -> None:

@@ -5,7 +5,7 @@ Each CRD is generated from the kind's model (`sluice.api.schema`) and its
 ``kustomize.toolkit.fluxcd.io/substitute: disabled`` annotation (so a
 Kustomization applying CRDs never substitutes ``${...}`` in their
 descriptions), names with short names and categories, one entry per served
-version with the same schema, the status subresource and the printer columns
+version with its schema (the same for most kinds), the status subresource and the printer columns
 ``kubectl get`` shows. The embedded cluster installs them at start-up and
 ``sluice install`` writes them out for a real cluster.
 """
@@ -26,8 +26,9 @@ FLUX_INSTANCE = "flux-system"
 def _version_entry(cls: type[Resource], version: str, schema: dict[str, Any]) -> dict[str, Any]:
     info = cls.info
     entry: dict[str, Any] = {"name": version}
-    if info.printer_columns:
-        entry["additionalPrinterColumns"] = [c.to_dict() for c in info.printer_columns]
+    columns = cls.version_columns(version)
+    if columns:
+        entry["additionalPrinterColumns"] = [c.to_dict() for c in columns]
     deprecations = dict(info.deprecated)
     if version in deprecations:
         entry["deprecated"] = True
@@ -58,7 +59,6 @@ def _build(cls: type[Resource]) -> dict[str, Any]:
         names["shortNames"] = list(info.short_names)
     if info.categories:
         names["categories"] = list(info.categories)
-    schema = cls.openapi_schema()
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -75,7 +75,7 @@ def _build(cls: type[Resource]) -> dict[str, Any]:
             "group": info.group,
             "names": names,
             "scope": info.scope,
-            "versions": [_version_entry(cls, v, schema) for v in info.versions],
+            "versions": [_version_entry(cls, v, cls.version_schema(v)) for v in info.versions],
         },
     }
     _CACHE[info.crd_name] = crd

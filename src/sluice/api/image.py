@@ -6,12 +6,23 @@ by semver/alphabetical/numerical order) and ImageUpdateAutomation (rewrite
 the deprecated ``v1beta2``, with the same schema: the seed walkthrough still
 writes ``image.toolkit.fluxcd.io/v1beta2`` objects, which must be accepted
 unchanged and are stored as v1.
+
+The versions differ in one place, ImagePolicy's status: v1beta2 (Flux
+<= 1.0) also carries ``latestImage`` (``<image>:<tag>``, the seed's
+``kubectl get imagepolicy`` column ``LATESTIMAGE``) and
+``observedPreviousImage``, which v1 replaced by ``latestRef`` and
+``observedPreviousRef``. `convert_image_policy` moves between them (the
+embedded cluster calls it, as kube-apiserver calls a conversion webhook):
+v1 -> v1beta2 derives the strings from the refs, v1beta2 -> v1 keeps the
+refs and, for objects written with only the strings, parses the refs back.
+ImageRepository converts by identity.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import field
-from typing import Annotated
+from typing import Annotated, Any
 
 from sluice.api.meta import (
     STATUS_WITH_GENERATION,
@@ -310,6 +321,73 @@ class ImagePolicy(Resource):
 
     def digest_reflection_policy(self) -> str:
         return self.spec.digest_reflection_policy or REFLECT_NEVER
+
+    @classmethod
+    def version_schema(cls, version: str) -> dict[str, Any]:
+        schema = cls.openapi_schema()
+        if version == "v1beta2":
+            status = schema["properties"]["status"]["properties"]
+            status["latestImage"] = {
+                "type": "string",
+                "description": "The latest image, <image>:<tag> (deprecated: use latestRef).",
+            }
+            status["observedPreviousImage"] = {
+                "type": "string",
+                "description": "The previous latestImage (deprecated: use observedPreviousRef).",
+            }
+        return schema
+
+    @classmethod
+    def version_columns(cls, version: str) -> tuple[PrinterColumn, ...]:
+        if version == "v1beta2":
+            # What the v1beta2 CRD printed (the seed's `NAME  LATESTIMAGE`).
+            return (PrinterColumn("LatestImage", ".status.latestImage"),)
+        return cls.info.printer_columns
+
+
+def _ref_string(ref: Any) -> str | None:
+    if not isinstance(ref, dict) or not ref.get("name"):
+        return None
+    text = f"{ref['name']}:{ref.get('tag') or ''}"
+    return f"{text}@{ref['digest']}" if ref.get("digest") else text
+
+
+def _ref_from_string(image: Any) -> dict[str, str] | None:
+    """``name:tag[@digest]`` -> ``{name, tag[, digest]}``; None when it has no tag."""
+    if not isinstance(image, str) or not image:
+        return None
+    name, _, digest = image.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    if colon <= slash:
+        return None
+    ref = {"name": name[:colon], "tag": name[colon + 1:]}
+    if digest:
+        ref["digest"] = digest
+    return ref
+
+
+def convert_image_policy(obj: dict[str, Any], to_version: str) -> dict[str, Any]:
+    """An ImagePolicy as ``to_version`` (``v1`` or ``v1beta2``) serves it."""
+    out = copy.deepcopy(obj)
+    out["apiVersion"] = f"{GROUP}/{to_version}"
+    status = out.get("status")
+    if not isinstance(status, dict):
+        return out
+    if to_version == "v1beta2":
+        for ref_key, image_key in (("latestRef", "latestImage"),
+                                   ("observedPreviousRef", "observedPreviousImage")):
+            image = _ref_string(status.get(ref_key))
+            if image is not None:
+                status[image_key] = image
+        return out
+    for ref_key, image_key in (("latestRef", "latestImage"),
+                               ("observedPreviousRef", "observedPreviousImage")):
+        image = status.pop(image_key, None)
+        if ref_key not in status:
+            ref = _ref_from_string(image)
+            if ref is not None:
+                status[ref_key] = ref
+    return out
 
 
 # --------------------------------------------------------------------------

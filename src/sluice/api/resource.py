@@ -188,6 +188,16 @@ class Resource(Model):
         return self.metadata.labels
 
     @classmethod
+    def version_schema(cls, version: str) -> dict[str, Any]:
+        """The schema served at ``version``; kinds whose versions differ override this."""
+        return cls.openapi_schema()
+
+    @classmethod
+    def version_columns(cls, version: str) -> tuple[PrinterColumn, ...]:
+        """The printer columns of ``version``; kinds whose versions differ override this."""
+        return cls.info.printer_columns
+
+    @classmethod
     def openapi_schema(cls) -> dict[str, Any]:
         schema = super().openapi_schema()
         # Flux's top-level schemas never list spec/status as required

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sluice.api.conversion import convert
 from sluice.apiserver import decoding, managedfields, offload, strategic, structural
 from sluice.apiserver.builtin_checks import builtin_checks, immutable_checks, keep_allocated
 from sluice.apiserver.defaults import ClusterIPAllocator, apply_builtin_defaults, default_service
@@ -150,8 +151,11 @@ class Cluster:
         return list(cols)
 
     def as_served(self, rt: ResourceType, obj: Obj) -> Obj:
-        """A copy of a stored object as served at ``rt``'s version."""
-        out = copy.deepcopy(obj)
+        """A copy of a stored object as served at ``rt``'s version (converted if need be)."""
+        converted = None
+        if rt.is_custom and obj.get("apiVersion") != rt.api_version:
+            converted = convert(rt.group, rt.kind, obj, rt.version)
+        out = converted if converted is not None else copy.deepcopy(obj)
         out["apiVersion"] = rt.api_version
         out["kind"] = rt.kind
         return out
@@ -288,10 +292,11 @@ class Cluster:
         if given_rv and given_rv != old["metadata"]["resourceVersion"]:
             raise Conflict(rt.group, rt.plural, name, "the object has been modified; please "
                            "apply your changes to the latest version and try again")
-        new = self._prepare_update(rt, old, obj, subresource)
-        new = self._admit(rt, old, new, opts, subresource)
+        served = self.as_served(rt, old)
+        new = self._prepare_update(rt, served, obj, subresource)
+        new = self._admit(rt, served, new, opts, subresource)
         new["metadata"]["managedFields"] = managedfields.record_update(
-            old, new, opts.manager or "unknown", self.schema(rt), now_rfc3339(),
+            served, new, opts.manager or "unknown", self.schema(rt), now_rfc3339(),
             subresource=subresource)
         return self._commit(rt, old, new, opts.dry_run)
 
@@ -416,8 +421,9 @@ class Cluster:
             elif fields is not None:
                 created["metadata"]["managedFields"] = fields
             return created
-        new = self._prepare_update(rt, old, applied, subresource)
-        new = self._admit(rt, old, new, opts, subresource)
+        assert live is not None
+        new = self._prepare_update(rt, live, applied, subresource)
+        new = self._admit(rt, live, new, opts, subresource)
         if "managedFields" in applied["metadata"]:
             new["metadata"]["managedFields"] = applied["metadata"]["managedFields"]
         return self._commit(rt, old, new, opts.dry_run)
@@ -598,10 +604,9 @@ class Cluster:
     # ----------------------------------------------------------------- commit
     def _commit(self, rt: ResourceType, old: Obj | None, new: Obj, dry_run: bool,
                 finalize: bool = True) -> Obj:
-        if old is not None and _same(old, new):
+        stored = self._to_storage(rt, new)
+        if old is not None and _same(old, stored):
             return self.as_served(rt, old)
-        stored = copy.deepcopy(new)
-        stored["apiVersion"] = self._storage_api_version(rt)
         size = len(json.dumps(stored, separators=(",", ":")))
         if size > MAX_OBJECT_BYTES:
             raise RequestEntityTooLarge(f"etcdserver: request is too large ({size} bytes, "
@@ -640,6 +645,16 @@ class Cluster:
         if rt.storage_key == CRD_KEY:
             self._register_crd(stored)
         return stored, None
+
+    def _to_storage(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A copy of ``obj`` (as served at ``rt``) in the storage version."""
+        version = self._storage_api_version(rt)
+        converted = None
+        if rt.is_custom and version != rt.api_version:
+            converted = convert(rt.group, rt.kind, obj, version.rpartition("/")[2])
+        stored = converted if converted is not None else copy.deepcopy(obj)
+        stored["apiVersion"] = version
+        return stored
 
     def _storage_api_version(self, rt: ResourceType) -> str:
         if rt.storage_version and rt.storage_version != rt.version:

@@ -27,6 +27,10 @@ from sluice.controllers.helmrelease.controller import setup_helmrelease_controll
 from sluice.controllers.helmrelease.reconciler import HelmReleaseOptions
 from sluice.controllers.image_automation.controller import setup_image_automation_controller
 from sluice.controllers.image_automation.reconciler import AutomationOptions
+from sluice.controllers.image_reflector.controller import (
+    ImageReflectorOptions,
+    setup_image_reflector,
+)
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
@@ -57,6 +61,9 @@ class ControllerSettings:
     kustomization: KustomizationOptions = field(default_factory=KustomizationOptions)
     image_automation: AutomationOptions = field(default_factory=AutomationOptions)
     helmrelease: HelmReleaseOptions = field(default_factory=HelmReleaseOptions)
+    # Tags of ImageRepositories; by default `image-reflector` beside the artifact storage
+    # (never below it: the artifact server serves everything there).
+    image_reflector: ImageReflectorOptions = field(default_factory=ImageReflectorOptions)
     # `--controllers`: which groups this process runs (one Deployment each in a cluster);
     # None runs them all, as `sluice up` does.
     controllers: frozenset[str] | None = None
@@ -89,6 +96,10 @@ async def _kustomization(manager: Manager, storage: Storage,
 async def _image_automation(manager: Manager, storage: Storage,
                             settings: ControllerSettings) -> object:
     return await setup_image_automation_controller(manager, settings.image_automation)
+async def _image_reflector(manager: Manager, storage: Storage,
+                           settings: ControllerSettings) -> object:
+    default = settings.storage_path.resolve().parent / "image-reflector"
+    return await setup_image_reflector(manager, default, settings.image_reflector)
 
 
 async def _helmrelease(manager: Manager, storage: Storage,
@@ -102,6 +113,7 @@ CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("HelmRepository", "source", _helmrepository),
     ("HelmChart", "source", _helmchart),
     ("Kustomization", "kustomize", _kustomization),
+    ("ImageRepository+ImagePolicy", "image-reflector", _image_reflector),
     ("ImageUpdateAutomation", "image-automation", _image_automation),
     ("HelmRelease", "helm", _helmrelease),
 ]
