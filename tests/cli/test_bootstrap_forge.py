@@ -13,7 +13,6 @@ that is down, a spent rate limit.
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 import socket
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from sluice.testing.forge import Forge
 from sluice.testing.tls import loopback_tls
 
 from .conftest import BackgroundControllers, BackgroundGit, golden, run_sluice
+from .test_bootstrap import _secret
 
 TOKEN = "ghp_TestToken0123456789abcdefghijklmnop"
 RUNNING = "--components=source-controller,kustomize-controller"
@@ -89,22 +89,6 @@ def _mask(text: str, forge: Forge, namespace: str) -> str:
         text = text.replace(forge.ssh_hostname, "<ssh>")
     text = re.sub(r"\b[0-9a-f]{40}\b", "<sha>", text)
     return re.sub(r"(public key: )\S+ \S+", r"\1<key>", text)
-
-
-def _secret(kubeconfig: Path, namespace: str) -> dict[str, str]:
-    async def main() -> dict[str, str]:
-        conn = connect(kubeconfig, field_manager="pytest")
-        try:
-            objects = Objects(conn)
-            secret = await objects.get(await objects.mapping("v1", "Secret"), "flux-system",
-                                       namespace)
-            data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-            data["resourceVersion"] = secret["metadata"]["resourceVersion"]
-            return data
-        finally:
-            await conn.aclose()
-
-    return asyncio.run(main())
 
 
 def _delete_secret(kubeconfig: Path, namespace: str) -> None:

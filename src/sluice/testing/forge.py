@@ -45,7 +45,7 @@ import itertools
 import json
 import ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -185,6 +185,14 @@ class Repository:
         if ref not in repo.references:
             return None
         return str(repo.references[ref].peel(pygit2.Commit).id)
+
+    def commit_of(self, ref: str) -> str | None:
+        """The commit a sha, branch or tag names here (None when it names none)."""
+        repo = pygit2.Repository(str(self.git.path))
+        try:
+            return str(repo.revparse_single(ref).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
 
     def files(self, branch: str | None = None) -> dict[str, str]:
         """The text files at the tip of `branch` (what a `git clone` would check out)."""
@@ -593,3 +601,48 @@ def paginate(request: web.Request, items: Sequence[Any], *, default: int
         rels.append(f'<{link(page - 1)}>; rel="prev"')
     headers = {"Link": ", ".join(rels)} if rels else {}
     return chunk, headers, page, per_page, pages
+
+
+Handler = Callable[[web.Request, "Forge", str | None], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class DialectRules:
+    """How one dialect authenticates, reports its rate limit and words its refusals."""
+
+    name: Dialect
+    token: Callable[[web.Request], tuple[bool, str]]  # (credentials given, token)
+    rate_headers: Callable[[Forge], dict[str, str]]
+    error: Callable[[ForgeError], web.StreamResponse]
+    bad_token: Callable[[], web.StreamResponse]
+    rate_limited: Callable[[Forge, str | None], web.StreamResponse]
+
+
+def endpoint(dialect: DialectRules, handler: Handler
+             ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Wrap a dialect's handler: injected failures, token, rate limit, errors, the call log."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        forge = request.app[FORGE]
+        login: str | None = None
+        failure = forge.take_failure()
+        if failure is not None:
+            response = dialect.error(ForgeError(failure[0], failure[1]))
+        else:
+            given, token = dialect.token(request)
+            login = forge.login_for(token) if given else None
+            if given and login is None:
+                response = dialect.bad_token()
+            elif forge.rate_limit.remaining <= 0:
+                response = dialect.rate_limited(forge, login)
+            else:
+                forge.rate_limit.remaining -= 1
+                try:
+                    response = await handler(request, forge, login)
+                except ForgeError as err:
+                    response = dialect.error(err)
+        response.headers.update(dialect.rate_headers(forge))
+        forge.record(dialect.name, request, response.status, login)
+        return response
+
+    return wrapped

@@ -22,21 +22,22 @@ import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pygit2
 from aiohttp import web
 
 from sluice.testing.forge import (
-    FORGE,
     PERMISSIONS,
     Account,
     Comment,
     CommitStatus,
     DeployKey,
+    DialectRules,
     Forge,
     ForgeError,
+    Handler,
     Json,
     PullRequest,
     Repository,
+    endpoint,
     json_response,
     key_line,
     now_iso,
@@ -48,7 +49,6 @@ __all__ = ["register"]
 _DOCS = "https://docs.github.com/rest"
 _STATES = ("error", "failure", "pending", "success")
 
-Handler = Callable[[web.Request, Forge, str | None], Awaitable[web.StreamResponse]]
 
 
 def _token(request: web.Request) -> tuple[bool, str]:
@@ -78,36 +78,23 @@ def _error(status: int, message: str, errors: list[Json] | None = None) -> Json:
     return body
 
 
-def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        forge = request.app[FORGE]
-        login: str | None = None
-        failure = forge.take_failure()
-        if failure is not None:
-            response: web.StreamResponse = json_response(_error(*failure), failure[0])
-        else:
-            given, token = _token(request)
-            login = forge.login_for(token) if given else None
-            if given and login is None:
-                response = json_response(_error(401, "Bad credentials"), 401)
-            elif forge.rate_limit.remaining <= 0:
-                account = forge.account(login) if login else None
-                who = f"user ID {account.id}" if account else "127.0.0.1"
-                response = json_response(_error(
-                    403, f"API rate limit exceeded for {who}. If you reach out to GitHub "
-                         "Support for help, please include the request ID."), 403)
-            else:
-                forge.rate_limit.remaining -= 1
-                try:
-                    response = await handler(request, forge, login)
-                except ForgeError as err:
-                    response = json_response(_error(err.status, err.message, err.errors),
-                                             err.status)
-        response.headers.update(_rate_headers(forge))
-        forge.record("github", request, response.status, login)
-        return response
+def _rate_limited(forge: Forge, login: str | None) -> web.StreamResponse:
+    account = forge.account(login) if login else None
+    who = f"user ID {account.id}" if account else "127.0.0.1"
+    return json_response(_error(403, f"API rate limit exceeded for {who}. If you reach out "
+                                     "to GitHub Support for help, please include the "
+                                     "request ID."), 403)
 
-    return wrapped
+
+_GITHUB = DialectRules(
+    "github", _token, _rate_headers,
+    error=lambda err: json_response(_error(err.status, err.message, err.errors), err.status),
+    bad_token=lambda: json_response(_error(401, "Bad credentials"), 401),
+    rate_limited=_rate_limited)
+
+
+def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    return endpoint(_GITHUB, handler)
 
 
 async def _body(request: web.Request) -> Json:
@@ -259,12 +246,6 @@ def _listing(request: web.Request, items: list[Any]) -> web.Response:
     return json_response(page, headers=headers)
 
 
-def _commit_of(repo: Repository, ref: str) -> str | None:
-    git = pygit2.Repository(str(repo.git.path))
-    try:
-        return str(git.revparse_single(ref).peel(pygit2.Commit).id)
-    except (KeyError, ValueError, pygit2.GitError):
-        return None
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -407,7 +388,7 @@ async def _create_status(request: web.Request, forge: Forge,
                          login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "push")
     sha = request.match_info["sha"]
-    commit = _commit_of(repo, sha)
+    commit = repo.commit_of(sha)
     if commit is None:
         raise ForgeError(422, f"No commit found for SHA: {sha}")
     body = await _body(request)
@@ -428,7 +409,7 @@ def _statuses_of(request: web.Request, forge: Forge, login: str | None
                  ) -> tuple[Repository, str, list[CommitStatus]]:
     repo = _repo(request, forge, login)
     ref = request.match_info["ref"]
-    commit = _commit_of(repo, ref)
+    commit = repo.commit_of(ref)
     if commit is None:
         raise ForgeError(422, f"No commit found for SHA: {ref}")
     return repo, commit, sorted(repo.statuses_for(commit), key=lambda s: -s.id)

@@ -25,21 +25,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
-import pygit2
 from aiohttp import web
 
 from sluice.testing.forge import (
-    FORGE,
     PERMISSIONS,
     Account,
     Comment,
     CommitStatus,
     DeployKey,
+    DialectRules,
     Forge,
     ForgeError,
     Json,
     PullRequest,
     Repository,
+    endpoint,
     json_response,
     key_line,
     now_iso,
@@ -86,33 +86,20 @@ def _segments(request: web.Request) -> list[str]:
     return [unquote(part) for part in raw.split("/")] if raw else []
 
 
-def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        forge = request.app[FORGE]
-        login: str | None = None
-        failure = forge.take_failure()
-        if failure is not None:
-            response: web.StreamResponse = json_response(
-                {"message": f"{failure[0]} {failure[1]}"}, failure[0])
-        else:
-            given, token = _token(request)
-            login = forge.login_for(token) if given else None
-            if given and login is None:
-                response = json_response({"message": "401 Unauthorized"}, 401)
-            elif forge.rate_limit.remaining <= 0:
-                response = web.Response(status=429, text="Retry later\n", headers={
-                    "Retry-After": str(max(0, forge.rate_limit.reset - _now()))})
-            else:
-                forge.rate_limit.remaining -= 1
-                try:
-                    response = await handler(request, forge, login, _segments(request))
-                except ForgeError as err:
-                    response = json_response(_message(err), err.status)
-        response.headers.update(_rate_headers(forge))
-        forge.record("gitlab", request, response.status, login)
-        return response
+_GITLAB = DialectRules(
+    "gitlab", _token, _rate_headers,
+    error=lambda err: json_response(_message(err), err.status),
+    bad_token=lambda: json_response({"message": "401 Unauthorized"}, 401),
+    rate_limited=lambda forge, login: web.Response(status=429, text="Retry later\n", headers={
+        "Retry-After": str(max(0, forge.rate_limit.reset - _now()))}))
 
-    return wrapped
+
+def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def with_segments(request: web.Request, forge: Forge,
+                            login: str | None) -> web.StreamResponse:
+        return await handler(request, forge, login, _segments(request))
+
+    return endpoint(_GITLAB, with_segments)
 
 
 def _now() -> int:
@@ -265,12 +252,6 @@ def _project(forge: Forge, ident: str, login: str | None, at_least: str = "pull"
     return repo
 
 
-def _commit_of(repo: Repository, ref: str) -> str | None:
-    git = pygit2.Repository(str(repo.git.path))
-    try:
-        return str(git.revparse_single(ref).peel(pygit2.Commit).id)
-    except (KeyError, ValueError, pygit2.GitError):
-        return None
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -420,7 +401,7 @@ async def _deploy_keys(request: web.Request, forge: Forge, login: str | None, id
 async def _create_status(request: web.Request, forge: Forge, login: str | None, ident: str,
                          sha: str) -> web.StreamResponse:
     repo = _project(forge, ident, _require(login), "push")
-    commit = _commit_of(repo, sha)
+    commit = repo.commit_of(sha)
     if commit is None:
         raise ForgeError(404, "404 Commit Not Found")
     body = await _body(request)
@@ -444,7 +425,7 @@ async def _create_status(request: web.Request, forge: Forge, login: str | None, 
 def _list_statuses(request: web.Request, forge: Forge, login: str | None, ident: str,
                    sha: str) -> web.Response:
     repo = _project(forge, ident, login)
-    commit = _commit_of(repo, sha)
+    commit = repo.commit_of(sha)
     if commit is None:
         raise ForgeError(404, "404 Commit Not Found")
     statuses = repo.statuses_for(commit)
