@@ -197,3 +197,17 @@ async def test_signing_key_stalls_instead_of_pushing_unsigned(harness: Harness) 
                            "(spec.git.commit.signingKey) is not supported by Sluice yet; "
                            "remove signingKey to push unsigned commits")
     assert repo.head() == base
+
+
+async def test_deleted_automation_releases_its_finalizer(harness: Harness) -> None:
+    await seed_setup(harness)
+    auto = await harness.wait_automation(pushed, "a push")
+    assert auto["metadata"]["finalizers"] == ["finalizers.fluxcd.io"]
+    await harness.delete(auto["apiVersion"], "ImageUpdateAutomation", "auto")
+    await harness.wait_for(
+        lambda: _gone(harness), lambda gone: gone, "the automation deleted")
+
+
+async def _gone(harness: Harness) -> bool | None:
+    obj = await harness.get("image.toolkit.fluxcd.io/v1", "ImageUpdateAutomation", "auto")
+    return True if obj is None else None
