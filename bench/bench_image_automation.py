@@ -18,6 +18,10 @@ automation: a person pushes the same one-line change to Git and annotates
 the GitRepository (``flux reconcile source git``); the clock stops when the
 pods run it. The ratio says what scanning, selecting, cloning, rewriting and
 pushing add on top of plain GitOps delivery. Nothing is asserted.
+
+Measured 2026-12-06 on the 2-core machine, 5 rounds (medians): policy
+resolved 0.28 s, commit pushed 0.64 s, source artifact 1.23 s, pods rolled
+2.67 s; baseline git push -> pods 2.01 s; ratio 1.33.
 """
 
 from __future__ import annotations
