@@ -52,7 +52,7 @@ async def remote_revision(
     """The revision `checkout` would produce right now, from one ls-remote."""
     ref, auth = ref or GitRef(), auth or GitAuth()
     validate(url, auth)
-    op = Op("remote_revision", (url, ref, auth, timeout), "unable to list references of", url)
+    op = Op("remote_revision", (url, ref, auth), "unable to list references of", url)
     result = await default_pool().run(op, timeout=timeout, key=key, trust=auth.ca_digest)
     assert isinstance(result, str)
     return result
@@ -75,7 +75,7 @@ async def checkout(
     """
     ref, auth = ref or GitRef(), auth or GitAuth()
     validate(url, auth)
-    op = Op("checkout", (url, ref, auth, str(dest), recurse_submodules, timeout),
+    op = Op("checkout", (url, ref, auth, str(dest), recurse_submodules),
             "unable to clone", url)
     result = await default_pool().run(op, timeout=timeout, key=key, trust=auth.ca_digest)
     assert isinstance(result, Commit)
@@ -107,8 +107,8 @@ async def commit_and_push(
     try:
         while True:
             op = Op("commit_push", (str(tree), url, auth, branch, message, author, force,
-                                    tuple(refspecs), tuple(push_options), rebase_attempts,
-                                    timeout), "unable to push to", url)
+                                    tuple(refspecs), tuple(push_options), rebase_attempts),
+                    "unable to push to", url)
             try:
                 result = await pool.run(op, timeout=timeout, key=key, trust=auth.ca_digest)
                 assert isinstance(result, PushResult)

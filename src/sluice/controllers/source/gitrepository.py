@@ -71,9 +71,11 @@ from sluice.api.source import (
 )
 from sluice.controllers.source.artifacts import Storage, extract
 from sluice.controllers.source.errors import InvalidURL, SourceError, StorageOperationFailed
+from sluice.controllers.source.fetches import BackgroundFetches, Pending
 from sluice.controllers.source.git import Commit, GitAuth, GitRef, checkout, remote_revision
 from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.core.sourceignore import load_ignore_rules
+from sluice.git.pool import default_pool
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
 from sluice.kube.mapping import ResourceMapping
@@ -159,6 +161,11 @@ def _artifact_changed(old: Obj | None, new: Obj) -> bool:
     return old is None or art(old) != art(new)
 
 
+def _pool_key(obj: GitRepository) -> str:
+    """Who asks the Git pool: its fairness is per object."""
+    return f"{KIND}/{obj.namespace}/{obj.name}"
+
+
 def _seconds(text: str | None, default: str) -> float:
     try:
         return parse_duration(text or default) / SECOND
@@ -169,7 +176,8 @@ def _seconds(text: str | None, default: str) -> float:
 class _State:
     """One reconcile's object plus the status as last written."""
 
-    def __init__(self, obj: GitRepository) -> None:
+    def __init__(self, request: Request, obj: GitRepository) -> None:
+        self.request = request
         self.obj = obj
         self.written = obj.status.to_dict()
         self.generation = obj.metadata.generation
@@ -185,7 +193,8 @@ class GitRepositoryReconciler:
     def __init__(self, informer: Informer, objects: Objects, secrets: ResourceMapping,
                  storage: Storage, recorder: EventRecorder, patcher: StatusPatcher, *,
                  requeue_dependency: float = REQUEUE_DEPENDENCY,
-                 retention: int = ARTIFACT_RETENTION) -> None:
+                 retention: int = ARTIFACT_RETENTION,
+                 fetches: BackgroundFetches | None = None) -> None:
         self.informer = informer
         self.objects = objects
         self.secrets = secrets
@@ -194,6 +203,8 @@ class GitRepositoryReconciler:
         self.patcher = patcher
         self.requeue_dependency = requeue_dependency
         self.retention = retention
+        # Git work runs as per-object background jobs: a slow remote holds no worker.
+        self.fetches = fetches or BackgroundFetches()
 
     # ------------------------------------------------------------ dependencies
     def requests_for_included(self, etype: str, old: Obj | None, new: Obj) -> list[Request]:
@@ -212,10 +223,12 @@ class GitRepositoryReconciler:
     async def reconcile(self, request: Request) -> Result:
         raw = self.informer.get(request.namespace, request.name)
         if raw is None:
+            await self.fetches.discard(request)
             return Result()
-        state = _State(GitRepository.from_dict(raw))
+        state = _State(request, GitRepository.from_dict(raw))
         obj = state.obj
         if is_deleting(obj):
+            await self.fetches.discard(request)
             await self._delete(obj)
             return Result()
         if not has_finalizer(obj):
@@ -229,6 +242,11 @@ class GitRepositoryReconciler:
         failure: BaseException | None = None
         try:
             await self._reconcile(state)
+        except Pending:
+            # The remote is slow: this pass ends here and the object comes back
+            # when its Git job is done; the outcome is written then.
+            log.debug("%s %s: waiting for the remote", KIND, request)
+            return Result(outcome="pending")
         except (ReconcileFailed, TerminalError) as exc:
             failure = exc
         status = obj.status
@@ -281,9 +299,8 @@ class GitRepositoryReconciler:
         includes = await self._includes(state)
         if await self._unchanged(state, auth, includes):
             return
-        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sluice-gitrepo-"))
+        commit, workdir = await self._reconcile_source(state, auth)
         try:
-            commit = await self._reconcile_source(state, auth, workdir / "src")
             await self._reconcile_include(state, workdir, includes)
             await self._reconcile_artifact(state, commit, workdir / "src", includes)
         finally:
@@ -393,9 +410,12 @@ class GitRepositoryReconciler:
         if art is None or self._content_config_changed(obj, includes):
             return False
         ref = GitRef.from_spec(obj.spec.ref.to_dict() if obj.spec.ref else None)
+        timeout, key = _seconds(obj.spec.timeout, DEFAULT_TIMEOUT), _pool_key(obj)
         try:
-            revision = await remote_revision(obj.spec.url, ref, auth,
-                                             timeout=_seconds(obj.spec.timeout, DEFAULT_TIMEOUT))
+            revision = await self.fetches.run(
+                state.request, "ls-remote", (obj.spec.url, ref, auth, timeout),
+                lambda: remote_revision(obj.spec.url, ref, auth, timeout=timeout, key=key),
+                impatient=default_pool().is_suspect(key))
         except SourceError as exc:
             self._fetch_failed(state, exc)
         if revision != art.revision:
@@ -405,13 +425,30 @@ class GitRepositoryReconciler:
         conditions.delete(status, FETCH_FAILED)
         return True
 
-    async def _reconcile_source(self, state: _State, auth: GitAuth, dest: Path) -> Commit:
+    async def _reconcile_source(self, state: _State, auth: GitAuth) -> tuple[Commit, Path]:
+        """Check the ref out into a new work directory (``<dir>/src``), the caller's to remove."""
         obj, status, gen = state.obj, state.obj.status, state.generation
         ref = GitRef.from_spec(obj.spec.ref.to_dict() if obj.spec.ref else None)
+        timeout, key = _seconds(obj.spec.timeout, DEFAULT_TIMEOUT), _pool_key(obj)
+        recurse = bool(obj.spec.recurse_submodules)
+
+        async def fetch() -> tuple[Commit, Path]:
+            workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sluice-gitrepo-"))
+            try:
+                commit = await checkout(obj.spec.url, ref, auth, workdir / "src", timeout,
+                                        recurse, key=key)
+            except BaseException:
+                await asyncio.to_thread(shutil.rmtree, workdir, True)
+                raise
+            return commit, workdir
+
+        async def abandon(result: tuple[Commit, Path]) -> None:
+            await asyncio.to_thread(shutil.rmtree, result[1], True)
+
         try:
-            commit = await checkout(obj.spec.url, ref, auth, dest,
-                                    _seconds(obj.spec.timeout, DEFAULT_TIMEOUT),
-                                    bool(obj.spec.recurse_submodules))
+            commit, workdir = await self.fetches.run(
+                state.request, "checkout", (obj.spec.url, ref, auth, timeout, recurse), fetch,
+                impatient=default_pool().is_suspect(key), cleanup=abandon)
         except SourceError as exc:
             self._fetch_failed(state, exc)
         art = status.artifact
@@ -422,7 +459,7 @@ class GitRepositoryReconciler:
                                         gen, overwrite_ready=True)
             await self._write(state)
         conditions.delete(status, FETCH_FAILED)
-        return commit
+        return commit, workdir
 
     # ----------------------------------------------------------------- include
     async def _reconcile_include(self, state: _State, workdir: Path,
@@ -540,6 +577,7 @@ async def setup_gitrepository_controller(manager: Manager, storage: Storage, *,
                             metrics=manager.metrics,
                             grace_period=manager.options.graceful_shutdown_timeout)
     controller.watch(informer, reconciler.requests_for_included)
+    reconciler.fetches.requeue = controller.queue.add
     manager.add_controller(controller)
     return controller
 
