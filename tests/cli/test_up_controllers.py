@@ -38,7 +38,8 @@ class Up:
                  "--port", "0", "--artifact-addr", "127.0.0.1:0",
                  "--metrics-addr", "127.0.0.1:0", "--log-level", "warning",
                  "--git-http-addr", "127.0.0.1:0", "--git-ssh-addr", "127.0.0.1:0",
-                 "--ui-addr", "127.0.0.1:0", *self.extra],
+                 "--ui-addr", "127.0.0.1:0", "--event-server-addr", "127.0.0.1:0",
+                 "--receiver-addr", "127.0.0.1:0", *self.extra],
                 stdout=subprocess.DEVNULL, stderr=log)
 
     async def ready(self) -> None:

@@ -33,6 +33,7 @@ from sluice.cli.failing import CommandError
 from sluice.cli.git_remote import LocalGitRemote
 from sluice.cli.logs import LOG_FILE  # the name `sluice logs` looks for
 from sluice.cli.ui_cmd import UIOptions, start_ui, ui_options
+from sluice.controllers.notification.controller import NotificationOptions
 from sluice.controllers.run import ControllerSettings
 from sluice.kube.config import connect
 from sluice.kube.errors import KubeError
@@ -186,6 +187,13 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> st
               help="address of /metrics, /healthz and /readyz (empty to disable)")
 @click.option("--concurrent", type=click.IntRange(1, 256), default=4, show_default=True,
               help="number of concurrent reconciles per controller")
+@click.option("--event-server-addr", default="127.0.0.1:9091", show_default=True,
+              callback=_check_address,
+              help="address of the notification event server, for senders outside this "
+                   "process (empty to disable; Sluice's own controllers need no HTTP hop)")
+@click.option("--receiver-addr", default="127.0.0.1:9292", show_default=True,
+              callback=_check_address,
+              help="address of the webhook receiver (/hook/...; empty to disable)")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 @click.option("--log-format", "--log-encoding", "log_format", default="console",
@@ -203,7 +211,8 @@ def _check_address(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option("--demo", is_flag=True, default=False,
               help="put the walkthrough's agnhost app in the local Git remote and deliver it")
 def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_delay: float,
-       artifact_addr: str, metrics_addr: str, concurrent: int, log_level: str, log_format: str,
+       artifact_addr: str, metrics_addr: str, concurrent: int, event_server_addr: str,
+       receiver_addr: str, log_level: str, log_format: str,
        git_http_addr: str, git_ssh_addr: str, git_dir: Path | None, ui_addr: str,
        ui_read_only: bool, demo: bool) -> None:
     """Start the embedded cluster with Sluice's controllers, and serve until interrupted."""
@@ -216,6 +225,8 @@ def up(data_dir: Path, port: int, host: str, insecure_http: bool, pod_ready_dela
         artifact_addr=artifact_addr,
         manager=ManagerOptions(concurrent=concurrent, metrics_addr=metrics_addr or None),
         mark_unserved=True,
+        notification=NotificationOptions(event_server_addr=event_server_addr or None,
+                                         receiver_addr=receiver_addr or None),
     )
     remote = None
     if demo and not git_http_addr:

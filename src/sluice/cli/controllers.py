@@ -24,7 +24,9 @@ import click
 import httpx2
 
 from sluice.cli.failing import CommandError
+from sluice.controllers.notification.controller import NotificationOptions
 from sluice.controllers.run import CONTROLLERS, Controllers, ControllerSettings
+from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.kube.config import Connection, connect
 from sluice.kube.errors import KubeError
 from sluice.runtime.leader import LeadershipLost
@@ -126,6 +128,13 @@ async def _run(kubeconfig: str | None, context: str | None, settings: Controller
 
 log = logging.getLogger("sluice.controllers")
 
+
+def _seconds(value: str, flag: str) -> float:
+    try:
+        return parse_duration(value) / SECOND
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), param_hint=flag) from None
+
 # Groups `sluice install` deploys that later versions fill in (Flux's component names).
 PLANNED_GROUPS = frozenset({"helm", "notification", "image-reflector", "image-automation"})
 
@@ -164,6 +173,16 @@ def controllers() -> None:
                    "(e.g. http://notification-controller.flux-system.svc.cluster.local./); "
                    "empty: only Kubernetes Events, unless the notification controllers run "
                    "in this process")
+@click.option("--event-server-addr", default=":9091", show_default=True,
+              help="where the notification controller's event server listens (Flux's "
+                   "notification-controller --events-addr; empty to disable)")
+@click.option("--receiver-addr", "--receiverAddr", default=":9292", show_default=True,
+              help="where the notification controller's webhook receiver listens "
+                   "(empty to disable)")
+@click.option("--rate-limit-interval", default="5m", show_default=True,
+              help="interval in which rate limit has effect on duplicate events")
+@click.option("--no-cross-namespace-refs", is_flag=True, default=False,
+              help="refuse Alerts and Receivers referring to other namespaces")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 @click.option("--log-encoding", type=click.Choice(["json", "console"]), default="json",
@@ -176,7 +195,9 @@ def controllers_run(kubeconfig: str | None, context: str | None, storage_path: P
                     watch_label_selector: str | None, watch_namespace: str | None,
                     concurrent: int, enable_leader_election: bool,
                     leader_election_namespace: str, metrics_addr: str, events_addr: str,
-                    log_level: str, log_encoding: str, groups: str) -> None:
+                    event_server_addr: str, receiver_addr: str, rate_limit_interval: str,
+                    no_cross_namespace_refs: bool, log_level: str, log_encoding: str,
+                    groups: str) -> None:
     """Run the controllers against the current kubeconfig context (or in-cluster)."""
     setup_logging(log_level, log_encoding)
     known = {group for _, group, _ in CONTROLLERS}
@@ -204,8 +225,14 @@ def controllers_run(kubeconfig: str | None, context: str | None, storage_path: P
             leader_election_namespace=leader_election_namespace,
             events_addr=events_addr or None,
         ),
+        notification=NotificationOptions(
+            event_server_addr=event_server_addr or None,
+            receiver_addr=receiver_addr or None,
+            rate_limit_interval=_seconds(rate_limit_interval, "--rate-limit-interval"),
+            no_cross_namespace_refs=no_cross_namespace_refs,
+        ),
     )
-    for addr in (artifact_addr, metrics_addr):
+    for addr in (artifact_addr, metrics_addr, event_server_addr, receiver_addr):
         if addr:
             try:
                 parse_address(addr)

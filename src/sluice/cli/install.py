@@ -138,6 +138,9 @@ def _deployment(namespace: str, component: str, image: str, log_level: str,
         volumes.append({"emptyDir": {}, "name": "data"})
         mounts.append({"mountPath": "/data", "name": "data"})
     if component == "notification-controller":
+        # Its own ports as Flux's (events 9090, webhooks 9292); it serves no artifacts.
+        args += ["--event-server-addr=:9090", "--receiver-addr=:9292",
+                 "--artifact-addr=127.0.0.1:0"]
         ports.insert(0, {"containerPort": 9090, "name": "http", "protocol": "TCP"})
         ports.append({"containerPort": 9292, "name": "http-webhook", "protocol": "TCP"})
     container: Obj = {

@@ -33,6 +33,10 @@ from sluice.controllers.image_reflector.controller import (
 )
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
+from sluice.controllers.notification.controller import (
+    NotificationOptions,
+    setup_notification_controller,
+)
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
@@ -64,6 +68,7 @@ class ControllerSettings:
     # Tags of ImageRepositories; by default `image-reflector` beside the artifact storage
     # (never below it: the artifact server serves everything there).
     image_reflector: ImageReflectorOptions = field(default_factory=ImageReflectorOptions)
+    notification: NotificationOptions = field(default_factory=NotificationOptions)
     # `--controllers`: which groups this process runs (one Deployment each in a cluster);
     # None runs them all, as `sluice up` does.
     controllers: frozenset[str] | None = None
@@ -107,6 +112,11 @@ async def _helmrelease(manager: Manager, storage: Storage,
     return await setup_helmrelease_controller(manager, settings.helmrelease)
 
 
+async def _notification(manager: Manager, storage: Storage,
+                        settings: ControllerSettings) -> object:
+    return await setup_notification_controller(manager, settings.notification)
+
+
 # (kind, the `--controllers` group it belongs to, setup)
 CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("GitRepository", "source", _gitrepository),
@@ -116,6 +126,7 @@ CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("ImageRepository+ImagePolicy", "image-reflector", _image_reflector),
     ("ImageUpdateAutomation", "image-automation", _image_automation),
     ("HelmRelease", "helm", _helmrelease),
+    ("Receiver", "notification", _notification),
 ]
 
 

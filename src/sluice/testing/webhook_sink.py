@@ -47,6 +47,8 @@ class SinkRequest:
     query: str
     headers: dict[str, str]
     body: bytes
+    # The path as sent (percent-escapes kept, e.g. GitLab's group%2Fproject).
+    raw_path: str = ""
     at: float = field(default_factory=time.monotonic)
 
     def json(self) -> Any:
@@ -140,7 +142,7 @@ class WebhookSink(AsyncService):
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         recorded = SinkRequest(request.method, request.path, request.query_string,
-                               dict(request.headers), body)
+                               dict(request.headers), body, request.raw_path.split("?")[0])
         async with self._changed:
             self.requests.append(recorded)
             self._changed.notify_all()

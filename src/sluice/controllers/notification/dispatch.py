@@ -1,0 +1,227 @@
+"""Sending one event through one matched Alert's Provider, in the background.
+
+Follows Flux's ``dispatchNotification``, in order:
+
+1. with ``--no-cross-namespace-refs``, an event from another namespace than
+   the Alert's is refused;
+2. the Provider (``providerRef``, the Alert's namespace) is read; a
+   suspended one is skipped silently;
+3. commit-status rules: a ``<group>/commit_status: update`` event goes only
+   to commit-status and generic providers; a commit-status provider takes
+   only events with an ``event.toolkit.fluxcd.io/commit`` key, commit-status
+   updates, or errors (others are dropped, logged once per event);
+4. the metadata is combined (conflicts: a Warning ``MetadataAppendFailed``),
+   the optional message template (Sluice annotation
+   ``notification.sluice.dev/message-template`` on the Alert) rendered;
+5. the Provider's Secrets are read and the notifier is sent in a task,
+   bounded by ``spec.timeout`` (15 s).
+
+Failures before sending are a Warning ``NotificationDispatchFailed``
+``failed to dispatch notification for <Kind>/<ns>/<name>: <err>`` on the
+Alert; failures while sending ``failed to send notification for ...``,
+with the address, token and other secret values masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sluice.controllers.notification.errors import (
+    DeliveryFailed,
+    NotificationError,
+    ProviderError,
+    mask,
+)
+from sluice.controllers.notification.ingest import EVENT_GROUP, Event
+from sluice.controllers.notification.matching import CONFLICT_MESSAGE, combine_metadata
+from sluice.controllers.notification.provider_config import SecretReader, provider_config
+from sluice.controllers.notification.providers.base import Sender
+from sluice.controllers.notification.providers.factory import (
+    COMMIT_STATUS_TYPES,
+    GENERIC_TYPES,
+    notifier_for,
+)
+from sluice.core.durations import SECOND, DurationError, parse_duration
+from sluice.core.gotemplate import TemplateError, render_async
+
+__all__ = ["MESSAGE_TEMPLATE_ANNOTATION", "Delivery", "DispatchOptions", "Dispatcher"]
+
+log = logging.getLogger("sluice.controllers.notification")
+
+MESSAGE_TEMPLATE_ANNOTATION = "notification.sluice.dev/message-template"
+DEFAULT_TIMEOUT = 15.0
+
+Warn = Callable[[Mapping[str, Any], str, str, Mapping[str, str] | None], Awaitable[None]]
+
+
+@dataclass
+class DispatchOptions:
+    no_cross_namespace_refs: bool = False
+    # retryablehttp's RetryWaitMin (2 s in Flux); tests shorten it.
+    retry_wait_min: float = 2.0
+    retries: int = 4
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification handed to a provider (for ``sluice events`` and the bench)."""
+
+    alert: str
+    provider: str
+    provider_type: str
+    object: str
+    message: str
+    ok: bool
+    error: str = ""
+
+
+def _timeout(provider: Mapping[str, Any]) -> float:
+    value = (provider.get("spec") or {}).get("timeout")
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        return max(parse_duration(str(value)) / SECOND, 0.001)
+    except DurationError:
+        return DEFAULT_TIMEOUT
+
+
+def _commit_status_context(provider: Mapping[str, Any], event: Event) -> str:
+    uid = str((provider.get("metadata") or {}).get("uid") or "")
+    return f"{event.kind}/{event.name}/{uid.split('-')[0]}".lower()
+
+
+class Dispatcher:
+    """Sends matched events through Providers; keeps the tasks it started."""
+
+    def __init__(self, providers: Callable[[str, str], Mapping[str, Any] | None],
+                 secrets: SecretReader, warn: Warn, options: DispatchOptions | None = None,
+                 on_delivery: Callable[[Delivery], Awaitable[None]] | None = None) -> None:
+        self.providers = providers
+        self.secrets = secrets
+        self.warn = warn
+        self.options = options or DispatchOptions()
+        self.on_delivery = on_delivery
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    def _shared(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=None, limits=httpx.Limits(
+                max_connections=64, max_keepalive_connections=16))
+        return self._client
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            try:
+                await task
+            except BaseException:  # shutting down; the outcome was already logged
+                pass
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def drain(self) -> None:
+        """Wait for the notifications in flight (tests and the bench)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def dispatch(self, event: Event, alert: Mapping[str, Any]) -> str | None:
+        """Start sending; returns a reason when the event was dropped for this alert."""
+        try:
+            return await self._dispatch(event, alert)
+        except NotificationError as exc:
+            await self.warn(alert, "NotificationDispatchFailed",
+                            f"failed to dispatch notification for {event.object_string()}: "
+                            f"{exc}", None)
+            return "failed"
+
+    async def _dispatch(self, event: Event, alert: Mapping[str, Any]) -> str | None:
+        meta = alert.get("metadata") or {}
+        alert_ns = str(meta.get("namespace") or "")
+        alert_name = str(meta.get("name") or "")
+        if self.options.no_cross_namespace_refs and event.namespace != alert_ns:
+            raise NotificationError(
+                "discarding event, access denied to cross-namespace sources: alert "
+                f"'{alert_ns}/{alert_name}' can't process event from '{event.object_string()}',"
+                " cross-namespace references have been blocked")
+        provider_name = str(((alert.get("spec") or {}).get("providerRef") or {}).get("name", ""))
+        provider = self.providers(alert_ns, provider_name)
+        if provider is None:
+            raise ProviderError(f"failed to read provider: providers.notification.toolkit."
+                                f"fluxcd.io \"{provider_name}\" not found")
+        pspec = provider.get("spec") or {}
+        if pspec.get("suspend"):
+            return "provider suspended"
+        ptype = str(pspec.get("type") or "")
+        group = event.group
+        commit_update = event.metadata.get(f"{group}/commit_status") == "update"
+        if ptype not in COMMIT_STATUS_TYPES and ptype not in GENERIC_TYPES and commit_update:
+            return "commit status update"
+        if (ptype in COMMIT_STATUS_TYPES and f"{EVENT_GROUP}/commit" not in event.metadata
+                and not commit_update and event.severity != "error"):
+            log.info("event dropped for commit status providers due to missing commit "
+                     "metadata key", extra={"object": event.object_string(),
+                                            "result": f"{alert_ns}/{alert_name}"})
+            return "missing commit metadata"
+        if pspec.get("commitStatusExpr"):
+            raise ProviderError("failed to create commit status: spec.commitStatusExpr (CEL) "
+                                "is not supported by Sluice yet")
+        notification = event.copy()
+        conflict = combine_metadata(notification, alert)
+        if conflict is not None:
+            await self.warn(alert, "MetadataAppendFailed", CONFLICT_MESSAGE,
+                            conflict.annotations)
+        template = (meta.get("annotations") or {}).get(MESSAGE_TEMPLATE_ANNOTATION)
+        if template:
+            try:
+                notification.message = await render_async(
+                    template, notification.to_json(), name="message template")
+            except TemplateError as exc:
+                await self.warn(alert, "InvalidConfig",
+                                f"failed to render the message template: {exc}", None)
+        context = (_commit_status_context(provider, notification)
+                   if ptype in COMMIT_STATUS_TYPES else "")
+        cfg = await provider_config(provider, self.secrets, context)
+        notifier = notifier_for(cfg)
+        sender = Sender(cfg, wait_min=self.options.retry_wait_min, retries=self.options.retries,
+                        shared=self._shared())
+        timeout = _timeout(provider)
+        label = (f"{alert_ns}/{alert_name}", f"{cfg.namespace}/{cfg.name}", ptype)
+
+        async def send() -> None:
+            error = ""
+            try:
+                async with asyncio.timeout(timeout):
+                    await notifier(cfg, notification, sender)
+            except TimeoutError:
+                error = f"context deadline exceeded (timeout {timeout:g}s)"
+            except (DeliveryFailed, ProviderError) as exc:
+                error = str(exc)
+            except Exception as exc:  # a provider bug must not go unnoticed
+                log.exception("provider %s failed", ptype)
+                error = f"{type(exc).__name__}: {exc}"
+            finally:
+                await sender.aclose()
+            if error:
+                error = mask(error, cfg.secrets)
+                log.warning("failed to send notification for %s: %s",
+                            event.object_string(), error)
+                await self.warn(alert, "NotificationDispatchFailed",
+                                f"failed to send notification for {event.object_string()}: "
+                                f"{error}", None)
+            if self.on_delivery is not None:
+                await self.on_delivery(Delivery(label[0], label[1], label[2], event.object_string(),
+                                          notification.message, not error, error))
+
+        task = asyncio.get_running_loop().create_task(send(), name=f"notify-{ptype}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return None

@@ -1,0 +1,134 @@
+"""The Receiver reconciler: a webhook path from the token, and Ready.
+
+For each Receiver (``notification.toolkit.fluxcd.io/v1``), as Flux:
+
+1. deleted -> drop the finalizer; otherwise add ``finalizers.fluxcd.io``;
+2. suspended -> only acknowledge ``requestedAt`` (the receiver server
+   answers 503 while suspended);
+3. read the ``token`` of ``spec.secretRef``; missing Secret or key ->
+   ``Ready=False TokenNotFound`` and the webhook path cleared;
+4. ``status.webhookPath`` = ``/hook/`` + hex(sha256(token + name +
+   namespace)), ``Ready=True Succeeded`` ``Receiver initialized for path:
+   <path>``, observedGeneration, ``lastHandledReconcileAt``; requeue after
+   ``spec.interval`` (10m) so a rotated token is picked up.
+
+The token never appears in status, events or logs; only its digest does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sluice.api.meta import READY, RECONCILING, STALLED, SUCCEEDED
+from sluice.api.notification import TOKEN_NOT_FOUND, WEBHOOK_PATH_PREFIX, Receiver
+from sluice.core.durations import SECOND, DurationError, parse_duration
+from sluice.kube.errors import KubeError, is_not_found
+from sluice.kube.mapping import ResourceMapping
+from sluice.kube.objects import Objects
+from sluice.runtime import conditions
+from sluice.runtime.informer import Informer
+from sluice.runtime.reconciler import Request, Result
+from sluice.runtime.status import (
+    StatusPatcher,
+    has_finalizer,
+    is_deleting,
+    is_suspended,
+    record_reconcile_request,
+)
+
+__all__ = ["ReceiverReconciler", "TokenError", "webhook_path"]
+
+log = logging.getLogger("sluice.controllers.notification")
+
+
+class TokenError(Exception):
+    pass
+
+
+def webhook_path(token: str, name: str, namespace: str) -> str:
+    digest = hashlib.sha256(f"{token}{name}{namespace}".encode()).hexdigest()
+    return f"{WEBHOOK_PATH_PREFIX}{digest}"
+
+
+def token_from(secret: Mapping[str, Any] | None, namespace: str, name: str) -> str:
+    if secret is None:
+        raise TokenError(f"unable to read token from secret '{namespace}/{name}' error: "
+                         f"secrets \"{name}\" not found")
+    raw = (secret.get("data") or {}).get("token")
+    if raw is None:
+        raise TokenError(f"invalid '{name}' secret data: required field 'token'")
+    try:
+        return base64.b64decode(raw, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise TokenError(f"invalid '{name}' secret data: field 'token' is not valid "
+                         "base64 text") from None
+
+
+def _interval(obj: Receiver) -> float:
+    try:
+        return parse_duration(str(obj.spec.interval or "10m")) / SECOND
+    except DurationError:
+        return 600.0
+
+
+class ReceiverReconciler:
+    def __init__(self, informer: Informer, objects: Objects, secrets: ResourceMapping,
+                 patcher: StatusPatcher) -> None:
+        self.informer = informer
+        self.objects = objects
+        self.secrets = secrets
+        self.patcher = patcher
+
+    async def reconcile(self, request: Request) -> Result:
+        raw = self.informer.get(request.namespace, request.name)
+        if raw is None:
+            return Result()
+        obj = Receiver.from_dict(raw)
+        before = obj.status.to_dict()
+        if is_deleting(obj):
+            if has_finalizer(obj):
+                try:
+                    await self.patcher.remove_finalizer(obj)
+                except KubeError as exc:
+                    if not is_not_found(exc):
+                        raise
+            return Result()
+        if not has_finalizer(obj):
+            await self.patcher.add_finalizer(obj)
+        if is_suspended(obj):
+            record_reconcile_request(obj)
+            await self.patcher.patch_status(obj, before)
+            return Result(outcome="suspended")
+        status = obj.status
+        generation = obj.metadata.generation or 0
+        try:
+            ref = obj.spec.secret_ref.name if obj.spec.secret_ref else ""
+            if not ref:
+                raise TokenError("spec.secretRef is required for this receiver type")
+            secret = await self.objects.get_or_none(self.secrets, ref, request.namespace)
+            token = token_from(secret, request.namespace, ref)
+        except TokenError as exc:
+            status.webhook_path = None
+            conditions.mark_false(status, READY, TOKEN_NOT_FOUND, str(exc), generation)
+            conditions.delete(status, RECONCILING)
+            conditions.delete(status, STALLED)
+            record_reconcile_request(obj)
+            status.observed_generation = generation
+            await self.patcher.patch_status(obj, before)
+            log.info("Receiver %s: %s", request, exc)
+            return Result(requeue_after=_interval(obj))
+        path = webhook_path(token, request.name, request.namespace)
+        status.webhook_path = path
+        conditions.mark_true(status, READY, SUCCEEDED,
+                             f"Receiver initialized for path: {path}", generation)
+        conditions.delete(status, RECONCILING)
+        conditions.delete(status, STALLED)
+        status.observed_generation = generation
+        record_reconcile_request(obj)
+        await self.patcher.patch_status(obj, before)
+        return Result(requeue_after=_interval(obj))
