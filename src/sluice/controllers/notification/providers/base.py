@@ -16,6 +16,8 @@ URL: for most providers the URL *is* the secret.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,20 @@ from sluice.controllers.notification.ingest import Event
 from sluice.core.gojson import marshal
 
 __all__ = ["ProviderConfig", "Sender", "object_name"]
+
+# httpx logs every request's URL at INFO; for providers the URL is the secret
+# (Discord and Slack webhooks). Records emitted while a Sender is sending are dropped.
+_SENDING: contextvars.ContextVar[bool] = contextvars.ContextVar("notification_sending",
+                                                               default=False)
+
+
+class _HideProviderURLs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _SENDING.get()
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_HideProviderURLs())
 
 
 @dataclass
@@ -93,6 +109,7 @@ class Sender:
 
     async def request(self, method: str, url: str, body: bytes | None = None,
                       headers: Mapping[str, str] | None = None) -> httpx.Response:
+        _SENDING.set(True)  # this task only: each dispatch runs in its own task
         client = self._client()
         wait = self.wait_min
         last = ""
