@@ -233,3 +233,42 @@ async def helm_env(kubeconfig: Path, namespace: str) -> AsyncIterator[Helm]:
         await source.stop()
         await manager.shutdown()
         await conn.aclose()
+
+
+@dataclass
+class Seed(Helm):
+    """`Helm` with the real source controllers and a Helm repository on loopback."""
+
+    repo: Any = None
+
+
+@pytest.fixture
+async def seed_env(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIterator[Seed]:
+    """HelmRepository, HelmChart and HelmRelease controllers and a fixture Helm repository."""
+    from sluice.controllers.source.artifact_server import ArtifactServer
+    from sluice.controllers.source.artifacts import Storage
+    from sluice.controllers.source.helmchart import setup_helmchart_controller
+    from sluice.controllers.source.helmrepository import setup_helmrepository_controller
+    from sluice.testing.helmrepo import HelmRepoServer
+
+    conn = connect(kubeconfig, field_manager="pytest")
+    store = tmp_path / "artifacts"
+    store.mkdir()
+    server = ArtifactServer(store, "127.0.0.1", 0)
+    await server.start()
+    storage = Storage(store, server.address)
+    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None,
+                                           concurrent=4))
+    await setup_helmrepository_controller(manager, storage)
+    await setup_helmchart_controller(manager, storage)
+    await setup_helmrelease_controller(manager, fast_options())
+    await manager.start()
+    repo = HelmRepoServer(tmp_path / "repo")
+    await repo.start()
+    try:
+        yield Seed(manager.objects, namespace, ChartSource(manager.objects, namespace), repo)
+    finally:
+        await repo.close()
+        await manager.shutdown()
+        await server.close()
+        await conn.aclose()

@@ -7,7 +7,7 @@ the scheduler does), then its status moves the way a kubelet reports it, so
     Pending (unscheduled) -> Pending (bound) -> ContainerCreating -> Running 1/1
 
 The last step comes ``ready_delay`` seconds after the containers were
-"created". Pods of Jobs (restartPolicy other than Always) finish
+"created". Pods of Jobs and bare pods (restartPolicy other than Always) finish
 ``ready_delay`` later as ``Completed``. A pod deleted by a controller keeps
 ``Terminating`` for ``ready_delay`` seconds, held by a finalizer this kubelet
 removes (see :meth:`Sim.terminate_pod`). Pods bound to other nodes, or waiting
@@ -97,9 +97,13 @@ def qos_class(spec: Obj) -> str:
 
 
 def _runs_to_completion(pod: Obj) -> bool:
+    """Job pods, and bare pods that do not restart (Helm test hooks, ``kubectl run
+    --restart=Never``): their containers exit 0 and the pod completes."""
     ref = controller_ref(pod)
     policy = (pod.get("spec") or {}).get("restartPolicy", "Always")
-    return ref is not None and ref.get("kind") == "Job" and policy != "Always"
+    if policy == "Always":
+        return False
+    return ref is None or ref.get("kind") == "Job"
 
 
 def _conditions(existing: list[Obj], wanted: list[tuple[str, str, str, str]], at: str) -> list[Obj]:

@@ -112,8 +112,9 @@ class _Stop(Exception):
     """A step ended the reconcile; the conditions already say why."""
 
     def __init__(self, reason: str, message: str, *, requeue: float | None = None,
-                 event: bool = False, terminal: bool = False) -> None:
+                 event: bool = False, terminal: bool = False, outcome: str = "error") -> None:
         super().__init__(message)
+        self.outcome = outcome
         self.reason = reason
         self.message = message
         self.requeue = requeue
@@ -222,7 +223,7 @@ class HelmReleaseReconciler:
             log.info("%s %s: %s", KIND, request, stop.message)
             if stop.terminal:
                 return Result(outcome="stalled")
-            return Result(requeue_after=stop.requeue or interval, outcome="error")
+            return Result(requeue_after=stop.requeue or interval, outcome=stop.outcome)
         record_reconcile_request(hr)
         await self.patcher.patch_status(hr, state["written"])
         await self._cache_caught_up(hr)
@@ -250,7 +251,7 @@ class HelmReleaseReconciler:
             except DependencyNotReady as exc:
                 conditions.mark_false(status, READY, DEPENDENCY_NOT_READY, exc.message, gen)
                 await self.recorder.normal(raw, DEPENDENCY_NOT_READY, exc.message)
-                raise _Stop(DEPENDENCY_NOT_READY, exc.message,
+                raise _Stop(DEPENDENCY_NOT_READY, exc.message, outcome="dependency",
                             requeue=self.options.requeue_dependency) from None
 
         kind, src_ns, src_name = self._source(hr)
@@ -266,8 +267,8 @@ class HelmReleaseReconciler:
             artifact = source_ready(kind, obj, src_ns, src_name)
         except SourceNotReady as exc:
             conditions.mark_false(status, READY, SOURCE_NOT_READY, exc.message, gen)
-            raise _Stop(SOURCE_NOT_READY, exc.message, requeue=self.options.source_retry) \
-                from None
+            raise _Stop(SOURCE_NOT_READY, exc.message, requeue=self.options.source_retry,
+                        outcome="dependency") from None
 
         try:
             values = await compose_values(hr, self._fetch)

@@ -1,0 +1,126 @@
+"""Failures and their remediation, tests and drift, as helm-controller handles them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .charts import podinfo_chart
+from .conftest import HR_API, Helm, condition
+
+HR = """apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: app
+spec:
+  interval: 1h
+  timeout: 3s
+  chart:
+    spec:
+      chart: podinfo
+      sourceRef:
+        kind: HelmRepository
+        name: podinfo
+"""
+
+
+async def test_failing_upgrade_with_one_retry_rolls_back_then_stalls(helm_env: Helm,
+                                                                      tmp_path: Path) -> None:
+    env, ns = helm_env, helm_env.namespace
+    env.source.add(podinfo_chart(tmp_path / "charts", "1.0.0"))
+    await env.apply(HR + "  upgrade:\n    remediation:\n      retries: 1\n")
+    await env.wait_hr("app", "True", "InstallSucceeded")
+
+    # Pods of this template are never scheduled: Helm's wait times out, the upgrade fails.
+    await env.patch(HR_API, "HelmRelease", "app", {"spec": {"values": {"schedulerName":
+                                                                        "nowhere"}}})
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: condition(o, "Stalled") is not None,
+                            "stalled after the retries", limit=90)
+    stalled = condition(hr, "Stalled")
+    assert stalled["reason"] == "RetriesExceeded"
+    assert stalled["message"] == "Failed to upgrade after 2 attempt(s)"
+    ready = condition(hr, "Ready")
+    assert ready["status"] == "False"
+    assert ready["reason"] == "RollbackSucceeded"
+    # The second rollback goes back to the first rollback's revision (the previous success).
+    assert ready["message"] == (f"Helm rollback to previous release {ns}/app.v3 with chart "
+                                "podinfo@1.0.0 succeeded")
+    assert condition(hr, "Released")["reason"] == "UpgradeFailed"
+    assert hr["status"]["upgradeFailures"] == 2
+    messages = await env.messages("app")
+    assert any(m.startswith(f"Helm upgrade failed for release {ns}/app with chart "
+                            "podinfo@1.0.0: ") for m in messages)
+    assert sum(m.startswith("Helm rollback to previous release") for m in messages) == 2
+    # Back on the first revision's template: the scheduler override is gone.
+    dep = await env.get("apps/v1", "Deployment", "app")
+    assert dep is not None
+    assert dep["spec"]["template"]["spec"].get("schedulerName") == "default-scheduler"
+    statuses = [(h["version"], h["status"]) for h in hr["status"]["history"]]
+    assert statuses[0] == (5, "deployed") and (4, "failed") in statuses
+
+    # Without retries (the default) a failed upgrade is not rolled back.
+    await env.patch(HR_API, "HelmRelease", "app",
+                    {"spec": {"upgrade": None, "values": {"schedulerName": "elsewhere"}}})
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: (condition(o, "Stalled") or {}).get("message") ==
+                            "Failed to upgrade after 1 attempt(s)", "stalled, no rollback",
+                            limit=60)
+    assert condition(hr, "Ready")["reason"] == "UpgradeFailed"
+    assert hr["status"]["history"][0]["status"] == "failed"
+
+
+async def test_failing_test_marks_the_release_and_a_passing_one_is_counted(
+        helm_env: Helm, tmp_path: Path) -> None:
+    env, ns = helm_env, helm_env.namespace
+    env.source.add(podinfo_chart(tmp_path / "charts", "1.0.0", test=True))
+    await env.apply(HR + "  test:\n    enable: true\n    timeout: 20s\n")
+    hr = await env.wait_hr("app", "True", "TestSucceeded")
+    assert condition(hr, "Ready")["message"] == (
+        f"Helm test succeeded for release {ns}/app.v1 with chart podinfo@1.0.0: "
+        "1 test hook completed successfully")
+    assert hr["status"]["history"][0]["testHooks"]["app-test"]["phase"] == "Succeeded"
+
+    # A test pod that never runs: the test times out and fails.
+    await env.patch(HR_API, "HelmRelease", "app",
+                    {"spec": {"values": {"testSchedulerName": "nowhere"},
+                              "test": {"timeout": "2s"}}})
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: (condition(o, "TestSuccess") or {}).get("status") ==
+                            "False", "test failed", limit=60)
+    cond = condition(hr, "TestSuccess")
+    assert cond["reason"] == "TestFailed"
+    assert cond["message"].startswith(f"Helm test failed for release {ns}/app.v2 with chart "
+                                      "podinfo@1.0.0: ")
+    assert condition(hr, "Ready")["status"] == "False"
+    assert any(m.startswith("Helm test failed") for m in await env.messages("app"))
+
+
+async def test_drift_is_detected_and_corrected(helm_env: Helm, tmp_path: Path,
+                                               kubectl: object) -> None:
+    env, ns = helm_env, helm_env.namespace
+    env.source.add(podinfo_chart(tmp_path / "charts", "1.0.0"))
+    await env.apply(HR + "  driftDetection:\n    mode: enabled\n")
+    hr = await env.wait_hr("app", "True", "InstallSucceeded")
+    await env.annotate("app")
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: (condition(o, "Drifted") or {}).get("reason") ==
+                            "NoDriftDetected", "no drift")
+    assert condition(hr, "Drifted")["message"] == "No drift detected against the cluster state"
+
+    kubectl.ok("scale", "deployment/app", "--replicas=4", "-n", ns)  # type: ignore[attr-defined]
+    await env.annotate("app")
+
+    async def corrected() -> bool | None:
+        dep = await env.get("apps/v1", "Deployment", "app")
+        messages = await env.messages("app")
+        done = any(m.startswith(f"Cluster state of release {ns}/app.v1 has been corrected")
+                   for m in messages)
+        return (done and dep is not None and dep["spec"]["replicas"] == 1) or None
+
+    await env.wait_for(corrected, lambda ok: ok, "drift corrected")
+    messages = await env.messages("app")
+    detected = [m for m in messages if m.startswith("Cluster state of release")
+                and "has drifted" in m]
+    assert detected and "Deployment/" + ns + "/app" in detected[0]
+    hr = await env.hr("app")
+    assert hr is not None and len(hr["status"]["history"]) == 1  # no Helm upgrade
