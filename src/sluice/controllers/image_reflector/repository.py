@@ -12,7 +12,9 @@ Flux's steps, in order:
    configure authentication options: ...``);
 5. scan only when Flux would (`scan_reason`): never scanned, a new
    ``requestedAt``, a new canonical name, another exclusion list (as a set),
-   no tags on disk, or the interval elapsed; otherwise the next scan is due
+   no tags on disk, the interval elapsed, or (not in Flux) the last scan
+   failed, so a retry scans again instead of reporting the old result as
+   current; otherwise the next scan is due
    at ``lastScanResult.scanTime + interval``;
 6. scan within ``spec.timeout`` (the interval when unset): every page of
    tags, exclusions dropped, sorted, stored (`tagstore`), ``lastScanResult``
@@ -31,7 +33,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sluice.api.image import ImageRepository, ScanResult
+from sluice.api.image import READ_OPERATION_FAILED, ImageRepository, ScanResult
 from sluice.api.meta import PROGRESSING
 from sluice.controllers.image_reflector.auth import client_options
 from sluice.controllers.image_reflector.errors import (
@@ -74,6 +76,10 @@ NEW_IMAGE_NAME = "new image name"
 UPDATED_EXCLUSION_LIST = "updated exclusion list"
 EMPTY_DATABASE = "no tags in database"
 INTERVAL = "triggered by interval"
+# Not in Flux: after a failed scan Flux's retry finds nothing due (the last result
+# is kept, the interval has not elapsed) and turns Ready back to True while the
+# registry is still failing. Sluice retries the scan itself.
+RETRY_FAILED = "previous scan failed"
 
 
 def _seconds(text: str | None, default: float) -> float:
@@ -122,6 +128,9 @@ def scan_reason(obj: ImageRepository, canonical: str, stored: int, now: float) -
         return _Due(True, UPDATED_EXCLUSION_LIST, interval)
     if stored == 0:
         return _Due(True, EMPTY_DATABASE, interval)
+    ready = obj.status.condition("Ready")
+    if ready is not None and ready.status == "False" and ready.reason == READ_OPERATION_FAILED:
+        return _Due(True, RETRY_FAILED, interval)
     scanned = _parse_time(last.scan_time)
     when = interval - (now - scanned) if scanned is not None else 0.0
     if when < 1.0:
