@@ -7,6 +7,10 @@ client for as long (issue 15: 21.8 s of ``/healthz`` silence for one body).
 Such work runs here instead, on a small fixed pool, so a flood of big bodies
 queues behind the pool rather than multiplying threads. The loop keeps
 running meanwhile: pure-Python work gives up the GIL every switch interval.
+Python's cyclic garbage collector does not: decoding a body of a million
+nodes triggers full collections that walk the whole heap with the GIL held
+(hundreds of milliseconds each), so collection is paused while any worker
+runs and resumed after (reference counting still frees as usual).
 
 Writes (:meth:`Offload.run_write`) run the registry's verbs in a worker, all
 the way through defaulting, validation and managedFields, which only read
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import gc
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +44,26 @@ COMMIT_TIMEOUT = 60.0
 
 _local = threading.local()
 _GAVE_UP = object()
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+def _without_gc(fn: Callable[[], T]) -> T:
+    """Run ``fn`` with the cyclic collector paused (counted across concurrent workers)."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        return fn()
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class Stale(Exception):
@@ -70,7 +95,8 @@ class Offload:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(
+            self._pool, _without_gc, functools.partial(fn, *args, **kwargs))
 
     async def run_write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a registry write in a worker, its commit on this loop (see :func:`on_loop`)."""
