@@ -42,6 +42,7 @@ from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
 from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
+from sluice.controllers.source.ocirepository import setup_ocirepository_controller
 from sluice.controllers.unserved import unserved_kinds_watcher
 from sluice.kube.config import Connection
 from sluice.runtime.heartbeat import add_component_heartbeat
@@ -93,6 +94,11 @@ async def _helmchart(manager: Manager, storage: Storage, settings: ControllerSet
     return await setup_helmchart_controller(manager, storage)
 
 
+async def _ocirepository(manager: Manager, storage: Storage,
+                         settings: ControllerSettings) -> object:
+    return await setup_ocirepository_controller(manager, storage)
+
+
 async def _kustomization(manager: Manager, storage: Storage,
                          settings: ControllerSettings) -> object:
     return await setup_kustomization_controller(manager, settings.kustomization)
@@ -122,6 +128,7 @@ CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("GitRepository", "source", _gitrepository),
     ("HelmRepository", "source", _helmrepository),
     ("HelmChart", "source", _helmchart),
+    ("OCIRepository", "source", _ocirepository),
     ("Kustomization", "kustomize", _kustomization),
     ("ImageRepository+ImagePolicy", "image-reflector", _image_reflector),
     ("ImageUpdateAutomation", "image-automation", _image_automation),

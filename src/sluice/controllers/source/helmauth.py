@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import ssl
 import tempfile
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.controllers.source.errors import AuthenticationFailed
+from sluice.oci.credentials import parse_dockerconfigjson
+from sluice.oci.errors import OCIError
 
 __all__ = ["RepositoryAuth", "decode_secret_data", "registry_host"]
 
@@ -55,26 +56,12 @@ def registry_host(url: str) -> str:
 
 
 def _docker_config_login(raw: bytes, host: str, where: str) -> tuple[str, str]:
+    """The registry's username/password in a ``.dockerconfigjson`` (the OCI layer's parser)."""
     try:
-        config = json.loads(raw)
-        auths = config.get("auths") or {}
-    except (ValueError, AttributeError):
-        raise AuthenticationFailed(f"failed to parse the '.dockerconfigjson' of secret "
-                                   f"'{where}'") from None
-    for name, entry in auths.items():
-        if registry_host(name if "://" in name else f"x://{name}") != host:
-            continue
-        entry = entry or {}
-        user, password = entry.get("username") or "", entry.get("password") or ""
-        if not user and entry.get("auth"):
-            try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except (binascii.Error, ValueError, UnicodeDecodeError):
-                raise AuthenticationFailed(f"invalid 'auth' for '{host}' in secret "
-                                           f"'{where}'") from None
-        return user, password
-    raise AuthenticationFailed(f"no credentials for '{host}' in the '.dockerconfigjson' of "
-                               f"secret '{where}'")
+        creds = parse_dockerconfigjson(raw, f"secret '{where}'").resolve(host)
+    except OCIError as exc:
+        raise AuthenticationFailed(str(exc)) from None
+    return creds.username, creds.password
 
 
 @dataclass(frozen=True)
