@@ -30,6 +30,7 @@ from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
 from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
+from sluice.controllers.source.ocirepository import setup_ocirepository_controller
 from sluice.core.sshkeys import generate_key_pair
 from sluice.kube.config import connect
 from sluice.runtime.heartbeat import add_component_heartbeat
@@ -107,6 +108,7 @@ class BackgroundControllers:
         await setup_gitrepository_controller(self.manager, storage)
         await setup_helmrepository_controller(self.manager, storage)
         await setup_helmchart_controller(self.manager, storage)
+        await setup_ocirepository_controller(self.manager, storage)
         await setup_kustomization_controller(self.manager, KustomizationOptions(
             health_poll=0.2, requeue_dependency=1.0, artifact_retry_wait=0.05,
             min_timeout=5.0))
