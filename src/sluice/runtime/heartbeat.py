@@ -138,5 +138,10 @@ async def add_component_heartbeat(manager: Manager, groups: Iterable[str]) -> No
     """Have `manager` keep the Leases of its ``--controllers`` groups (embedded cluster only)."""
     names = sorted({component_for_group(g) for g in groups})
     if names and await is_embedded(manager.objects):
+        identity = default_identity()
+        # The first beat before the manager starts: a command run right after start-up
+        # already sees the components.
+        with contextlib.suppress(KubeError, OSError):
+            await _beat(manager.objects, names, identity)
         manager.add_runnable("component-heartbeat",
-                             heartbeat(manager.objects, names, default_identity()))
+                             heartbeat(manager.objects, names, identity))
