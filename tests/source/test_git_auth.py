@@ -381,3 +381,28 @@ async def test_trusting_a_second_ca_keeps_the_first(tmp_path: Path) -> None:
         await remote_revision(url_one, MAIN, GitAuth.from_secret({"ca.crt": ca_one}))
         await remote_revision(url_two, MAIN, GitAuth.from_secret({"ca.crt": ca_two}))
         assert await remote_revision(url_one, MAIN, GitAuth.from_secret({"ca.crt": ca_one}))
+
+
+async def test_each_source_trusts_only_its_own_ca(tmp_path: Path) -> None:
+    # A CA given to one GitRepository must not make another source's server trusted:
+    # libgit2's CA store is process-wide, so workers are kept apart by the CA they hold.
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    ca_one, ctx_one = make_tls(tmp_path / "one")
+    ca_two, ctx_two = make_tls(tmp_path / "two")
+    async with GitHTTPServer(tmp_path / "srv1", ssl_context=ctx_one) as one, \
+            GitHTTPServer(tmp_path / "srv2", ssl_context=ctx_two) as two:
+        one.create_repo("a.git", {"a.yaml": "a: 1\n"})
+        two.create_repo("b.git", {"b.yaml": "b: 1\n"})
+        url_one, url_two = one.repo_url("a.git"), two.repo_url("b.git")
+        trusts_one = GitAuth.from_secret({"ca.crt": ca_one})
+        trusts_two = GitAuth.from_secret({"ca.crt": ca_two})
+        for _ in range(2):  # again once workers holding each CA are warm and reused
+            assert await remote_revision(url_one, MAIN, trusts_one)
+            assert await remote_revision(url_two, MAIN, trusts_two)
+            with pytest.raises(AuthenticationFailed, match="not trusted"):
+                await remote_revision(url_two, MAIN, trusts_one)
+            with pytest.raises(AuthenticationFailed, match="not trusted"):
+                await remote_revision(url_one, MAIN, trusts_two)
+            with pytest.raises(AuthenticationFailed, match="not trusted"):
+                await remote_revision(url_one, MAIN, None)

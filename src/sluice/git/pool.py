@@ -138,6 +138,10 @@ class GitPool:
             out.add(self._zygote.proc.pid)
         return out
 
+    def busy_pids(self) -> set[int]:
+        """The workers running an operation right now."""
+        return set(self._busy)
+
     def is_suspect(self, key: str) -> bool:
         return bool(key) and key in self._suspects
 
