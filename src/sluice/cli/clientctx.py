@@ -24,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import click
-import httpx
 import httpx2
 
 from sluice.cli.failing import CommandError
@@ -229,9 +229,17 @@ def _translate(exc: BaseException) -> CommandError | None:
     server = _current.server or "the configured address"
     if isinstance(exc, KubeError):
         return CommandError(str(exc))
-    if isinstance(exc, httpx2.TimeoutException | httpx.TimeoutException):
+    # httpx (not the httpx2 lightkube uses) is imported only by the commands that
+    # need it; importing it here would cost every command ~60 ms of start-up.
+    httpx = sys.modules.get("httpx")
+    timeouts: tuple[type[BaseException], ...] = (httpx2.TimeoutException,)
+    transport: tuple[type[BaseException], ...] = (httpx2.TransportError, ConnectionError)
+    if httpx is not None:
+        timeouts += (httpx.TimeoutException,)
+        transport += (httpx.TransportError,)
+    if isinstance(exc, timeouts):
         return CommandError(f"unable to connect to the cluster at {server}: timed out")
-    if isinstance(exc, httpx2.TransportError | httpx.TransportError | ConnectionError):
+    if isinstance(exc, transport):
         return CommandError(f"unable to connect to the cluster at {server}: "
                             f"{_connection_reason(exc)}")
     if isinstance(exc, httpx2.HTTPStatusError):

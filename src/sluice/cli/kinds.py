@@ -25,8 +25,6 @@ from typing import Any
 
 import click
 
-from sluice.api import kinds as api_kinds
-
 __all__ = [
     "ALL",
     "IMAGES",
@@ -168,12 +166,32 @@ class FluxKind:
         return str(ref.get("kind") or ""), str(namespace), str(ref["name"])
 
 
+# Each kind's storage version and plural, written out rather than read from
+# `sluice.api.kinds`: importing the pydantic models costs ~60 ms that every
+# `get` would pay before it prints anything. tests/cli/test_kinds_table.py keeps
+# this table equal to the models.
+COORDINATES: dict[tuple[str, str], tuple[str, str]] = {
+    ("source.toolkit.fluxcd.io", "GitRepository"): ("v1", "gitrepositories"),
+    ("source.toolkit.fluxcd.io", "OCIRepository"): ("v1", "ocirepositories"),
+    ("source.toolkit.fluxcd.io", "Bucket"): ("v1", "buckets"),
+    ("source.toolkit.fluxcd.io", "HelmRepository"): ("v1", "helmrepositories"),
+    ("source.toolkit.fluxcd.io", "HelmChart"): ("v1", "helmcharts"),
+    ("kustomize.toolkit.fluxcd.io", "Kustomization"): ("v1", "kustomizations"),
+    ("helm.toolkit.fluxcd.io", "HelmRelease"): ("v2", "helmreleases"),
+    ("image.toolkit.fluxcd.io", "ImageRepository"): ("v1", "imagerepositories"),
+    ("image.toolkit.fluxcd.io", "ImagePolicy"): ("v1", "imagepolicies"),
+    ("image.toolkit.fluxcd.io", "ImageUpdateAutomation"): ("v1", "imageupdateautomations"),
+    ("notification.toolkit.fluxcd.io", "Alert"): ("v1beta3", "alerts"),
+    ("notification.toolkit.fluxcd.io", "Provider"): ("v1beta3", "providers"),
+    ("notification.toolkit.fluxcd.io", "Receiver"): ("v1", "receivers"),
+}
+
+
 def _make(kind: str, group: str, human: str,
           success: Callable[[Mapping[str, Any]], str] | None, *,
           suspendable: bool = True, source_path: tuple[str, ...] = ()) -> FluxKind:
-    info = api_kinds.kind_class(group, kind).info
-    version = info.storage or info.versions[0]
-    return FluxKind(kind, group, version, info.plural, human, success, suspendable,
+    version, plural = COORDINATES[(group, kind)]
+    return FluxKind(kind, group, version, plural, human, success, suspendable,
                     source_path)
 
 
