@@ -37,8 +37,11 @@ def _tarball(files: dict[str, str]) -> bytes:
 async def artifact_url() -> AsyncIterator[tuple[str, str]]:
     """A source artifact served over HTTP, as the artifact server serves it."""
     body = _tarball(MANIFESTS)
+    async def serve(_: web.Request) -> web.Response:
+        return web.Response(body=body)
+
     app = web.Application()
-    app.router.add_get("/gitrepository/apps.tar.gz", lambda _: web.Response(body=body))
+    app.router.add_get("/gitrepository/apps.tar.gz", serve)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -71,11 +74,12 @@ async def test_plan_lists_what_would_change_with_secrets_masked(ui: UI, namespac
         return resp.text if resp.status_code == 200 else "No plan yet"
 
     async def ready_plan() -> str | None:
+        # The UI's informers see the GitRepository, its status and the Kustomization a
+        # moment after they are written, in any order: wait for the plan made from all three.
         text = await plan()
-        return text if "No plan" not in text else None
+        return text if "would change the cluster" in text else None
 
     text = await async_wait_for(ready_plan, timeout=10, what="a plan")
-    assert "would change the cluster" in text
     assert f"ConfigMap/{namespace}/settings created" in text
     assert f"Secret/{namespace}/creds created" in text
     # The live object drifts from Git: the plan names the field and both values.
@@ -84,8 +88,11 @@ async def test_plan_lists_what_would_change_with_secrets_masked(ui: UI, namespac
         "name": "settings", "namespace": namespace, "labels": {
             "kustomize.toolkit.fluxcd.io/name": "apps",
             "kustomize.toolkit.fluxcd.io/namespace": namespace}}, "data": {"mode": "slow"}})
-    text = await plan()
-    assert f"ConfigMap/{namespace}/settings drifted" in text
+    async def drifted() -> str | None:
+        text = await plan()
+        return text if f"ConfigMap/{namespace}/settings drifted" in text else None
+
+    text = await async_wait_for(drifted, timeout=10, what="the drift in the plan")
     assert "data.mode" in text and "slow" in text and "fast" in text
     assert "hunter2" not in text  # Secret values never reach the page
 
