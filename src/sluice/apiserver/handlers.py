@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -42,6 +43,12 @@ from sluice.apiserver.errors import (
 )
 from sluice.apiserver.offload import Offload
 from sluice.apiserver.patching import json_patch, merge_patch
+from sluice.apiserver.pod_subresources import (
+    POD_SUBRESOURCES,
+    component_log,
+    component_of,
+    no_containers,
+)
 from sluice.apiserver.registry import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -122,6 +129,8 @@ class Api:
         self.started = time.time()
         self._stopping = asyncio.Event()
         self.offload = Offload()
+        # The process log `sluice up` writes, from which component Pods serve their logs.
+        self.component_log: Path | None = None
 
     def routes(self, app: web.Application) -> None:
         app.middlewares.append(self._middleware)
@@ -194,6 +203,8 @@ class Api:
             raise NotFound(rt.group, rt.plural, name)
         if not rt.namespaced and m["ns"] and not (group == "" and plural == "namespaces"):
             raise NotFound(rt.group, rt.plural, name)
+        if group == "" and plural == "pods" and name and sub in POD_SUBRESOURCES:
+            return await self._pod_subresource(request, rt, ns, name, sub)
         if sub and sub not in ("status", "scale", "finalize"):
             raise NotFound(rt.group, rt.plural, name)
         if sub == "finalize" and rt.storage_key != ("", "namespaces"):
@@ -282,6 +293,18 @@ class Api:
                              f'got "{validation}"')
         return WriteOptions(dry_run=bool(dry), manager=_manager(request),
                             force=_bool(q.get("force")), field_validation=validation)
+
+    async def _pod_subresource(self, request: web.Request, rt: ResourceType, ns: str,
+                               name: str, sub: str) -> web.StreamResponse:
+        pod = self.cluster.get(rt, ns, name)  # NotFound as usual for a Pod that does not exist
+        component = component_of(pod)
+        if sub != "log" or component is None:
+            raise no_containers(name, sub)
+        if self.component_log is None:
+            return web.Response(text="", content_type="text/plain")
+        tail = _int_param(request.query, "tailLines") if "tailLines" in request.query else None
+        text = await asyncio.to_thread(component_log, self.component_log, component, tail)
+        return web.Response(text=text, content_type="text/plain")
 
     async def _resource(self, request: web.Request, rt: ResourceType, ns: str, name: str,
                         sub: str) -> web.StreamResponse:

@@ -34,6 +34,7 @@ from sluice.apiserver.errors import ApiError
 from sluice.apiserver.handlers import Api
 from sluice.apiserver.kubeconfig import ensure_token, write_kubeconfig
 from sluice.apiserver.listener import HEADER_TIMEOUT, Listener
+from sluice.apiserver.pod_subresources import COMPONENT_LOG
 from sluice.apiserver.registry import CRD_KEY, Cluster, WriteOptions
 from sluice.apiserver.resources import ResourceType
 from sluice.apiserver.storage import Storage
@@ -119,6 +120,7 @@ class EmbeddedCluster:
         ]
         self.token = ensure_token(self.data_dir)
         api = Api(cluster, {self.token}, self.bookmark_interval)
+        api.component_log = self.data_dir / COMPONENT_LOG
         self._api = api
         app = web.Application(client_max_size=4 * 1024 * 1024)
         api.routes(app)

@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 
+from sluice.apiserver.pod_subresources import COMPONENT_LOG
 from sluice.cli.clientctx import Client, connect_client, run
 from sluice.cli.failing import CommandError
 from sluice.cli.install import DEFAULT_COMPONENTS, EXTRA_COMPONENTS
@@ -35,7 +36,7 @@ from sluice.kube.errors import KubeError
 
 __all__ = ["format_line", "logs"]
 
-LOG_FILE = "controllers.log"
+LOG_FILE = COMPONENT_LOG  # also where component Pods read their `kubectl logs`
 
 
 def _object(entry: Mapping[str, Any]) -> tuple[str, str, str]:
