@@ -9,6 +9,8 @@ changes as they arrive from the watches.
 
     live.py      shared watches on every Flux kind and Events, fan-out to tabs
     summary.py   what a row shows: state, message, revision, staleness
+    panels.py    kind-specific facts (Alert, Provider, Receiver) at the top of a page
+    redact.py    webhook addresses, proxies, Receiver paths: masked and scrubbed
     graph.py     sources -> appliers -> dependsOn, laid out and drawn as SVG
     tree.py      a Kustomization's or HelmRelease's inventory down to Pods
     actions.py   reconcile / suspend / resume, recorded as Events

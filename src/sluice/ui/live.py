@@ -26,6 +26,7 @@ from sluice.api.resource import Resource
 from sluice.kube.errors import KubeError
 from sluice.kube.objects import Obj, Objects
 from sluice.runtime.informer import Informer
+from sluice.ui.redact import Redactor
 
 __all__ = ["EVENTS_KEPT", "Key", "LiveState", "Subscription"]
 
@@ -60,6 +61,10 @@ class LiveState:
         self.kinds: dict[str, type[Resource]] = {}
         self.missing_kinds: list[str] = []
         self.events: deque[Obj] = deque(maxlen=EVENTS_KEPT)
+        # Webhook addresses and paths seen on Providers and Receivers: every page is
+        # scrubbed of them (see `redact`). Fed before the version bump, so no render
+        # can see an object whose secrets are not yet known.
+        self.redactor = Redactor()
         self.components: Informer | None = None
         self._subscribers: set[Subscription] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -113,6 +118,7 @@ class LiveState:
         def handler(event: str, old: Obj | None, new: Obj) -> None:
             meta = new.get("metadata") or {}
             key = (kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            self.redactor.observe(kind, new)
             self.version += 1
             for sub in self._subscribers:
                 sub.dirty.add(key)

@@ -5,7 +5,9 @@ input the controller would use: the source's current artifact (downloaded and
 digest-checked like the controller does), built with the controller's own
 pipeline (`rendering.render_manifests`), then `kube.diff.diff_objects` against
 the live objects with the Kustomization's inventory for what prune would
-delete. Nothing is written; Secret values are masked by the diff itself.
+delete. Nothing is written; Secret values are masked by the diff itself, and
+the webhook addresses of Providers in the source are handed to the page's
+scrubber (`Plan.secrets`).
 
 On a real cluster the artifact URL is the source-controller Service's address,
 which the machine running the UI may not reach: that is reported as such, not
@@ -31,6 +33,7 @@ from sluice.kube.diff import DiffReport, diff_objects
 from sluice.kube.errors import KubeError
 from sluice.kube.inventory import Inventory, Owner
 from sluice.kube.objects import Objects
+from sluice.ui.redact import sensitive_values
 
 __all__ = ["Plan", "plan_kustomization"]
 
@@ -41,6 +44,8 @@ class Plan:
     report: DiffReport | None = None
     problem: str = ""  # why no plan could be made
     lines: list[str] = field(default_factory=list)
+    # Webhook addresses of the Providers/Receivers the source holds (to scrub from the diff).
+    secrets: list[str] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -81,5 +86,7 @@ async def plan_kustomization(objects: Objects, ks_obj: Mapping[str, Any],
     manager = ResourceManager(objects, Owner(name, namespace))
     inventory = Inventory.from_status((ks_obj.get("status") or {}).get("inventory"))
     report = await diff_objects(manager, built, inventory=inventory, prune=bool(ks.spec.prune))
+    secrets = [v for obj in built
+               for v in sensitive_values(str(obj.get("kind") or ""), obj)]
     return Plan(revision=str(artifact.get("revision") or ""), report=report,
-                lines=report.render().splitlines())
+                lines=report.render().splitlines(), secrets=secrets)

@@ -38,7 +38,9 @@ from sluice.ui import actions as act
 from sluice.ui.errors import ActionRefused, UIError
 from sluice.ui.graph import build_graph, render_svg
 from sluice.ui.live import Key, LiveState
+from sluice.ui.panels import facts
 from sluice.ui.plan import plan_kustomization
+from sluice.ui.redact import mask_object
 from sluice.ui.security import SESSION, Security
 from sluice.ui.summary import STATES, condition
 from sluice.ui.tree import inventory_tree
@@ -100,7 +102,9 @@ class UIState:
         return self._summaries[version]
 
     def render(self, template: str, **context: Any) -> str:
-        return self.env.get_template(template).render(read_only=self.read_only, **context)
+        """A page or fragment, scrubbed of every webhook address and path (`redact`)."""
+        html = self.env.get_template(template).render(read_only=self.read_only, **context)
+        return self.live.redactor.scrub(html)
 
     def api_versions(self) -> dict[str, str]:
         return {kind: cls.info.api_version for kind, cls in self.live.kinds.items()}
@@ -190,13 +194,15 @@ def _lookup(request: web.Request) -> tuple[UIState, str, str, str, dict[str, Any
 
 def _object_context(state: UIState, kind: str, ns: str, name: str,
                     obj: dict[str, Any]) -> dict[str, Any]:
-    status = obj.get("status") or {}
+    shown = mask_object(kind, obj)  # addresses and webhook paths masked, Secret data left out
+    status = shown.get("status") or {}
     ready = condition(obj, "Ready")
-    return {"row": make_row(kind, obj), "obj": obj, "kind": kind,
+    events = sort_events(state.live.events_for(kind, ns, name))
+    return {"row": make_row(kind, obj), "obj": shown, "kind": kind,
             "conditions": status.get("conditions") or [], "ready": ready,
-            "spec_yaml": object_yaml({"spec": obj.get("spec") or {}}).removeprefix("spec:\n"),
-            "yaml": object_yaml(obj), "status": status,
-            "events": sort_events(state.live.events_for(kind, ns, name)),
+            "spec_yaml": object_yaml({"spec": shown.get("spec") or {}}).removeprefix("spec:\n"),
+            "yaml": object_yaml(shown), "status": status, "events": events,
+            "facts": facts(kind, obj, events),
             "has_tree": kind in ("Kustomization", "HelmRelease"),
             "history": status.get("history") or []}
 
@@ -223,6 +229,8 @@ async def plan_fragment(request: web.Request) -> web.Response:
                             str(ref.get("namespace") or obj["metadata"]["namespace"]),
                             str(ref.get("name") or ""))
     result = await plan_kustomization(state.objects, obj, source)
+    # A Provider or Receiver the source would apply: its new address is a secret too.
+    state.live.redactor.remember(result.secrets)
     return _html(state.render("_plan.html", plan=result))
 
 
@@ -303,7 +311,8 @@ async def _send_changes(state: UIState, tab: Tab, keys: set[Key], events_changed
                 ctx = _object_context(state, kind, ns, name, obj)
                 out.append(_sse("object", state.render("_object_body.html", **ctx)))
     elif tab.view == "graph" and keys:
-        out.append(_sse("graph", render_svg(build_graph(state.live.all_objects()))))
+        svg = render_svg(build_graph(state.live.all_objects()))
+        out.append(_sse("graph", state.live.redactor.scrub(svg)))
     for pid, progress in list(tab.progress.items()):
         if (progress.kind, progress.namespace, progress.name) not in keys:
             continue

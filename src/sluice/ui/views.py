@@ -109,7 +109,10 @@ def sort_events(events: Iterable[Obj]) -> list[Obj]:
 
 
 def object_yaml(obj: Mapping[str, Any]) -> str:
-    """The object as YAML, without managedFields (noise) and never any Secret data."""
+    """The object as YAML, without managedFields (noise) and never any Secret data.
+
+    Callers pass `redact.mask_object`'s copy, which also masks webhook addresses.
+    """
     shown = dict(obj)
     meta = dict(shown.get("metadata") or {})
     meta.pop("managedFields", None)
@@ -123,4 +126,4 @@ def object_yaml(obj: Mapping[str, Any]) -> str:
     if shown.get("kind") == "Secret":
         shown.pop("data", None)
         shown.pop("stringData", None)
-    return yaml.safe_dump(shown, sort_keys=False, default_flow_style=False)
+    return yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, allow_unicode=True)
