@@ -444,14 +444,14 @@ def test_crd_for_returns_independent_copies() -> None:
 
 
 # --------------------------------------------------------------------------
-# Against the embedded cluster's own structural-schema machinery (skipped
-# until sluice.apiserver.structural imports).
+# Against the embedded cluster's own CRD definition checks (skipped until
+# sluice.apiserver.crd_definition imports).
 
 
 def test_crds_pass_the_api_servers_definition_checks() -> None:
-    structural = pytest.importorskip("sluice.apiserver.structural")
+    crd_definition = pytest.importorskip("sluice.apiserver.crd_definition")
     for crd in all_crds():
-        assert structural.validate_crd_definition(crd) == [], crd["metadata"]["name"]
+        assert crd_definition.validate_crd_definition(crd) == [], crd["metadata"]["name"]
 
 
 @pytest.mark.parametrize(

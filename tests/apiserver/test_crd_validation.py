@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
+from sluice.apiserver.crd_definition import validate_crd_definition
 from sluice.apiserver.errors import Invalid
 from sluice.apiserver.structural import (
     apply_defaults,
     prune,
     schema_for_version,
     validate,
-    validate_crd_definition,
 )
 
 DURATION = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"

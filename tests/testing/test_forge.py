@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from sluice.core.sshkeys import generate_key_pair
-from sluice.testing.forge import DeployKey, Forge, key_line
+from sluice.testing.forge import Forge
+from sluice.testing.forge_model import DeployKey, key_line
 
 TOKEN = "ghp_alice0000000000000000000000000000"
 GH = {"Authorization": f"token {TOKEN}", "Accept": "application/vnd.github+json"}

@@ -11,7 +11,9 @@ and each ``default`` must pass its own schema. The wording follows
 kube-apiserver's, e.g. ``spec.versions[0].schema.openAPIV3Schema.properties[spec].type:
 Required value: must not be empty for specified object fields``.
 
-Reached through :func:`sluice.apiserver.structural.validate_crd_definition`.
+The registry calls :func:`validate_crd_definition` when a CRD is created or
+updated. This module imports :mod:`sluice.apiserver.structural` (to check each
+``default`` against its schema); structural never imports this one.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from sluice.apiserver.string_checks import (
 )
 from sluice.apiserver.structural import apply_defaults, prune, validate_value
 
-__all__ = ["check_definition"]
+__all__ = ["validate_crd_definition"]
 
 Schema = dict[str, Any]
 
@@ -49,7 +51,7 @@ _UNSUPPORTED_KEYWORDS = ("$ref", "$schema", "id", "definitions", "patternPropert
                          "dependencies", "additionalItems")
 
 
-def check_definition(crd: dict[str, Any]) -> list[Cause]:
+def validate_crd_definition(crd: dict[str, Any]) -> list[Cause]:
     """Check a CustomResourceDefinition (apiextensions.k8s.io/v1) before it is stored.
 
     Expects the object as stored after defaulting: a missing

@@ -5,7 +5,7 @@ expressions such as ``.spec.url``, ``.status.conditions[?(@.type=="Ready")].stat
 or ``.spec.containers[*].image``. The embedded API server evaluates them when
 it builds ``meta.k8s.io/v1`` Table responses (:mod:`sluice.apiserver.tables`)
 and checks that they parse when a CRD is created
-(:func:`sluice.apiserver.structural.validate_crd_definition`).
+(:func:`sluice.apiserver.crd_definition.validate_crd_definition`).
 
 The dialect is the one client-go implements, not the JSONPath RFC:
 

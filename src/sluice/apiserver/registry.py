@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.api.conversion import convert
-from sluice.apiserver import decoding, managedfields, offload, strategic, structural
+from sluice.apiserver import crd_definition, decoding, managedfields, offload, strategic, structural
 from sluice.apiserver.builtin_checks import builtin_checks, immutable_checks, keep_allocated
 from sluice.apiserver.defaults import ClusterIPAllocator, apply_builtin_defaults, default_service
 from sluice.apiserver.errors import (
@@ -564,7 +564,7 @@ class Cluster:
                 raise BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
                                  f"{rt.kind}: {type(exc).__name__}: {exc}") from None
         if rt.storage_key == CRD_KEY:
-            causes += structural.validate_crd_definition(obj)
+            causes += crd_definition.validate_crd_definition(obj)
         if causes:
             raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
         if old is not None:

@@ -15,9 +15,10 @@ server uses it on every write of a custom resource, in this order:
    value: ...``), so that ``kubectl apply`` and Flux users see the messages
    they already know.
 
-:func:`validate_crd_definition` checks a CustomResourceDefinition itself
-(names, scope, versions, and that each schema is structural) before the
-server accepts it.
+:func:`sluice.apiserver.crd_definition.validate_crd_definition` checks a
+CustomResourceDefinition itself (names, scope, versions, and that each schema
+is structural) before the server accepts it; it uses this module to check
+defaults, never the other way round.
 
 Known gaps, on purpose: ``x-kubernetes-validations`` (CEL rules) are not
 evaluated, and are skipped silently; the ``isbn*`` and ``creditcard``
@@ -55,7 +56,6 @@ __all__ = [
     "prune",
     "schema_for_version",
     "validate",
-    "validate_crd_definition",
     "validate_value",
 ]
 
@@ -554,11 +554,3 @@ def _check_map_list(x: list[Any], keys: list[str], path: str, out: list[Cause]) 
         else:
             seen.add(identity)
 
-
-def validate_crd_definition(crd: dict[str, Any]) -> list[Cause]:
-    """Check a CustomResourceDefinition itself; see :mod:`sluice.apiserver.crd_definition`."""
-    # Imported here: crd_definition checks defaults with this module's
-    # functions, so it imports this module at load time.
-    from sluice.apiserver.crd_definition import check_definition
-
-    return check_definition(crd)

@@ -14,7 +14,7 @@ the calls):
    first push initialises ``--branch``. With ``--reconcile`` an existing
    repository gets the asked visibility. ``--team`` grants organisation teams
    (GitHub, ``team:permission``, default maintain) or groups (GitLab) access;
-2. the `bootstrap git` steps (`sluice.cli.bootstrap.run_bootstrap`), cloning
+2. the `bootstrap git` steps (`sluice.cli.bootstrap_steps.run_bootstrap`), cloning
    over HTTPS as the owner with the token, syncing from the HTTPS clone URL
    with ``--token-auth`` (the Secret holds ``git`` and the token) or else from
    ``ssh://git@<ssh-hostname>/<owner>/<repo>`` with a new deploy key, which is
@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import click
 import httpx
 
-from sluice.cli.bootstrap import (
+from sluice.cli.bootstrap_steps import (
     BootstrapOptions,
     ProviderHooks,
     clean_path,

@@ -28,10 +28,10 @@ import yaml
 from sluice.api.kustomize import Kustomization
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, run
-from sluice.cli.create_flags import bool_flag, group_global_options
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
-from sluice.cli.parsing import SluiceCommand, SluiceGroup
+from sluice.cli.parsing import SluiceCommand, SluiceGroup, group_global_options
 from sluice.controllers.kustomization.building import BuildFailure
 from sluice.controllers.kustomization.rendering import render_manifests, set_owner_labels
 from sluice.controllers.kustomization.substitution import load_variables

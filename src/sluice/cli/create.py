@@ -22,7 +22,8 @@ from sluice.cli import (
     create_source,
     create_tenant,
 )
-from sluice.cli.create_flags import FluxGroup, bool_flag, group_global_options, store_group_values
+from sluice.cli.create_flags import bool_flag, store_group_values
+from sluice.cli.parsing import FluxGroup, group_global_options
 
 __all__ = ["create"]
 

@@ -1,13 +1,13 @@
 """Flag handling shared by every ``sluice create`` command, the way cobra does it.
 
-flux's ``create`` commands are cobra commands: boolean flags accept
-``--prune=true``, short flags accept ``-n=ns``, list flags accept repeats and
-commas, typed flags fail with ``invalid argument "1d" for "--interval" flag:
-...``, and the persistent ``--interval``/``--export``/``--label`` flags can be
-given on ``create`` itself or on the leaf command. This module gives click
-commands the same surface, plus the checks flux runs before building an
+flux's ``create`` commands share persistent flags: ``--interval``,
+``--export`` and ``--label`` can be given on ``create`` itself or on the leaf
+command, list flags accept repeats and commas, typed flags fail with
+``invalid argument "1d" for "--interval" flag: ...``. This module gives the
+create commands that surface, plus the checks flux runs before building an
 object: RFC 1123 object names, ``key=value`` labels validated like
-Kubernetes, and ``Kind/name.namespace`` references.
+Kubernetes, and ``Kind/name.namespace`` references. The cobra-style parsing
+itself (``--prune=true``, ``-n=ns``, aliases) is :mod:`sluice.cli.parsing`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from sluice.cli.applying import apply_and_wait
 from sluice.cli.exporting import export_object
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals
-from sluice.core.durations import MINUTE, DurationError, go_quote, parse_duration
+from sluice.cli.parsing import flag_error
+from sluice.core.durations import MINUTE, DurationError, parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,16 +36,12 @@ _CREATE_META = "sluice.create"
 
 __all__ = [
     "CreateArgs",
-    "FluxCommand",
-    "FluxGroup",
     "bool_flag",
     "create_options",
     "duration_flag",
     "echo_export",
     "equal_fold_item",
-    "flag_error",
     "go_string_list",
-    "group_global_options",
     "is_qualified_name",
     "is_valid_label_value",
     "log_generate",
@@ -60,89 +57,12 @@ __all__ = [
 ]
 
 
-# --- cobra-style argument rewriting -----------------------------------------
-
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def _rewrite_cobra_args(params: Sequence[click.Parameter], args: list[str]) -> list[str]:
-    """Turn cobra spellings click does not know into click ones.
-
-    ``--flag=false`` on a boolean flag drops the flag (all our boolean flags
-    default to false), ``--flag=true`` keeps it bare, and ``-n=value`` loses
-    the ``=`` as pflag strips it.
-    """
-    bool_opts = {opt for p in params if isinstance(p, click.Option) and p.is_flag
-                 for opt in p.opts}
-    # Flags defaulting to true (``--private``) are declared ``--private/--no-private``:
-    # ``--private=false`` becomes the click negation.
-    negations = {opt: p.secondary_opts[0] for p in params
-                 if isinstance(p, click.Option) and p.is_flag and p.secondary_opts
-                 for opt in p.opts}
-    out: list[str] = []
-    for i, arg in enumerate(args):
-        if arg == "--":
-            out.extend(args[i:])
-            break
-        if arg.startswith("--") and "=" in arg:
-            name, value = arg.split("=", 1)
-            if name in bool_opts:
-                if value in _GO_TRUE:
-                    out.append(name)
-                elif value in _GO_FALSE:
-                    if name in negations:
-                        out.append(negations[name])
-                else:
-                    raise flag_error(name, value,
-                                     f"strconv.ParseBool: parsing {go_quote(value)}: invalid syntax")
-                continue
-        elif len(arg) > 2 and arg[0] == "-" and arg[1] != "-" and arg[2] == "=":
-            out.extend([arg[:2], arg[3:]])
-            continue
-        out.append(arg)
-    return out
-
-
-class FluxCommand(click.Command):
-    """A leaf command that parses its arguments like cobra/pflag."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _rewrite_cobra_args(self.params, args))
-
-
-class FluxGroup(click.Group):
-    """A command group that parses its own flags like cobra/pflag and knows aliases."""
-
-    def __init__(self, *args: Any, aliases: Mapping[str, str] | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.aliases: dict[str, str] = dict(aliases or {})
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _rewrite_cobra_args(self.params, args))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
-
-    def resolve_command(self, ctx: click.Context,
-                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
-        # Report the canonical name so help and errors read like flux's.
-        _, command, rest = super().resolve_command(ctx, args)
-        return (command.name if command else None), command, rest
-
-
 def bool_flag(*decls: str, help: str) -> Callable[[F], F]:
     """A cobra boolean flag: ``--x``, ``--x=true`` or ``--x=false``, default false."""
     return click.option(*decls, is_flag=True, default=False, help=help)
 
 
 # --- errors and logging -----------------------------------------------------
-
-def flag_error(flag: str, value: str, message: str) -> CommandError:
-    """pflag's message for a value its flag type rejects."""
-    return CommandError(f"invalid argument {go_quote(value)} for {go_quote(flag)} flag: {message}")
-
 
 def log_generate(message: str) -> None:
     """flux's logger ``Generatef``: ``✚ message`` on stderr."""
@@ -335,39 +255,6 @@ def store_group_values(ctx: click.Context, **values: Any) -> None:
     # click shares ``meta`` between a context and all its children.
     stored = ctx.meta.setdefault(_CREATE_META, {})
     stored.update({k: v for k, v in values.items() if v not in (None, False, ())})
-
-
-def group_global_options(func: F) -> F:
-    """Accept the global flags on ``create`` and its sub-groups, as cobra does.
-
-    A value given there lands in the root Globals, where the leaf's
-    ``global_options`` finds it (a value on the leaf still wins).
-    """
-
-    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value in (None, False) or param.name is None:
-            return value
-        root = ctx.find_root()
-        if not isinstance(root.obj, Globals):
-            root.obj = Globals()
-        setattr(root.obj, param.name, value)
-        return value
-
-    decorators = [
-        click.option("-n", "--namespace", "namespace", default=None, expose_value=False,
-                     callback=remember, help="the namespace scope for this operation"),
-        click.option("--kubeconfig", "kubeconfig", default=None, expose_value=False,
-                     callback=remember, hidden=True),
-        click.option("--context", "context", default=None, expose_value=False,
-                     callback=remember, hidden=True),
-        click.option("--timeout", "timeout", default=None, expose_value=False,
-                     callback=remember, hidden=True),
-        click.option("--verbose", "verbose", is_flag=True, default=None, expose_value=False,
-                     callback=remember, hidden=True),
-    ]
-    for decorator in decorators:
-        func = decorator(func)
-    return func
 
 
 def create_options(func: F) -> F:

@@ -17,12 +17,10 @@ import yaml
 
 from sluice.cli.create_flags import (
     CreateArgs,
-    FluxCommand,
     bool_flag,
     create_options,
     duration_flag,
     equal_fold_item,
-    flag_error,
     log_generate,
     make_depends_on,
     object_meta,
@@ -35,6 +33,7 @@ from sluice.cli.create_flags import (
 )
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import FluxCommand, flag_error
 from sluice.core.durations import format_duration
 
 __all__ = ["helmrelease", "load_values_files", "merge_maps"]

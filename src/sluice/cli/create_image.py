@@ -15,10 +15,8 @@ import click
 
 from sluice.cli.create_flags import (
     CreateArgs,
-    FluxCommand,
     create_options,
     duration_flag,
-    flag_error,
     object_meta,
     parse_labels,
     publish,
@@ -26,6 +24,7 @@ from sluice.cli.create_flags import (
 )
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import FluxCommand, flag_error
 from sluice.core.durations import format_duration
 
 __all__ = ["policy", "repository", "update"]

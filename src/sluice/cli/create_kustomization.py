@@ -16,12 +16,10 @@ import click
 
 from sluice.cli.create_flags import (
     CreateArgs,
-    FluxCommand,
     bool_flag,
     create_options,
     duration_flag,
     equal_fold_item,
-    flag_error,
     log_generate,
     make_depends_on,
     object_meta,
@@ -33,6 +31,7 @@ from sluice.cli.create_flags import (
 )
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import FluxCommand, flag_error
 from sluice.core.durations import format_duration
 
 __all__ = ["kustomization", "safe_relative_path"]

@@ -14,7 +14,6 @@ import click
 
 from sluice.cli.create_flags import (
     CreateArgs,
-    FluxCommand,
     create_options,
     log_generate,
     object_meta,
@@ -26,6 +25,7 @@ from sluice.cli.create_flags import (
 )
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import FluxCommand
 
 __all__ = ["alert", "alert_provider", "receiver"]
 

@@ -23,10 +23,8 @@ import click
 from sluice.cli.applying import apply_and_wait
 from sluice.cli.create_flags import (
     CreateArgs,
-    FluxCommand,
     create_options,
     echo_export,
-    flag_error,
     parse_labels,
     require_name,
 )
@@ -41,6 +39,7 @@ from sluice.cli.credentials import (
 from sluice.cli.exporting import export_secret
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import FluxCommand, flag_error
 
 __all__ = ["git", "githubapp", "helm", "known_hosts_for", "oci", "proxy", "receiver", "tls"]
 

@@ -24,11 +24,9 @@ from sluice.cli.applying import apply_source_with_credentials
 from sluice.cli.clientctx import log
 from sluice.cli.create_flags import (
     CreateArgs,
-    FluxCommand,
     bool_flag,
     create_options,
     equal_fold_item,
-    flag_error,
     log_generate,
     object_meta,
     parse_kind_name,
@@ -46,6 +44,7 @@ from sluice.cli.credentials import (
 )
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import FluxCommand, flag_error
 from sluice.core.durations import format_duration
 
 __all__ = ["bucket", "chart", "git", "helm", "oci", "validate_ssh_key_flags"]

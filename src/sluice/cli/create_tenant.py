@@ -17,7 +17,6 @@ import click
 from sluice.cli.applying import apply_and_wait
 from sluice.cli.create_flags import (
     CreateArgs,
-    FluxCommand,
     bool_flag,
     create_options,
     echo_export,
@@ -31,6 +30,7 @@ from sluice.cli.create_flags import (
 from sluice.cli.exporting import export_tenant_object
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import FluxCommand
 
 __all__ = ["TENANT_LABEL", "tenant", "tenant_objects"]
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from sluice.cli.create_flags import flag_error, object_meta
+from sluice.cli.create_flags import object_meta
 from sluice.cli.failing import CommandError
+from sluice.cli.parsing import flag_error
 from sluice.core.sshkeys import (
     EcdsaCurve,
     HostKeyScanError,

@@ -36,10 +36,10 @@ import yaml
 
 from sluice.cli.build import build_kustomization, load_kustomization, resolve_folder
 from sluice.cli.clientctx import connect_client, log, run
-from sluice.cli.create_flags import bool_flag, group_global_options
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
-from sluice.cli.parsing import SluiceCommand, SluiceGroup
+from sluice.cli.parsing import SluiceCommand, SluiceGroup, group_global_options
 from sluice.kube.apply import Action, ResourceManager
 from sluice.kube.diff import MISSING, DiffReport, FieldChange, diff_objects, show_value
 from sluice.kube.inventory import Inventory, Owner

@@ -38,11 +38,10 @@ import click
 
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, log, not_found, run
-from sluice.cli.create_flags import group_global_options
 from sluice.cli.failing import CommandError
 from sluice.cli.kinds import FluxKind, condition, rfc3339
 from sluice.cli.options import Globals, global_options
-from sluice.cli.parsing import SluiceCommand, SluiceGroup
+from sluice.cli.parsing import SluiceCommand, SluiceGroup, group_global_options
 from sluice.cli.tables import format_table, truncate_hex
 from sluice.kube.errors import NoKindMatch
 

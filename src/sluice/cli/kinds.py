@@ -25,6 +25,8 @@ from typing import Any
 
 import click
 
+from sluice.cli.parsing import SluiceGroup, group_global_options
+
 __all__ = [
     "ALL",
     "IMAGES",
@@ -273,9 +275,6 @@ def verb_group(name: str, short: str,
     ``leaf(kind, noun)`` builds the command for one kind; ``group_options``
     decorates the verb's own group (persistent flags such as ``--silent``).
     """
-    from sluice.cli.create_flags import group_global_options
-    from sluice.cli.parsing import SluiceGroup
-
     def verb() -> None:
         pass
 

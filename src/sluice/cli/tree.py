@@ -29,10 +29,9 @@ import yaml
 
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import Client, connect_client, run
-from sluice.cli.create_flags import group_global_options
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
-from sluice.cli.parsing import SluiceCommand, SluiceGroup
+from sluice.cli.parsing import SluiceCommand, SluiceGroup, group_global_options
 from sluice.kube.inventory import Inventory
 from sluice.kube.ordering import ObjectRef
 

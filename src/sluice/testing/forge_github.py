@@ -10,7 +10,7 @@ providers call, with GitHub's shapes:
   password); a wrong one is ``401 {"message": "Bad credentials"}``; a
   repository the caller may not see is ``404 {"message": "Not Found"}``;
 * ``X-RateLimit-Limit|Remaining|Reset|Used|Resource`` on every answer, and
-  ``403 API rate limit exceeded`` once `Forge.rate_limit.remaining` is 0;
+  ``403 API rate limit exceeded`` once `ForgeState.rate_limit.remaining` is 0;
 * ``422 Validation Failed`` bodies with their ``errors[]`` for duplicates,
   unknown branches and bad states;
 * ``Link`` paging (``per_page`` default 30, max 100).
@@ -24,25 +24,27 @@ from typing import Any
 
 from aiohttp import web
 
-from sluice.testing.forge import (
+from sluice.testing.forge_api import (
+    DialectRules,
+    Handler,
+    endpoint,
+    json_response,
+    paginate,
+)
+from sluice.testing.forge_model import (
     PERMISSIONS,
     Account,
     Comment,
     CommitStatus,
     DeployKey,
-    DialectRules,
-    Forge,
     ForgeError,
-    Handler,
     Json,
     PullRequest,
     Repository,
-    endpoint,
-    json_response,
     key_line,
     now_iso,
-    paginate,
 )
+from sluice.testing.forge_state import ForgeState
 
 __all__ = ["register"]
 
@@ -64,7 +66,7 @@ def _token(request: web.Request) -> tuple[bool, str]:
     return True, value.strip()
 
 
-def _rate_headers(forge: Forge) -> dict[str, str]:
+def _rate_headers(forge: ForgeState) -> dict[str, str]:
     rate = forge.rate_limit
     return {"X-RateLimit-Limit": str(rate.limit), "X-RateLimit-Remaining": str(rate.remaining),
             "X-RateLimit-Reset": str(rate.reset), "X-RateLimit-Used": str(rate.used),
@@ -78,7 +80,7 @@ def _error(status: int, message: str, errors: list[Json] | None = None) -> Json:
     return body
 
 
-def _rate_limited(forge: Forge, login: str | None) -> web.StreamResponse:
+def _rate_limited(forge: ForgeState, login: str | None) -> web.StreamResponse:
     account = forge.account(login) if login else None
     who = f"user ID {account.id}" if account else "127.0.0.1"
     return json_response(_error(403, f"API rate limit exceeded for {who}. If you reach out "
@@ -117,11 +119,11 @@ def _require(login: str | None) -> str:
 
 # --- shapes --------------------------------------------------------------------------------
 
-def _api(forge: Forge) -> str:
+def _api(forge: ForgeState) -> str:
     return forge.api_url("github")
 
 
-def _account_json(forge: Forge, account: Account, full: bool = False) -> Json:
+def _account_json(forge: ForgeState, account: Account, full: bool = False) -> Json:
     kind = "users" if account.kind == "User" else "orgs"
     body: Json = {"login": account.login, "id": account.id,
                   "node_id": base64.b64encode(f"04:{account.kind}{account.id}".encode()).decode(),
@@ -141,13 +143,13 @@ def _account_json(forge: Forge, account: Account, full: bool = False) -> Json:
     return body
 
 
-def _owner(forge: Forge, login: str) -> Account:
+def _owner(forge: ForgeState, login: str) -> Account:
     account = forge.account(login)
     assert account is not None
     return account
 
 
-def repo_json(forge: Forge, repo: Repository, login: str | None) -> Json:
+def repo_json(forge: ForgeState, repo: Repository, login: str | None) -> Json:
     permission = forge.permission(repo, login) or "pull"
     level = PERMISSIONS.index(permission)
     api = f"{_api(forge)}/repos/{repo.full_name}"
@@ -168,7 +170,7 @@ def repo_json(forge: Forge, repo: Repository, login: str | None) -> Json:
     }
 
 
-def _key_json(forge: Forge, repo: Repository, key: DeployKey) -> Json:
+def _key_json(forge: ForgeState, repo: Repository, key: DeployKey) -> Json:
     return {"id": key.id, "key": key.key,
             "url": f"{_api(forge)}/repos/{repo.full_name}/keys/{key.id}",
             "title": key.title, "verified": True, "created_at": key.created_at,
@@ -176,7 +178,7 @@ def _key_json(forge: Forge, repo: Repository, key: DeployKey) -> Json:
             "enabled": True}
 
 
-def _status_json(forge: Forge, repo: Repository, status: CommitStatus) -> Json:
+def _status_json(forge: ForgeState, repo: Repository, status: CommitStatus) -> Json:
     creator = forge.account(status.creator)
     return {"url": f"{_api(forge)}/repos/{repo.full_name}/statuses/{status.sha}",
             "avatar_url": None, "id": status.id,
@@ -187,13 +189,13 @@ def _status_json(forge: Forge, repo: Repository, status: CommitStatus) -> Json:
             "creator": _account_json(forge, creator) if creator else None}
 
 
-def _branch_json(forge: Forge, repo: Repository, branch: str, login: str | None) -> Json:
+def _branch_json(forge: ForgeState, repo: Repository, branch: str, login: str | None) -> Json:
     owner = _owner(forge, repo.owner)
     return {"label": f"{owner.login}:{branch}", "ref": branch, "sha": repo.head(branch) or "",
             "user": _account_json(forge, owner), "repo": repo_json(forge, repo, login)}
 
 
-def _pull_json(forge: Forge, repo: Repository, pr: PullRequest, login: str | None) -> Json:
+def _pull_json(forge: ForgeState, repo: Repository, pr: PullRequest, login: str | None) -> Json:
     author = forge.account(pr.author)
     api = f"{_api(forge)}/repos/{repo.full_name}"
     return {
@@ -215,7 +217,7 @@ def _pull_json(forge: Forge, repo: Repository, pr: PullRequest, login: str | Non
     }
 
 
-def _comment_json(forge: Forge, repo: Repository, comment: Comment) -> Json:
+def _comment_json(forge: ForgeState, repo: Repository, comment: Comment) -> Json:
     author = forge.account(comment.author)
     api = f"{_api(forge)}/repos/{repo.full_name}"
     return {"id": comment.id, "url": f"{api}/issues/comments/{comment.id}",
@@ -228,7 +230,7 @@ def _comment_json(forge: Forge, repo: Repository, comment: Comment) -> Json:
 
 # --- lookups -------------------------------------------------------------------------------
 
-def _repo(request: web.Request, forge: Forge, login: str | None,
+def _repo(request: web.Request, forge: ForgeState, login: str | None,
           at_least: str = "pull") -> Repository:
     repo = forge.repository(request.match_info["owner"], request.match_info["repo"])
     permission = forge.permission(repo, login) if repo is not None else None
@@ -250,25 +252,25 @@ def _listing(request: web.Request, items: list[Any]) -> web.Response:
 
 # --- handlers ------------------------------------------------------------------------------
 
-async def _user(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _user(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     return json_response(_account_json(forge, _owner(forge, _require(login)), full=True))
 
 
-async def _users(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _users(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     account = forge.account(request.match_info["login"])
     if account is None:
         raise ForgeError(404, "Not Found")
     return json_response(_account_json(forge, account, full=True))
 
 
-async def _org(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _org(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     account = forge.account(request.match_info["org"])
     if account is None or account.kind != "Organization":
         raise ForgeError(404, "Not Found")
     return json_response(_account_json(forge, account, full=True))
 
 
-async def _create_repo(request: web.Request, forge: Forge,
+async def _create_repo(request: web.Request, forge: ForgeState,
                        login: str | None) -> web.StreamResponse:
     who = _require(login)
     if "org" in request.match_info:
@@ -303,12 +305,12 @@ async def _create_repo(request: web.Request, forge: Forge,
     return json_response(repo_json(forge, repo, who), 201)
 
 
-async def _get_repo(request: web.Request, forge: Forge,
+async def _get_repo(request: web.Request, forge: ForgeState,
                     login: str | None) -> web.StreamResponse:
     return json_response(repo_json(forge, _repo(request, forge, login), login))
 
 
-async def _update_repo(request: web.Request, forge: Forge,
+async def _update_repo(request: web.Request, forge: ForgeState,
                        login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
     body = await _body(request)
@@ -327,7 +329,7 @@ async def _update_repo(request: web.Request, forge: Forge,
     return json_response(repo_json(forge, repo, login))
 
 
-async def _branch(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _branch(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, login)
     name = request.match_info["branch"]
     sha = repo.head(name)
@@ -339,13 +341,13 @@ async def _branch(request: web.Request, forge: Forge, login: str | None) -> web.
                           "protected": False})
 
 
-async def _list_keys(request: web.Request, forge: Forge,
+async def _list_keys(request: web.Request, forge: ForgeState,
                      login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
     return _listing(request, [_key_json(forge, repo, k) for k in repo.deploy_keys])
 
 
-async def _add_key(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _add_key(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
     body = await _body(request)
     text = key_line(str(body.get("key") or ""))
@@ -372,19 +374,19 @@ def _find_key(request: web.Request, repo: Repository) -> DeployKey:
     return key
 
 
-async def _get_key(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _get_key(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
     return json_response(_key_json(forge, repo, _find_key(request, repo)))
 
 
-async def _delete_key(request: web.Request, forge: Forge,
+async def _delete_key(request: web.Request, forge: ForgeState,
                       login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
     repo.deploy_keys.remove(_find_key(request, repo))
     return web.Response(status=204)
 
 
-async def _create_status(request: web.Request, forge: Forge,
+async def _create_status(request: web.Request, forge: ForgeState,
                          login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "push")
     sha = request.match_info["sha"]
@@ -405,7 +407,7 @@ async def _create_status(request: web.Request, forge: Forge,
     return json_response(_status_json(forge, repo, status), 201)
 
 
-def _statuses_of(request: web.Request, forge: Forge, login: str | None
+def _statuses_of(request: web.Request, forge: ForgeState, login: str | None
                  ) -> tuple[Repository, str, list[CommitStatus]]:
     repo = _repo(request, forge, login)
     ref = request.match_info["ref"]
@@ -415,13 +417,13 @@ def _statuses_of(request: web.Request, forge: Forge, login: str | None
     return repo, commit, sorted(repo.statuses_for(commit), key=lambda s: -s.id)
 
 
-async def _list_statuses(request: web.Request, forge: Forge,
+async def _list_statuses(request: web.Request, forge: ForgeState,
                          login: str | None) -> web.StreamResponse:
     repo, _, statuses = _statuses_of(request, forge, login)
     return _listing(request, [_status_json(forge, repo, s) for s in statuses])
 
 
-async def _combined_status(request: web.Request, forge: Forge,
+async def _combined_status(request: web.Request, forge: ForgeState,
                            login: str | None) -> web.StreamResponse:
     repo, commit, statuses = _statuses_of(request, forge, login)
     latest: dict[str, CommitStatus] = {}
@@ -438,7 +440,7 @@ async def _combined_status(request: web.Request, forge: Forge,
         "url": f"{_api(forge)}/repos/{repo.full_name}/commits/{commit}/status"})
 
 
-def _branch_name(repo: Repository, forge: Forge, spec: str) -> str:
+def _branch_name(repo: Repository, forge: ForgeState, spec: str) -> str:
     """``head`` as ``owner:branch`` or ``branch`` (same-repository pull requests only)."""
     owner, sep, branch = spec.rpartition(":")
     if sep and owner.lower() != repo.owner.lower():
@@ -447,7 +449,7 @@ def _branch_name(repo: Repository, forge: Forge, spec: str) -> str:
     return branch
 
 
-async def _list_pulls(request: web.Request, forge: Forge,
+async def _list_pulls(request: web.Request, forge: ForgeState,
                       login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, login)
     state = request.query.get("state", "open")
@@ -463,7 +465,7 @@ async def _list_pulls(request: web.Request, forge: Forge,
     return _listing(request, [_pull_json(forge, repo, p, login) for p in pulls])
 
 
-async def _create_pull(request: web.Request, forge: Forge,
+async def _create_pull(request: web.Request, forge: ForgeState,
                        login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "push")
     body = await _body(request)
@@ -500,12 +502,12 @@ def _find_pull(request: web.Request, repo: Repository) -> PullRequest:
     return pr
 
 
-async def _get_pull(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _get_pull(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, login)
     return json_response(_pull_json(forge, repo, _find_pull(request, repo), login))
 
 
-async def _update_pull(request: web.Request, forge: Forge,
+async def _update_pull(request: web.Request, forge: ForgeState,
                        login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "push")
     pr = _find_pull(request, repo)
@@ -525,7 +527,7 @@ async def _update_pull(request: web.Request, forge: Forge,
     return json_response(_pull_json(forge, repo, pr, login))
 
 
-async def _list_comments(request: web.Request, forge: Forge,
+async def _list_comments(request: web.Request, forge: ForgeState,
                          login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, login)
     number = int(request.match_info["number"])
@@ -533,7 +535,7 @@ async def _list_comments(request: web.Request, forge: Forge,
                               if c.number == number])
 
 
-async def _create_comment(request: web.Request, forge: Forge,
+async def _create_comment(request: web.Request, forge: ForgeState,
                           login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login))
     _find_pull(request, repo)
@@ -547,7 +549,7 @@ async def _create_comment(request: web.Request, forge: Forge,
     return json_response(_comment_json(forge, repo, comment), 201)
 
 
-async def _dispatch(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _dispatch(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "push")
     body = await _body(request)
     if not body.get("event_type"):
@@ -556,14 +558,14 @@ async def _dispatch(request: web.Request, forge: Forge, login: str | None) -> we
     return web.Response(status=204)
 
 
-async def _list_teams(request: web.Request, forge: Forge,
+async def _list_teams(request: web.Request, forge: ForgeState,
                       login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
     return _listing(request, [{"name": slug, "slug": slug, "permission": perm}
                               for slug, perm in sorted(repo.teams.items())])
 
 
-async def _team_repo(request: web.Request, forge: Forge,
+async def _team_repo(request: web.Request, forge: ForgeState,
                      login: str | None) -> web.StreamResponse:
     org = forge.account(request.match_info["org"])
     slug = request.match_info["team"]
@@ -583,14 +585,14 @@ async def _team_repo(request: web.Request, forge: Forge,
     return web.Response(status=204)
 
 
-async def _rate(request: web.Request, forge: Forge, login: str | None) -> web.StreamResponse:
+async def _rate(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     rate = forge.rate_limit
     core = {"limit": rate.limit, "remaining": rate.remaining, "reset": rate.reset,
             "used": rate.used}
     return json_response({"resources": {"core": core}, "rate": core})
 
 
-def register(router: web.UrlDispatcher, forge: Forge) -> None:
+def register(router: web.UrlDispatcher, forge: ForgeState) -> None:
     """Add the GitHub routes below ``/api/v3`` to the forge's application."""
     app_routes: list[tuple[str, str, Handler]] = [
         ("GET", "/user", _user),
@@ -626,6 +628,6 @@ def register(router: web.UrlDispatcher, forge: Forge) -> None:
     router.add_route("*", "/api/v3/{tail:.*}", _endpoint(_not_found))
 
 
-async def _not_found(request: web.Request, forge: Forge,
+async def _not_found(request: web.Request, forge: ForgeState,
                      login: str | None) -> web.StreamResponse:
     raise ForgeError(404, "Not Found")

@@ -27,24 +27,26 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from sluice.testing.forge import (
+from sluice.testing.forge_api import (
+    DialectRules,
+    endpoint,
+    json_response,
+    paginate,
+)
+from sluice.testing.forge_model import (
     PERMISSIONS,
     Account,
     Comment,
     CommitStatus,
     DeployKey,
-    DialectRules,
-    Forge,
     ForgeError,
     Json,
     PullRequest,
     Repository,
-    endpoint,
-    json_response,
     key_line,
     now_iso,
-    paginate,
 )
+from sluice.testing.forge_state import ForgeState
 
 __all__ = ["register"]
 
@@ -54,7 +56,7 @@ _BY_LEVEL = {10: "pull", 20: "pull", 30: "push", 40: "maintain", 50: "admin"}
 _STATES = {"pending": "enqueue", "running": "run", "success": "succeed", "failed": "drop",
            "canceled": "cancel", "skipped": "skip"}
 
-Handler = Callable[[web.Request, Forge, str | None, list[str]],
+Handler = Callable[[web.Request, ForgeState, str | None, list[str]],
                    Awaitable[web.StreamResponse]]
 
 
@@ -67,7 +69,7 @@ def _token(request: web.Request) -> tuple[bool, str]:
     return True, header.partition(" ")[2].strip()
 
 
-def _rate_headers(forge: Forge) -> dict[str, str]:
+def _rate_headers(forge: ForgeState) -> dict[str, str]:
     rate = forge.rate_limit
     return {"RateLimit-Limit": str(rate.limit), "RateLimit-Observed": str(rate.used),
             "RateLimit-Remaining": str(rate.remaining), "RateLimit-Reset": str(rate.reset),
@@ -95,7 +97,7 @@ _GITLAB = DialectRules(
 
 
 def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def with_segments(request: web.Request, forge: Forge,
+    async def with_segments(request: web.Request, forge: ForgeState,
                             login: str | None) -> web.StreamResponse:
         return await handler(request, forge, login, _segments(request))
 
@@ -134,7 +136,7 @@ def _truthy(value: Any) -> bool:
 
 # --- shapes --------------------------------------------------------------------------------
 
-def _user_json(forge: Forge, account: Account, full: bool = False) -> Json:
+def _user_json(forge: ForgeState, account: Account, full: bool = False) -> Json:
     body: Json = {"id": account.id, "username": account.login, "name": account.name,
                   "state": "active", "locked": False,
                   "avatar_url": f"{forge.url}/uploads/-/system/user/avatar/{account.id}",
@@ -145,7 +147,7 @@ def _user_json(forge: Forge, account: Account, full: bool = False) -> Json:
     return body
 
 
-def _group_json(forge: Forge, account: Account) -> Json:
+def _group_json(forge: ForgeState, account: Account) -> Json:
     parent_path, _, path = account.login.rpartition("/")
     parent = forge.account(parent_path) if parent_path else None
     return {"id": account.id, "name": account.name.rpartition("/")[2], "path": path,
@@ -155,7 +157,7 @@ def _group_json(forge: Forge, account: Account) -> Json:
             "description": ""}
 
 
-def _namespace_json(forge: Forge, account: Account) -> Json:
+def _namespace_json(forge: ForgeState, account: Account) -> Json:
     kind = "user" if account.kind == "User" else "group"
     parent_path, _, path = account.login.rpartition("/")
     parent = forge.account(parent_path) if parent_path else None
@@ -164,7 +166,7 @@ def _namespace_json(forge: Forge, account: Account) -> Json:
             "web_url": f"{forge.url}/{'' if kind == 'user' else 'groups/'}{account.login}"}
 
 
-def project_json(forge: Forge, repo: Repository, login: str | None) -> Json:
+def project_json(forge: ForgeState, repo: Repository, login: str | None) -> Json:
     owner = forge.account(repo.owner)
     assert owner is not None
     permission = forge.permission(repo, login)
@@ -192,7 +194,7 @@ def _key_json(key: DeployKey) -> Json:
             "expires_at": None, "can_push": not key.read_only}
 
 
-def _status_json(forge: Forge, status: CommitStatus) -> Json:
+def _status_json(forge: ForgeState, status: CommitStatus) -> Json:
     author = forge.account(status.creator)
     return {"id": status.id, "sha": status.sha, "ref": status.ref or None,
             "status": status.state, "name": status.context,
@@ -205,7 +207,7 @@ def _status_json(forge: Forge, status: CommitStatus) -> Json:
             "author": _user_json(forge, author) if author else None}
 
 
-def _mr_json(forge: Forge, repo: Repository, pr: PullRequest) -> Json:
+def _mr_json(forge: ForgeState, repo: Repository, pr: PullRequest) -> Json:
     author = forge.account(pr.author)
     state = {"open": "opened", "closed": "closed", "merged": "merged"}[pr.state]
     return {"id": pr.id, "iid": pr.number, "project_id": repo.id, "title": pr.title,
@@ -222,7 +224,7 @@ def _mr_json(forge: Forge, repo: Repository, pr: PullRequest) -> Json:
             "references": {"short": f"!{pr.number}", "full": f"{repo.full_name}!{pr.number}"}}
 
 
-def _note_json(forge: Forge, comment: Comment) -> Json:
+def _note_json(forge: ForgeState, comment: Comment) -> Json:
     author = forge.account(comment.author)
     return {"id": comment.id, "body": comment.body, "type": None,
             "author": _user_json(forge, author) if author else None,
@@ -241,7 +243,7 @@ def _listing(request: web.Request, items: list[Any]) -> web.Response:
 
 # --- lookups -------------------------------------------------------------------------------
 
-def _project(forge: Forge, ident: str, login: str | None, at_least: str = "pull") -> Repository:
+def _project(forge: ForgeState, ident: str, login: str | None, at_least: str = "pull") -> Repository:
     repo = (forge.repository_by_id(int(ident)) if ident.isdigit()
             else forge.repository(ident))
     permission = forge.permission(repo, login) if repo is not None else None
@@ -256,14 +258,14 @@ def _project(forge: Forge, ident: str, login: str | None, at_least: str = "pull"
 
 # --- handlers ------------------------------------------------------------------------------
 
-async def _user(request: web.Request, forge: Forge, login: str | None,
+async def _user(request: web.Request, forge: ForgeState, login: str | None,
                 parts: list[str]) -> web.StreamResponse:
     account = forge.account(_require(login))
     assert account is not None
     return json_response(_user_json(forge, account, full=True))
 
 
-async def _users(request: web.Request, forge: Forge, login: str | None,
+async def _users(request: web.Request, forge: ForgeState, login: str | None,
                  parts: list[str]) -> web.StreamResponse:
     wanted = request.query.get("username")
     users = [a for a in forge.accounts.values() if a.kind == "User"
@@ -271,7 +273,7 @@ async def _users(request: web.Request, forge: Forge, login: str | None,
     return _listing(request, [_user_json(forge, a) for a in users])
 
 
-async def _group(request: web.Request, forge: Forge, login: str | None,
+async def _group(request: web.Request, forge: ForgeState, login: str | None,
                  parts: list[str]) -> web.StreamResponse:
     ident = "/".join(parts[1:])
     account = (next((a for a in forge.accounts.values() if str(a.id) == ident), None)
@@ -281,7 +283,7 @@ async def _group(request: web.Request, forge: Forge, login: str | None,
     return json_response(_group_json(forge, account))
 
 
-async def _create_project(request: web.Request, forge: Forge, login: str | None,
+async def _create_project(request: web.Request, forge: ForgeState, login: str | None,
                           parts: list[str]) -> web.StreamResponse:
     who = _require(login)
     body = await _body(request)
@@ -318,7 +320,7 @@ async def _create_project(request: web.Request, forge: Forge, login: str | None,
     return json_response(project_json(forge, repo, who), 201)
 
 
-async def _project_routes(request: web.Request, forge: Forge, login: str | None,
+async def _project_routes(request: web.Request, forge: ForgeState, login: str | None,
                           parts: list[str]) -> web.StreamResponse:
     """Everything below ``/projects/:id``, where the id may be an encoded path."""
     if len(parts) < 2:
@@ -353,7 +355,7 @@ async def _project_routes(request: web.Request, forge: Forge, login: str | None,
     raise ForgeError(404, "404 Not Found")
 
 
-async def _update_project(request: web.Request, forge: Forge, login: str | None,
+async def _update_project(request: web.Request, forge: ForgeState, login: str | None,
                           ident: str) -> web.StreamResponse:
     repo = _project(forge, ident, _require(login), "maintain")
     body = await _body(request)
@@ -366,7 +368,7 @@ async def _update_project(request: web.Request, forge: Forge, login: str | None,
     return json_response(project_json(forge, repo, login))
 
 
-async def _deploy_keys(request: web.Request, forge: Forge, login: str | None, ident: str,
+async def _deploy_keys(request: web.Request, forge: ForgeState, login: str | None, ident: str,
                        rest: list[str]) -> web.StreamResponse:
     repo = _project(forge, ident, _require(login), "maintain")
     if not rest and request.method == "GET":
@@ -398,7 +400,7 @@ async def _deploy_keys(request: web.Request, forge: Forge, login: str | None, id
     raise ForgeError(404, "404 Not Found")
 
 
-async def _create_status(request: web.Request, forge: Forge, login: str | None, ident: str,
+async def _create_status(request: web.Request, forge: ForgeState, login: str | None, ident: str,
                          sha: str) -> web.StreamResponse:
     repo = _project(forge, ident, _require(login), "push")
     commit = repo.commit_of(sha)
@@ -422,7 +424,7 @@ async def _create_status(request: web.Request, forge: Forge, login: str | None, 
     return json_response(_status_json(forge, status), 201)
 
 
-def _list_statuses(request: web.Request, forge: Forge, login: str | None, ident: str,
+def _list_statuses(request: web.Request, forge: ForgeState, login: str | None, ident: str,
                    sha: str) -> web.Response:
     repo = _project(forge, ident, login)
     commit = repo.commit_of(sha)
@@ -441,7 +443,7 @@ def _list_statuses(request: web.Request, forge: Forge, login: str | None, ident:
     return _listing(request, [_status_json(forge, s) for s in statuses])
 
 
-async def _merge_requests(request: web.Request, forge: Forge, login: str | None, ident: str,
+async def _merge_requests(request: web.Request, forge: ForgeState, login: str | None, ident: str,
                           rest: list[str]) -> web.StreamResponse:
     method = request.method
     if not rest and method == "GET":
@@ -493,7 +495,7 @@ async def _merge_requests(request: web.Request, forge: Forge, login: str | None,
     raise ForgeError(404, "404 Not Found")
 
 
-async def _create_mr(request: web.Request, forge: Forge, login: str | None,
+async def _create_mr(request: web.Request, forge: ForgeState, login: str | None,
                      ident: str) -> web.StreamResponse:
     repo = _project(forge, ident, _require(login), "push")
     body = await _body(request)
@@ -521,7 +523,7 @@ async def _create_mr(request: web.Request, forge: Forge, login: str | None,
     return json_response(_mr_json(forge, repo, pr), 201)
 
 
-async def _share(request: web.Request, forge: Forge, login: str | None,
+async def _share(request: web.Request, forge: ForgeState, login: str | None,
                  ident: str) -> web.StreamResponse:
     repo = _project(forge, ident, _require(login), "admin")
     body = await _body(request)
@@ -540,12 +542,12 @@ async def _share(request: web.Request, forge: Forge, login: str | None,
                          201)
 
 
-async def _not_found(request: web.Request, forge: Forge, login: str | None,
+async def _not_found(request: web.Request, forge: ForgeState, login: str | None,
                      parts: list[str]) -> web.StreamResponse:
     raise ForgeError(404, "404 Not Found")
 
 
-def register(router: web.UrlDispatcher, forge: Forge) -> None:
+def register(router: web.UrlDispatcher, forge: ForgeState) -> None:
     """Add the GitLab routes below ``/api/v4`` to the forge's application."""
     router.add_route("GET", "/api/v4/user", _endpoint(_user))
     router.add_route("GET", "/api/v4/users", _endpoint(_users))
