@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sluice.api import helm, image, kustomize, notification, source
+from sluice.api import helm, image, kustomize, notification, source, source_bucket
 from sluice.api.resource import Resource
 
 __all__ = ["ALL_KINDS", "is_flux_kind", "kind_class", "model_for", "parse"]
 
 ALL_KINDS: tuple[type[Resource], ...] = (
-    *source.KINDS,
+    # source-controller's kinds in Flux's order (CRDs, `sluice check` and install list them so).
+    source.GitRepository,
+    source.OCIRepository,
+    source.HelmRepository,
+    source.HelmChart,
+    *source_bucket.KINDS,
+    source.ExternalArtifact,
     *kustomize.KINDS,
     *helm.KINDS,
     *image.KINDS,

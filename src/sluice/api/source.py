@@ -1,7 +1,7 @@
 """The ``source.toolkit.fluxcd.io/v1`` kinds: where manifests and charts come from.
 
-GitRepository, OCIRepository, HelmRepository, HelmChart, Bucket and
-ExternalArtifact, with Flux's field names, CRD defaults (``timeout: 60s``,
+GitRepository, OCIRepository, HelmRepository, HelmChart and ExternalArtifact
+(Bucket is :mod:`sluice.api.source_bucket`'s), with Flux's field names, CRD defaults (``timeout: 60s``,
 ``provider: generic``, ``version: "*"`` ...), enums, patterns and CEL rules,
 plus the condition types and reasons source-controller reports. Defaults
 Flux applies only in code (a Git ref falling back to branch ``master``, an
@@ -88,11 +88,14 @@ INTERVAL = S("How often to check the origin for updates.")
 FETCH_TIMEOUT = S("Timeout of remote operations (fetch, clone, pull).", default="60s")
 
 
-def _columns(*specific: PrinterColumn) -> tuple[PrinterColumn, ...]:
+def source_columns(*specific: PrinterColumn) -> tuple[PrinterColumn, ...]:
+    """A source kind's printer columns: its own, then Age, Ready and Status."""
     return (*specific, AGE_COLUMN, READY_COLUMN, STATUS_COLUMN)
 
 
-def _info(kind: str, plural: str, columns: tuple[PrinterColumn, ...], *short: str) -> KindInfo:
+def source_kind_info(kind: str, plural: str, columns: tuple[PrinterColumn, ...],
+                     *short: str) -> KindInfo:
+    """The KindInfo of a ``source.toolkit.fluxcd.io/v1`` kind."""
     return KindInfo(
         group=GROUP,
         kind=kind,
@@ -228,7 +231,7 @@ class GitRepositoryStatus(SourceStatus):
 class GitRepository(Resource):
     """GitRepository is the Schema for the gitrepositories API."""
 
-    info = _info("GitRepository", "gitrepositories", _columns(URL_COLUMN), "gitrepo")
+    info = source_kind_info("GitRepository", "gitrepositories", source_columns(URL_COLUMN), "gitrepo")
 
     spec: GitRepositorySpec
     status: Annotated[GitRepositoryStatus, STATUS_WITH_GENERATION] = field(
@@ -336,7 +339,7 @@ class OCIRepositoryStatus(SourceStatus):
 class OCIRepository(Resource):
     """OCIRepository is the Schema for the ocirepositories API."""
 
-    info = _info(
+    info = source_kind_info(
         "OCIRepository",
         "ocirepositories",
         (URL_COLUMN, READY_COLUMN, STATUS_COLUMN, AGE_COLUMN),
@@ -398,7 +401,7 @@ class HelmRepositoryStatus(SourceStatus):
 class HelmRepository(Resource):
     """HelmRepository is the Schema for the helmrepositories API."""
 
-    info = _info("HelmRepository", "helmrepositories", _columns(URL_COLUMN), "helmrepo")
+    info = source_kind_info("HelmRepository", "helmrepositories", source_columns(URL_COLUMN), "helmrepo")
 
     spec: HelmRepositorySpec
     status: Annotated[HelmRepositoryStatus, STATUS_WITH_GENERATION] = field(
@@ -474,10 +477,10 @@ class HelmChartStatus(SourceStatus):
 class HelmChart(Resource):
     """HelmChart is the Schema for the helmcharts API."""
 
-    info = _info(
+    info = source_kind_info(
         "HelmChart",
         "helmcharts",
-        _columns(
+        source_columns(
             PrinterColumn("Chart", ".spec.chart"),
             PrinterColumn("Version", ".spec.version"),
             PrinterColumn("Source Kind", ".spec.sourceRef.kind"),
@@ -490,97 +493,6 @@ class HelmChart(Resource):
     status: Annotated[HelmChartStatus, STATUS_WITH_GENERATION] = field(
         default_factory=HelmChartStatus
     )
-
-
-# --------------------------------------------------------------------------
-# Bucket
-
-
-class BucketSTSSpec(Model):
-    """Security Token Service used to get temporary credentials."""
-
-    provider: Annotated[str, S("STS provider.", enum=("aws", "ldap"))]
-    endpoint: Annotated[str, S("STS endpoint address.", pattern=r"^(http|https)://.*$")]
-    secret_ref: Annotated[LocalObjectReference | None, S("Secret with LDAP credentials.")] = None
-    cert_secret_ref: Annotated[LocalObjectReference | None, CERT_SECRET_REF] = None
-
-
-class BucketSpec(Model):
-    """Desired state of a Bucket."""
-
-    schema_rules = (
-        Rule(
-            "self.provider == 'aws' || self.provider == 'generic' || !has(self.sts)",
-            "STS is only supported for the 'aws' and 'generic' providers",
-        ),
-        Rule(
-            "self.provider != 'aws' || !has(self.sts) || self.sts.provider == 'aws'",
-            "the 'aws' provider only supports the 'aws' STS provider",
-        ),
-        Rule(
-            "self.provider != 'generic' || !has(self.sts) || self.sts.provider == 'ldap'",
-            "the 'generic' provider only supports the 'ldap' STS provider",
-        ),
-        Rule(
-            "!has(self.sts) || !has(self.sts.secretRef) || self.sts.provider == 'ldap'",
-            "spec.sts.secretRef is only supported by the 'ldap' STS provider",
-        ),
-        Rule(
-            "!has(self.sts) || !has(self.sts.certSecretRef) || self.sts.provider == 'ldap'",
-            "spec.sts.certSecretRef is only supported by the 'ldap' STS provider",
-        ),
-        Rule(
-            "self.provider != 'generic' || !has(self.serviceAccountName)",
-            "serviceAccountName is not supported by the 'generic' provider",
-        ),
-        Rule(
-            "!has(self.secretRef) || !has(self.serviceAccountName)",
-            "cannot set both secretRef and serviceAccountName",
-        ),
-    )
-
-    provider: Annotated[
-        str | None,
-        S(
-            "Object storage provider.",
-            default="generic",
-            enum=("generic", "aws", "gcp", "azure"),
-        ),
-    ] = None
-    bucket_name: Annotated[str, S("Name of the bucket.")]
-    endpoint: Annotated[str, S("Object storage endpoint (host[:port]).")]
-    sts: Annotated[BucketSTSSpec | None, S("Temporary credentials service.")] = None
-    insecure: Annotated[bool | None, S("Use plain HTTP to reach the endpoint.")] = None
-    region: Annotated[str | None, S("Region of the bucket.")] = None
-    prefix: Annotated[str | None, S("Only fetch objects under this key prefix.")] = None
-    secret_ref: Annotated[
-        LocalObjectReference | None, S("Secret with 'accesskey' and 'secretkey'.")
-    ] = None
-    service_account_name: Annotated[str | None, S("ServiceAccount used for workload identity.")] = (
-        None
-    )
-    cert_secret_ref: Annotated[LocalObjectReference | None, CERT_SECRET_REF] = None
-    proxy_secret_ref: Annotated[LocalObjectReference | None, PROXY_SECRET_REF] = None
-    interval: Annotated[Duration, INTERVAL]
-    timeout: Annotated[Timeout | None, FETCH_TIMEOUT] = None
-    ignore: Annotated[str | None, IGNORE] = None
-    suspend: Annotated[bool | None, SUSPEND] = None
-
-
-class BucketStatus(SourceStatus):
-    """Observed state of a Bucket."""
-
-    url: Annotated[str | None, S("Download address of the last artifact.")] = None
-    observed_ignore: Annotated[str | None, S("The ignore rules of the last artifact.")] = None
-
-
-class Bucket(Resource):
-    """Bucket is the Schema for the buckets API."""
-
-    info = _info("Bucket", "buckets", _columns(PrinterColumn("Endpoint", ".spec.endpoint")))
-
-    spec: BucketSpec
-    status: Annotated[BucketStatus, STATUS_WITH_GENERATION] = field(default_factory=BucketStatus)
 
 
 # --------------------------------------------------------------------------
@@ -605,7 +517,7 @@ class ExternalArtifactStatus(Model):
 class ExternalArtifact(Resource):
     """ExternalArtifact is the Schema for the externalartifacts API."""
 
-    info = _info(
+    info = source_kind_info(
         "ExternalArtifact",
         "externalartifacts",
         (AGE_COLUMN, READY_COLUMN, STATUS_COLUMN, PrinterColumn("Source", ".spec.sourceRef.name")),
@@ -616,13 +528,3 @@ class ExternalArtifact(Resource):
     status: Annotated[ExternalArtifactStatus, STATUS] = field(
         default_factory=ExternalArtifactStatus
     )
-
-
-KINDS: tuple[type[Resource], ...] = (
-    GitRepository,
-    OCIRepository,
-    HelmRepository,
-    HelmChart,
-    Bucket,
-    ExternalArtifact,
-)

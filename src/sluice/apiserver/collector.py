@@ -43,8 +43,8 @@ from sluice.apiserver.namespace_lifecycle import (
     SERVICE_ACCOUNTS,
     NamespaceLifecycle,
 )
-from sluice.apiserver.registry import NAMESPACE_KEY, Cluster, DeleteOptions, WriteOptions
-from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
+from sluice.apiserver.resources import NAMESPACE_KEY, ResourceType
 from sluice.apiserver.watch import Event
 
 log = logging.getLogger("sluice.apiserver.gc")

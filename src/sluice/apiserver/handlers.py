@@ -42,7 +42,6 @@ from sluice.apiserver.errors import (
     UnsupportedMediaType,
 )
 from sluice.apiserver.offload import Offload
-from sluice.apiserver.patching import json_patch, merge_patch
 from sluice.apiserver.pod_subresources import (
     POD_SUBRESOURCES,
     component_log,
@@ -51,12 +50,12 @@ from sluice.apiserver.pod_subresources import (
 )
 from sluice.apiserver.registry import (
     APPLY_PATCH,
-    JSON_PATCH,
     Cluster,
     DeleteOptions,
     WriteOptions,
 )
 from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.scale import patch_scale, scale_of, set_scale
 from sluice.apiserver.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
@@ -315,7 +314,7 @@ class Api:
             if name and not _bool(q.get("watch")):
                 obj = c.get(rt, ns, name)
                 if sub == "scale":
-                    return json_response(_scale_of(rt, obj))
+                    return json_response(scale_of(rt, obj))
                 return self._maybe_table(request, rt, [obj], single=True)
             labels = LabelSelector.parse(q.get("labelSelector"))
             fields = FieldSelector.parse(q.get("fieldSelector"), rt.kind, rt.is_custom)
@@ -347,7 +346,7 @@ class Api:
                 raise BadRequest("the request body must be an object")
             opts = self._write_options(request)
             if sub == "scale":
-                return json_response(_set_scale(c, rt, ns, name, body, opts))
+                return json_response(set_scale(c, rt, ns, name, body, opts))
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
             obj = await self._write(request, rt, c.update, rt, ns, name, body, opts,
                                     sub if sub in ("status", "finalize") else "")
@@ -365,7 +364,7 @@ class Api:
             body = await self._body(request)
             opts = self._write_options(request)
             if sub == "scale":
-                return json_response(_patch_scale(c, rt, ns, name, ctype, body, opts))
+                return json_response(patch_scale(c, rt, ns, name, ctype, body, opts))
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
             obj = await self._write(request, rt, c.patch, rt, ns, name, ctype, body, opts,
                                     "status" if sub == "status" else "")
@@ -562,64 +561,3 @@ def _int_param(q: Any, key: str) -> int:
         return int(text)
     except ValueError:
         raise BadRequest(f'invalid value for "{key}": {text!r} is not an integer') from None
-
-
-def _patch_scale(c: Cluster, rt: ResourceType, ns: str, name: str, ctype: str, body: Any,
-                 opts: WriteOptions) -> Obj:
-    """PATCH on /scale: JSON patches apply as operations, the merge kinds as merges."""
-    scale = _scale_of(rt, c.get(rt, ns, name))
-    if ctype == JSON_PATCH:
-        patched = json_patch(scale, body)
-    elif isinstance(body, dict):
-        patched = merge_patch(scale, body)
-    else:
-        raise BadRequest("the patch for the scale subresource must be a JSON object")
-    if not isinstance(patched, dict) or not isinstance(patched.get("spec", {}), dict):
-        raise BadRequest("the patched Scale is not an object with a spec")
-    return _set_scale(c, rt, ns, name, patched, opts)
-
-
-def _scale_of(rt: ResourceType, obj: Obj) -> Obj:
-    spec_path, status_path, selector_path = rt.scale or ("", "", "")
-
-    def get(path: str) -> Any:
-        cur: Any = obj
-        for part in path.strip(".").split("."):
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        return cur
-
-    selector = get(selector_path) if selector_path else None
-    if isinstance(selector, dict):
-        selector = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
-    if selector is None and rt.group == "apps":
-        sel = (obj.get("spec") or {}).get("selector") or {}
-        selector = ",".join(f"{k}={v}" for k, v in (sel.get("matchLabels") or {}).items())
-    meta = obj["metadata"]
-    status: Obj = {"replicas": get(status_path) or 0}
-    if selector:
-        status["selector"] = selector
-    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                              "creationTimestamp") if k in meta},
-            "spec": {"replicas": get(spec_path) or 0}, "status": status}
-
-
-def _set_scale(c: Cluster, rt: ResourceType, ns: str, name: str, scale: Obj,
-               opts: WriteOptions) -> Obj:
-    obj = c.get(rt, ns, name)
-    replicas = (scale.get("spec") or {}).get("replicas")
-    if not isinstance(replicas, int) or replicas < 0:
-        from sluice.apiserver.errors import Cause, Invalid
-
-        raise Invalid("autoscaling", "Scale", name, [Cause(
-            "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
-    want_rv = (scale.get("metadata") or {}).get("resourceVersion")
-    if want_rv:
-        obj["metadata"]["resourceVersion"] = want_rv
-    cur: Any = obj
-    parts = (rt.scale or (".spec.replicas", "", ""))[0].strip(".").split(".")
-    for part in parts[:-1]:
-        cur = cur.setdefault(part, {})
-    cur[parts[-1]] = replicas
-    updated = c.update(rt, ns, name, obj, opts)
-    return _scale_of(rt, updated)

@@ -26,8 +26,8 @@ from typing import Any
 
 from sluice.apiserver.errors import ApiError
 from sluice.apiserver.objectmeta import now_rfc3339
-from sluice.apiserver.registry import NAMESPACE_KEY, Cluster, DeleteOptions, WriteOptions
-from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
+from sluice.apiserver.resources import NAMESPACE_KEY, ResourceType
 
 log = logging.getLogger("sluice.apiserver.namespaces")
 

@@ -25,18 +25,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.api.conversion import convert
-from sluice.apiserver import crd_definition, decoding, managedfields, offload, strategic, structural
-from sluice.apiserver.builtin_checks import builtin_checks, immutable_checks, keep_allocated
-from sluice.apiserver.defaults import ClusterIPAllocator, apply_builtin_defaults, default_service
+from sluice.apiserver import decoding, managedfields, offload, strategic
+from sluice.apiserver.admission import GENERATION_KINDS, admit, check_kind
+from sluice.apiserver.crd_status import established
+from sluice.apiserver.defaults import ClusterIPAllocator
 from sluice.apiserver.errors import (
     AlreadyExists,
     ApiError,
     BadRequest,
-    Cause,
     Conflict,
     Forbidden,
     Gone,
-    Invalid,
     NotFound,
     RequestEntityTooLarge,
     UnsupportedMediaType,
@@ -46,11 +45,15 @@ from sluice.apiserver.objectmeta import (
     now_rfc3339,
     random_suffix,
     strip_server_fields,
-    validate_metadata,
-    validate_name,
 )
 from sluice.apiserver.patching import json_patch, merge_patch
-from sluice.apiserver.resources import Catalogue, ResourceType, types_from_crd
+from sluice.apiserver.resources import (
+    CRD_KEY,
+    NAMESPACE_KEY,
+    Catalogue,
+    ResourceType,
+    types_from_crd,
+)
 from sluice.apiserver.selectors import FieldSelector, LabelSelector
 from sluice.apiserver.storage import Storage
 from sluice.apiserver.watch import Event, EventLog
@@ -59,9 +62,6 @@ Obj = dict[str, Any]
 
 # etcd refuses values over 1.5 MiB; the API server reports it before storing anything.
 MAX_OBJECT_BYTES = 1_572_864
-
-CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
-NAMESPACE_KEY = ("", "namespaces")
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -231,7 +231,7 @@ class Cluster:
     # ------------------------------------------------------------------ create
     def create(self, rt: ResourceType, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
         obj = copy.deepcopy(body)
-        self._check_kind(rt, obj)
+        check_kind(rt, obj)
         meta = _meta(obj)
         strip_server_fields(meta)
         if rt.namespaced:
@@ -249,11 +249,11 @@ class Cluster:
             raise AlreadyExists(rt.group, rt.plural, name)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
-        if rt.is_custom or rt.kind in _GENERATION_KINDS:
+        if rt.is_custom or rt.kind in GENERATION_KINDS:
             meta["generation"] = 1
         if rt.status and rt.is_custom:
             obj.pop("status", None)
-        obj = self._admit(rt, None, obj, opts, subresource="")
+        obj = self._admit(rt, None, obj, opts, "")
         meta = obj["metadata"]
         if opts.manager or not meta.get("managedFields"):
             fields = managedfields.record_update(
@@ -269,7 +269,7 @@ class Cluster:
         ns = namespace if rt.namespaced else ""
         old = self.storage.get(rt.storage_key, ns, name)
         obj = copy.deepcopy(body)
-        self._check_kind(rt, obj)
+        check_kind(rt, obj)
         meta = _meta(obj)
         if meta.get("name") and meta["name"] != name:
             raise BadRequest(f"the name of the object ({meta['name']}) does not match the name "
@@ -377,7 +377,7 @@ class Cluster:
             raise BadRequest("error decoding YAML: the applied configuration is not an object")
         if not opts.manager:
             raise BadRequest("PATCH, fieldManager: Required value: is required for apply patch")
-        self._check_kind(rt, config, strict=True)
+        check_kind(rt, config, strict=True)
         cmeta = _meta(config)
         if cmeta.get("name") and cmeta["name"] != name:
             raise BadRequest(f"the name of the object ({cmeta['name']}) does not match the name "
@@ -505,96 +505,10 @@ class Cluster:
         return {"kind": rt.list_kind, "apiVersion": rt.api_version,
                 "metadata": {"resourceVersion": str(self.storage.revision)}, "items": deleted}
 
-    # ------------------------------------------------------------- admission
-    def _check_kind(self, rt: ResourceType, obj: Obj, strict: bool = False) -> None:
-        kind = obj.get("kind")
-        api_version = obj.get("apiVersion")
-        if strict and (not kind or not api_version):
-            raise BadRequest("Object 'Kind' is missing in '" + json.dumps(obj)[:200] + "'")
-        if kind and kind != rt.kind:
-            raise BadRequest(f"the kind of the provided object ({kind}) does not match the "
-                             f"resource ({rt.kind})")
-        if api_version and api_version != rt.api_version:
-            group = api_version.rpartition("/")[0] if "/" in api_version else ""
-            if group != rt.group:
-                raise BadRequest(f"the API version in the data ({api_version}) does not match "
-                                 f"the expected API version ({rt.api_version})")
-
     def _admit(self, rt: ResourceType, old: Obj | None, obj: Obj, opts: WriteOptions,
                subresource: str) -> Obj:
-        """Default, prune, validate: what turns a request body into a storable object."""
-        obj["apiVersion"] = rt.api_version
-        obj["kind"] = rt.kind
-        meta = obj["metadata"]
-        causes = validate_name(rt.group, rt.kind, meta.get("name", "")) if old is None else []
-        causes += validate_metadata(meta)
-        if rt.is_custom:
-            schema = self.schema(rt)
-            if schema:
-                unknown = structural.prune(obj, schema)
-                if unknown and opts.field_validation == "Strict":
-                    raise _unknown_fields(unknown)
-                structural.apply_defaults(obj, schema)
-                causes += structural.validate(obj, schema)
-        else:
-            schema = self.schema(rt)
-            if schema:
-                # Built-in kinds decode into fixed types: unknown fields vanish, or are
-                # refused under strict field validation.
-                unknown = structural.prune(obj, schema)
-                if unknown and opts.field_validation == "Strict":
-                    raise _unknown_fields(unknown)
-                # A value of the wrong type cannot be decoded into the Go struct: 400, as
-                # kube-apiserver answers before any validation runs.
-                wrong = [c for c in structural.validate(obj, schema)
-                         if c.reason == "FieldValueTypeInvalid"]
-                if wrong:
-                    raise BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled '
-                                     f"as a {rt.kind}: {wrong[0].field}: {wrong[0].message}")
-            if old is not None and rt.storage_key == ("", "services"):
-                keep_allocated(old, obj)
-            try:
-                apply_builtin_defaults(rt.group, rt.kind, obj)
-                if rt.storage_key == ("", "services"):
-                    default_service(obj, self._allocate_ip)
-                causes += builtin_checks(rt, obj)
-            except (AttributeError, TypeError, KeyError, ValueError) as exc:
-                # A field of the wrong shape (a string where an object belongs, ...): the
-                # API server fails to decode such a body into its Go type and answers 400.
-                raise BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
-                                 f"{rt.kind}: {type(exc).__name__}: {exc}") from None
-        if rt.storage_key == CRD_KEY:
-            causes += crd_definition.validate_crd_definition(obj)
-        if causes:
-            raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
-        if old is not None:
-            if old["metadata"].get("deletionTimestamp"):
-                added = sorted(set(meta.get("finalizers") or []) -
-                               set(old["metadata"].get("finalizers") or []))
-                if added:
-                    raise Invalid(rt.group, rt.kind, meta.get("name", ""), [Cause(
-                        "metadata.finalizers", "Forbidden: no new finalizers can be added if "
-                        f"the object is being deleted, found new finalizers {json.dumps(added)}",
-                        "FieldValueForbidden")])
-            if not rt.is_custom and subresource != "status":
-                causes = immutable_checks(rt, old, obj)
-                if causes:
-                    raise Invalid(rt.group, rt.kind, meta.get("name", ""), causes)
-            self._bump_generation(rt, old, obj)
-        return obj
-
-    def _bump_generation(self, rt: ResourceType, old: Obj, new: Obj) -> None:
-        if "generation" not in old["metadata"]:
-            return
-        ignore = {"metadata", "apiVersion", "kind"}
-        if rt.status:
-            ignore.add("status")
-        before = {k: v for k, v in old.items() if k not in ignore}
-        after = {k: v for k, v in new.items() if k not in ignore}
-        gen = int(old["metadata"]["generation"])
-        if before != after:
-            gen += 1
-        new["metadata"]["generation"] = gen
+        return admit(rt, old, obj, schema=self.schema(rt), subresource=subresource,
+                     field_validation=opts.field_validation, allocate_ip=self._allocate_ip)
 
     def _allocate_ip(self) -> str:
         used = {s.get("spec", {}).get("clusterIP", "") for s in
@@ -663,48 +577,19 @@ class Cluster:
 
     # ------------------------------------------------------------------- CRDs
     def _register_crd(self, crd: Obj) -> None:
-        name = crd["metadata"]["name"]
-        self.catalogue.remove_crd(name)
+        self.catalogue.remove_crd(crd["metadata"]["name"])
         if crd["metadata"].get("deletionTimestamp"):
             return
         for rt in types_from_crd(crd):
             self.catalogue.add(rt)
-        status = crd.get("status") or {}
-        conds = {c.get("type") for c in status.get("conditions") or []
-                 if c.get("status") == "True"}
-        if {"Established", "NamesAccepted"} <= conds:
-            return
-        # The real API server establishes a CRD asynchronously; ours is ready at once,
-        # so the condition is written in the same turn of the event loop.
-        now = now_rfc3339()
-        new = copy.deepcopy(crd)
-        names = new["spec"]["names"]
-        new["status"] = {
-            "acceptedNames": {k: names[k] for k in
-                              ("kind", "listKind", "plural", "singular", "shortNames",
-                               "categories") if k in names},
-            "conditions": [
-                {"type": "NamesAccepted", "status": "True", "lastTransitionTime": now,
-                 "reason": "NoConflicts", "message": "no conflicts found"},
-                {"type": "Established", "status": "True", "lastTransitionTime": now,
-                 "reason": "InitialNamesAccepted", "message": "the initial names have been "
-                 "accepted"},
-            ],
-            "storedVersions": [v["name"] for v in new["spec"].get("versions", [])
-                               if v.get("storage")],
-        }
-        self.storage.put(CRD_KEY, new)
-        self.events.publish(Event("MODIFIED", CRD_KEY, "", new, crd,
-                                  int(new["metadata"]["resourceVersion"])))
+        new = established(crd)
+        if new is not None:
+            self.storage.put(CRD_KEY, new)
+            self.events.publish(Event("MODIFIED", CRD_KEY, "", new, crd,
+                                      int(new["metadata"]["resourceVersion"])))
 
     def _unregister_crd(self, crd: Obj) -> None:
         self.catalogue.remove_crd(crd["metadata"]["name"])
-
-
-def _unknown_fields(paths: list[str]) -> ApiError:
-    """Strict field validation's refusal, worded as kube-apiserver words it."""
-    texts = [f'unknown field "{p}"' for p in paths]
-    return BadRequest(texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]")
 
 
 # Kinds whose PUT creates a missing object, as their kube-apiserver strategies allow.
@@ -712,12 +597,6 @@ _CREATE_ON_UPDATE_KINDS = {("", "Endpoints"), ("", "Event"), ("", "LimitRange"),
                            ("events.k8s.io", "Event"), ("coordination.k8s.io", "Lease"),
                            *(("rbac.authorization.k8s.io", k) for k in
                              ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"))}
-
-
-# Built-in kinds whose spec changes move metadata.generation (others never carry one).
-_GENERATION_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
-                     "CustomResourceDefinition", "Ingress", "NetworkPolicy", "PodDisruptionBudget",
-                     "HorizontalPodAutoscaler", "IngressClass", "Pod"}
 
 
 def _same(old: Obj, new: Obj) -> bool:

@@ -35,8 +35,8 @@ from sluice.apiserver.handlers import Api
 from sluice.apiserver.kubeconfig import ensure_token, write_kubeconfig
 from sluice.apiserver.listener import HEADER_TIMEOUT, Listener
 from sluice.apiserver.pod_subresources import COMPONENT_LOG
-from sluice.apiserver.registry import CRD_KEY, Cluster, WriteOptions
-from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.registry import Cluster, WriteOptions
+from sluice.apiserver.resources import CRD_KEY, ResourceType
 from sluice.apiserver.storage import Storage
 from sluice.apiserver.tls import ensure_certificates
 from sluice.apiserver.workloads import WorkloadSimulator

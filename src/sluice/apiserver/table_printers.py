@@ -10,201 +10,38 @@ reads as it does against a real one. Columns of priority 1 appear only with
 ``-o wide``. :mod:`sluice.apiserver.tables` builds the Table responses
 around them.
 
-Ages use :func:`human_duration`, the same rounding as Kubernetes
-(``duration.HumanDuration``).
+The building blocks (`Column`, `Printer`, ages as Kubernetes rounds them,
+the readers the row functions share) are in :mod:`sluice.apiserver.table_cells`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = [
-    "BUILTIN_PRINTERS",
-    "DEFAULT_PRINTER",
-    "Column",
-    "Printer",
-    "human_duration",
-    "parse_timestamp",
-]
+from sluice.apiserver.table_cells import (
+    NONE,
+    Column,
+    Printer,
+    age,
+    as_dict,
+    as_int,
+    as_list,
+    containers_and_images,
+    dig,
+    has_condition,
+    human_duration,
+    labels_text,
+    load_balancer_text,
+    name_of,
+    parse_timestamp,
+    selector_text,
+    since,
+)
+
+__all__ = ["BUILTIN_PRINTERS", "DEFAULT_PRINTER"]
 
 Obj = dict[str, Any]
-
-
-def human_duration(seconds: float) -> str:
-    """A duration as Kubernetes prints ages: ``45s``, ``3m10s``, ``5h``, ``2d3h``, ``3y``.
-
-    The precision falls as the duration grows, as with ``kubectl get``. Up to
-    a second of clock skew into the future reads ``0s``; more reads
-    ``<invalid>``.
-    """
-    whole = int(seconds)  # truncated toward zero, like Go's int(d.Seconds())
-    if whole < -1:
-        return "<invalid>"
-    if whole < 0:
-        return "0s"
-    if whole < 120:
-        return f"{whole}s"
-    minutes = whole // 60
-    if minutes < 10:
-        rest = whole % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = whole // 3600
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d{rest}h" if rest else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        rest = (hours // 24) % 365
-        years = hours // 24 // 365
-        return f"{years}y{rest}d" if rest else f"{years}y"
-    return f"{hours // 24 // 365}y"
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp as an aware datetime, or None when it is not one."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    if "." in text:
-        # Python accepts at most six fractional digits; Kubernetes writes up to nine.
-        head, _, tail = text.partition(".")
-        digits = ""
-        while tail and tail[0].isdigit():
-            digits, tail = digits + tail[0], tail[1:]
-        text = f"{head}.{(digits + '000000')[:6]}{tail}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Column:
-    """One ``columnDefinitions`` entry of a Table."""
-
-    name: str
-    type: str = "string"
-    format: str = ""
-    description: str = ""
-    priority: int = 0
-
-    def definition(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "format": self.format,
-                "description": self.description, "priority": self.priority}
-
-
-@dataclass(frozen=True)
-class Printer:
-    """The columns of one kind and the function computing a row's cells."""
-
-    columns: list[Column]
-    cells: Callable[[Obj, datetime], list[Any]]
-
-    def bind(self, now: datetime) -> Callable[[Obj], list[Any]]:
-        return lambda obj: self.cells(obj, now)
-
-
-# ------------------------------------------------------------------ helpers
-
-NONE = "<none>"
-
-
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _name(obj: Obj) -> str:
-    return str(_get(obj, "metadata", "name") or "")
-
-
-def _since(value: Any, now: datetime) -> str:
-    stamp = parse_timestamp(value)
-    if stamp is None:
-        return "<unknown>"
-    return human_duration((now - stamp).total_seconds())
-
-
-def _age(obj: Obj, now: datetime) -> str:
-    return _since(_get(obj, "metadata", "creationTimestamp"), now)
-
-
-def _labels_text(labels: Any) -> str:
-    """A label map as ``a=b,c=d`` (sorted), or ``<none>``."""
-    pairs = _dict(labels)
-    if not pairs:
-        return NONE
-    return ",".join(f"{k}={pairs[k]}" for k in sorted(pairs))
-
-
-def _selector_text(selector: Any) -> str:
-    """A LabelSelector as kubectl writes it: ``app=web,tier in (a,b),!legacy``."""
-    sel = _dict(selector)
-    parts: list[tuple[str, str]] = []
-    for key, value in _dict(sel.get("matchLabels")).items():
-        parts.append((key, f"{key}={value}"))
-    for expr in _list(sel.get("matchExpressions")):
-        key = str(_get(expr, "key") or "")
-        values = ",".join(sorted(str(v) for v in _list(_get(expr, "values"))))
-        op = _get(expr, "operator")
-        if op == "In":
-            parts.append((key, f"{key} in ({values})"))
-        elif op == "NotIn":
-            parts.append((key, f"{key} notin ({values})"))
-        elif op == "Exists":
-            parts.append((key, key))
-        elif op == "DoesNotExist":
-            parts.append((key, f"!{key}"))
-    if not parts:
-        return NONE
-    return ",".join(text for _, text in sorted(parts, key=lambda p: p[0]))
-
-
-def _containers(pod_spec: Any) -> tuple[str, str]:
-    """Container names and images of a pod spec, comma-joined (the wide columns)."""
-    containers = [c for c in _list(_get(pod_spec, "containers")) if isinstance(c, dict)]
-    return (",".join(str(c.get("name", "")) for c in containers),
-            ",".join(str(c.get("image", "")) for c in containers))
-
-
-def _has_condition(obj: Obj, ctype: str) -> bool:
-    return any(_get(c, "type") == ctype and _get(c, "status") == "True"
-               for c in _list(_get(obj, "status", "conditions")))
-
-
-def _load_balancer_text(status: Any) -> str:
-    ingress = _list(_get(status, "loadBalancer", "ingress"))
-    addresses = [str(i.get("ip") or i.get("hostname") or "") for i in ingress if isinstance(i, dict)]
-    return ",".join(a for a in addresses if a)
 
 
 _NAME = Column("Name", "string", "name", "Name of the object, unique within its namespace (or in the cluster).")
@@ -218,31 +55,31 @@ _SELECTOR = Column("Selector", "string", "", "Label selector of the pods this ob
 
 
 def _namespace(obj: Obj, now: datetime) -> list[Any]:
-    return [_name(obj), _get(obj, "status", "phase") or "", _age(obj, now)]
+    return [name_of(obj), dig(obj, "status", "phase") or "", age(obj, now)]
 
 
 def _config_map(obj: Obj, now: datetime) -> list[Any]:
-    count = len(_dict(obj.get("data"))) + len(_dict(obj.get("binaryData")))
-    return [_name(obj), count, _age(obj, now)]
+    count = len(as_dict(obj.get("data"))) + len(as_dict(obj.get("binaryData")))
+    return [name_of(obj), count, age(obj, now)]
 
 
 def _secret(obj: Obj, now: datetime) -> list[Any]:
-    keys = set(_dict(obj.get("data"))) | set(_dict(obj.get("stringData")))
-    return [_name(obj), obj.get("type") or "Opaque", len(keys), _age(obj, now)]
+    keys = set(as_dict(obj.get("data"))) | set(as_dict(obj.get("stringData")))
+    return [name_of(obj), obj.get("type") or "Opaque", len(keys), age(obj, now)]
 
 
 def _service_account(obj: Obj, now: datetime) -> list[Any]:
-    return [_name(obj), len(_list(obj.get("secrets"))), _age(obj, now)]
+    return [name_of(obj), len(as_list(obj.get("secrets"))), age(obj, now)]
 
 
 def _service_external_ip(obj: Obj) -> str:
-    spec = _dict(obj.get("spec"))
-    external = [str(ip) for ip in _list(spec.get("externalIPs"))]
+    spec = as_dict(obj.get("spec"))
+    external = [str(ip) for ip in as_list(spec.get("externalIPs"))]
     stype = spec.get("type") or "ClusterIP"
     if stype in ("ClusterIP", "NodePort"):
         return ",".join(external) if external else NONE
     if stype == "LoadBalancer":
-        balancer = _load_balancer_text(obj.get("status"))
+        balancer = load_balancer_text(obj.get("status"))
         merged = ([balancer] if balancer else []) + external
         return ",".join(merged) if merged else "<pending>"
     if stype == "ExternalName":
@@ -252,28 +89,28 @@ def _service_external_ip(obj: Obj) -> str:
 
 def _service_ports(spec: Obj) -> str:
     ports: list[str] = []
-    for p in _list(spec.get("ports")):
-        protocol = _get(p, "protocol") or "TCP"
-        node_port = _int(_get(p, "nodePort"))
-        port = _int(_get(p, "port"))
+    for p in as_list(spec.get("ports")):
+        protocol = dig(p, "protocol") or "TCP"
+        node_port = as_int(dig(p, "nodePort"))
+        port = as_int(dig(p, "port"))
         ports.append(f"{port}:{node_port}/{protocol}" if node_port > 0 else f"{port}/{protocol}")
     return ",".join(ports) if ports else NONE
 
 
 def _service(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    return [_name(obj), spec.get("type") or "ClusterIP", spec.get("clusterIP") or NONE,
-            _service_external_ip(obj), _service_ports(spec), _age(obj, now),
-            _labels_text(spec.get("selector"))]
+    spec = as_dict(obj.get("spec"))
+    return [name_of(obj), spec.get("type") or "ClusterIP", spec.get("clusterIP") or NONE,
+            _service_external_ip(obj), _service_ports(spec), age(obj, now),
+            labels_text(spec.get("selector"))]
 
 
 def _pod_status(obj: Obj) -> tuple[str, int, int, str | None]:
     """(STATUS, ready containers, restarts, last restart time) as kubectl derives them."""
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
     reason = str(status.get("reason") or status.get("phase") or "")
-    for cond in _list(status.get("conditions")):
-        if _get(cond, "type") == "PodScheduled" and _get(cond, "reason") == "SchedulingGated":
+    for cond in as_list(status.get("conditions")):
+        if dig(cond, "type") == "PodScheduled" and dig(cond, "reason") == "SchedulingGated":
             reason = "SchedulingGated"
     restarts = 0
     ready = 0
@@ -281,30 +118,30 @@ def _pod_status(obj: Obj) -> tuple[str, int, int, str | None]:
 
     def note_restart(container: Any) -> None:
         nonlocal last_restart
-        finished = _get(container, "lastState", "terminated", "finishedAt")
+        finished = dig(container, "lastState", "terminated", "finishedAt")
         if isinstance(finished, str) and (last_restart is None or finished > last_restart):
             last_restart = finished
 
-    init_specs = _list(spec.get("initContainers"))
+    init_specs = as_list(spec.get("initContainers"))
     initializing = False
-    for i, ic in enumerate(_list(status.get("initContainerStatuses"))):
-        restarts += _int(_get(ic, "restartCount"))
+    for i, ic in enumerate(as_list(status.get("initContainerStatuses"))):
+        restarts += as_int(dig(ic, "restartCount"))
         note_restart(ic)
-        terminated = _get(ic, "state", "terminated")
-        waiting = _get(ic, "state", "waiting")
-        sidecar = any(_get(s, "name") == _get(ic, "name") and _get(s, "restartPolicy") == "Always"
+        terminated = dig(ic, "state", "terminated")
+        waiting = dig(ic, "state", "waiting")
+        sidecar = any(dig(s, "name") == dig(ic, "name") and dig(s, "restartPolicy") == "Always"
                       for s in init_specs)
-        if isinstance(terminated, dict) and _int(terminated.get("exitCode")) == 0:
+        if isinstance(terminated, dict) and as_int(terminated.get("exitCode")) == 0:
             continue
-        if sidecar and _get(ic, "started") is True:
+        if sidecar and dig(ic, "started") is True:
             continue
         if isinstance(terminated, dict):
             if terminated.get("reason"):
                 reason = f"Init:{terminated['reason']}"
-            elif _int(terminated.get("signal")):
-                reason = f"Init:Signal:{_int(terminated.get('signal'))}"
+            elif as_int(terminated.get("signal")):
+                reason = f"Init:Signal:{as_int(terminated.get('signal'))}"
             else:
-                reason = f"Init:ExitCode:{_int(terminated.get('exitCode'))}"
+                reason = f"Init:ExitCode:{as_int(terminated.get('exitCode'))}"
         elif isinstance(waiting, dict) and waiting.get("reason") and waiting["reason"] != "PodInitializing":
             reason = f"Init:{waiting['reason']}"
         else:
@@ -312,29 +149,29 @@ def _pod_status(obj: Obj) -> tuple[str, int, int, str | None]:
         initializing = True
         break
 
-    if not initializing or _has_condition(obj, "Initialized"):
+    if not initializing or has_condition(obj, "Initialized"):
         restarts = 0
         running = False
-        for cs in reversed(_list(status.get("containerStatuses"))):
-            restarts += _int(_get(cs, "restartCount"))
+        for cs in reversed(as_list(status.get("containerStatuses"))):
+            restarts += as_int(dig(cs, "restartCount"))
             note_restart(cs)
-            waiting = _get(cs, "state", "waiting")
-            terminated = _get(cs, "state", "terminated")
+            waiting = dig(cs, "state", "waiting")
+            terminated = dig(cs, "state", "terminated")
             if isinstance(waiting, dict) and waiting.get("reason"):
                 reason = str(waiting["reason"])
             elif isinstance(terminated, dict) and terminated.get("reason"):
                 reason = str(terminated["reason"])
             elif isinstance(terminated, dict):
-                signal = _int(terminated.get("signal"))
-                reason = f"Signal:{signal}" if signal else f"ExitCode:{_int(terminated.get('exitCode'))}"
-            elif _get(cs, "ready") is True and isinstance(_get(cs, "state", "running"), dict):
+                signal = as_int(terminated.get("signal"))
+                reason = f"Signal:{signal}" if signal else f"ExitCode:{as_int(terminated.get('exitCode'))}"
+            elif dig(cs, "ready") is True and isinstance(dig(cs, "state", "running"), dict):
                 running = True
                 ready += 1
         # A pod whose last container completed but others still run is Running.
         if reason == "Completed" and running:
-            reason = "Running" if _has_condition(obj, "Ready") else "NotReady"
+            reason = "Running" if has_condition(obj, "Ready") else "NotReady"
 
-    if _get(obj, "metadata", "deletionTimestamp"):
+    if dig(obj, "metadata", "deletionTimestamp"):
         if status.get("reason") == "NodeLost":
             reason = "Unknown"
         elif status.get("phase") not in ("Succeeded", "Failed"):
@@ -343,140 +180,140 @@ def _pod_status(obj: Obj) -> tuple[str, int, int, str | None]:
 
 
 def _pod(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
     reason, ready, restarts, last_restart = _pod_status(obj)
-    total = len(_list(spec.get("containers")))
+    total = len(as_list(spec.get("containers")))
     restarts_text = str(restarts)
     if restarts and last_restart:
-        restarts_text = f"{restarts} ({_since(last_restart, now)} ago)"
-    pod_ips = _list(status.get("podIPs"))
-    ip = _get(pod_ips[0], "ip") if pod_ips else status.get("podIP")
-    gates = _list(spec.get("readinessGates"))
+        restarts_text = f"{restarts} ({since(last_restart, now)} ago)"
+    pod_ips = as_list(status.get("podIPs"))
+    ip = dig(pod_ips[0], "ip") if pod_ips else status.get("podIP")
+    gates = as_list(spec.get("readinessGates"))
     gates_text = NONE
     if gates:
-        wanted = {_get(g, "conditionType") for g in gates}
-        met = sum(1 for c in _list(status.get("conditions"))
-                  if _get(c, "type") in wanted and _get(c, "status") == "True")
+        wanted = {dig(g, "conditionType") for g in gates}
+        met = sum(1 for c in as_list(status.get("conditions"))
+                  if dig(c, "type") in wanted and dig(c, "status") == "True")
         gates_text = f"{met}/{len(gates)}"
-    return [_name(obj), f"{ready}/{total}", reason, restarts_text, _age(obj, now),
+    return [name_of(obj), f"{ready}/{total}", reason, restarts_text, age(obj, now),
             ip or NONE, spec.get("nodeName") or NONE, status.get("nominatedNodeName") or NONE,
             gates_text]
 
 
 def _pvc(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
     phase = status.get("phase") or ""
-    if _get(obj, "metadata", "deletionTimestamp"):
+    if dig(obj, "metadata", "deletionTimestamp"):
         phase = "Terminating"
     capacity = modes = ""
     if spec.get("volumeName"):
         short = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
                  "ReadWriteOncePod": "RWOP"}
-        modes = ",".join(short.get(str(m), str(m)) for m in _list(status.get("accessModes")))
-        capacity = str(_get(status, "capacity", "storage") or "")
+        modes = ",".join(short.get(str(m), str(m)) for m in as_list(status.get("accessModes")))
+        capacity = str(dig(status, "capacity", "storage") or "")
     storage_class = spec.get("storageClassName")
     if storage_class is None:
-        storage_class = _get(obj, "metadata", "annotations",
+        storage_class = dig(obj, "metadata", "annotations",
                              "volume.beta.kubernetes.io/storage-class") or ""
     attributes_class = spec.get("volumeAttributesClassName")
-    return [_name(obj), phase, spec.get("volumeName") or "", capacity, modes, storage_class,
-            "<unset>" if attributes_class is None else attributes_class, _age(obj, now),
+    return [name_of(obj), phase, spec.get("volumeName") or "", capacity, modes, storage_class,
+            "<unset>" if attributes_class is None else attributes_class, age(obj, now),
             spec.get("volumeMode") or "<unset>"]
 
 
 def _event_source(obj: Obj) -> str:
-    component = (_get(obj, "source", "component") or _get(obj, "deprecatedSource", "component")
+    component = (dig(obj, "source", "component") or dig(obj, "deprecatedSource", "component")
                  or obj.get("reportingController") or "")
-    host = (_get(obj, "source", "host") or _get(obj, "deprecatedSource", "host")
+    host = (dig(obj, "source", "host") or dig(obj, "deprecatedSource", "host")
             or obj.get("reportingInstance") or "")
     return f"{component}, {host}" if host else str(component)
 
 
 def _event(obj: Obj, now: datetime) -> list[Any]:
     # core/v1 Events and events.k8s.io/v1 Events name the same facts differently.
-    involved = _dict(obj.get("involvedObject") or obj.get("regarding"))
+    involved = as_dict(obj.get("involvedObject") or obj.get("regarding"))
     first_stamp = obj.get("firstTimestamp") or obj.get("deprecatedFirstTimestamp")
-    first = _since(first_stamp, now) if first_stamp else _since(obj.get("eventTime"), now)
+    first = since(first_stamp, now) if first_stamp else since(obj.get("eventTime"), now)
     last_stamp = obj.get("lastTimestamp") or obj.get("deprecatedLastTimestamp")
-    last = _since(last_stamp, now) if last_stamp else first
-    series = _dict(obj.get("series"))
-    count = _int(obj.get("count") or obj.get("deprecatedCount"))
+    last = since(last_stamp, now) if last_stamp else first
+    series = as_dict(obj.get("series"))
+    count = as_int(obj.get("count") or obj.get("deprecatedCount"))
     if series:
-        last = _since(series.get("lastObservedTime"), now)
-        count = _int(series.get("count"))
+        last = since(series.get("lastObservedTime"), now)
+        count = as_int(series.get("count"))
     elif count == 0:
         count = 1
     kind = str(involved.get("kind") or "").lower()
     target = f"{kind}/{involved['name']}" if involved.get("name") else kind
     message = str(obj.get("message") or obj.get("note") or "").strip()
     return [last, obj.get("type") or "", obj.get("reason") or "", target,
-            involved.get("fieldPath") or "", _event_source(obj), message, first, count, _name(obj)]
+            involved.get("fieldPath") or "", _event_source(obj), message, first, count, name_of(obj)]
 
 
 # ------------------------------------------------------------------ workloads
 
 
 def _deployment(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
-    desired = _int(spec.get("replicas")) if "replicas" in spec else 1
-    names, images = _containers(_get(spec, "template", "spec"))
-    return [_name(obj), f"{_int(status.get('readyReplicas'))}/{desired}",
-            _int(status.get("updatedReplicas")), _int(status.get("availableReplicas")),
-            _age(obj, now), names, images, _selector_text(spec.get("selector"))]
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
+    desired = as_int(spec.get("replicas")) if "replicas" in spec else 1
+    names, images = containers_and_images(dig(spec, "template", "spec"))
+    return [name_of(obj), f"{as_int(status.get('readyReplicas'))}/{desired}",
+            as_int(status.get("updatedReplicas")), as_int(status.get("availableReplicas")),
+            age(obj, now), names, images, selector_text(spec.get("selector"))]
 
 
 def _replica_set(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
-    desired = _int(spec.get("replicas")) if "replicas" in spec else 1
-    names, images = _containers(_get(spec, "template", "spec"))
-    return [_name(obj), desired, _int(status.get("replicas")), _int(status.get("readyReplicas")),
-            _age(obj, now), names, images, _selector_text(spec.get("selector"))]
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
+    desired = as_int(spec.get("replicas")) if "replicas" in spec else 1
+    names, images = containers_and_images(dig(spec, "template", "spec"))
+    return [name_of(obj), desired, as_int(status.get("replicas")), as_int(status.get("readyReplicas")),
+            age(obj, now), names, images, selector_text(spec.get("selector"))]
 
 
 def _stateful_set(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    desired = _int(spec.get("replicas")) if "replicas" in spec else 1
-    names, images = _containers(_get(spec, "template", "spec"))
-    return [_name(obj), f"{_int(_get(obj, 'status', 'readyReplicas'))}/{desired}",
-            _age(obj, now), names, images]
+    spec = as_dict(obj.get("spec"))
+    desired = as_int(spec.get("replicas")) if "replicas" in spec else 1
+    names, images = containers_and_images(dig(spec, "template", "spec"))
+    return [name_of(obj), f"{as_int(dig(obj, 'status', 'readyReplicas'))}/{desired}",
+            age(obj, now), names, images]
 
 
 def _daemon_set(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
-    names, images = _containers(_get(spec, "template", "spec"))
-    return [_name(obj), _int(status.get("desiredNumberScheduled")),
-            _int(status.get("currentNumberScheduled")), _int(status.get("numberReady")),
-            _int(status.get("updatedNumberScheduled")), _int(status.get("numberAvailable")),
-            _labels_text(_get(spec, "template", "spec", "nodeSelector")), _age(obj, now),
-            names, images, _selector_text(spec.get("selector"))]
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
+    names, images = containers_and_images(dig(spec, "template", "spec"))
+    return [name_of(obj), as_int(status.get("desiredNumberScheduled")),
+            as_int(status.get("currentNumberScheduled")), as_int(status.get("numberReady")),
+            as_int(status.get("updatedNumberScheduled")), as_int(status.get("numberAvailable")),
+            labels_text(dig(spec, "template", "spec", "nodeSelector")), age(obj, now),
+            names, images, selector_text(spec.get("selector"))]
 
 
 def _job_status(obj: Obj) -> str:
-    if _has_condition(obj, "Complete"):
+    if has_condition(obj, "Complete"):
         return "Complete"
-    if _has_condition(obj, "Failed"):
+    if has_condition(obj, "Failed"):
         return "Failed"
-    if _get(obj, "metadata", "deletionTimestamp"):
+    if dig(obj, "metadata", "deletionTimestamp"):
         return "Terminating"
     for ctype in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
-        if _has_condition(obj, ctype):
+        if has_condition(obj, ctype):
             return ctype
     return "Running"
 
 
 def _job(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
-    succeeded = _int(status.get("succeeded"))
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
+    succeeded = as_int(status.get("succeeded"))
     if spec.get("completions") is not None:
-        completions = f"{succeeded}/{_int(spec.get('completions'))}"
-    elif _int(spec.get("parallelism")) > 1:
-        completions = f"{succeeded}/1 of {_int(spec.get('parallelism'))}"
+        completions = f"{succeeded}/{as_int(spec.get('completions'))}"
+    elif as_int(spec.get("parallelism")) > 1:
+        completions = f"{succeeded}/1 of {as_int(spec.get('parallelism'))}"
     else:
         completions = f"{succeeded}/1"
     start = parse_timestamp(status.get("startTime"))
@@ -484,23 +321,23 @@ def _job(obj: Obj, now: datetime) -> list[Any]:
     duration = ""
     if start is not None:
         duration = human_duration(((end or now) - start).total_seconds())
-    names, images = _containers(_get(spec, "template", "spec"))
-    return [_name(obj), _job_status(obj), completions, duration, _age(obj, now),
-            names, images, _selector_text(spec.get("selector"))]
+    names, images = containers_and_images(dig(spec, "template", "spec"))
+    return [name_of(obj), _job_status(obj), completions, duration, age(obj, now),
+            names, images, selector_text(spec.get("selector"))]
 
 
 def _cron_job(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
+    spec = as_dict(obj.get("spec"))
+    status = as_dict(obj.get("status"))
     suspend = spec.get("suspend")
     last = status.get("lastScheduleTime")
-    job_spec = _get(spec, "jobTemplate", "spec")
-    names, images = _containers(_get(job_spec, "template", "spec"))
-    return [_name(obj), spec.get("schedule") or "", spec.get("timeZone") or NONE,
+    job_spec = dig(spec, "jobTemplate", "spec")
+    names, images = containers_and_images(dig(job_spec, "template", "spec"))
+    return [name_of(obj), spec.get("schedule") or "", spec.get("timeZone") or NONE,
             # An unset suspend reads False: the API server defaults it so.
             "True" if suspend is True else "False",
-            len(_list(status.get("active"))), _since(last, now) if last else NONE,
-            _age(obj, now), names, images, _selector_text(_get(job_spec, "selector"))]
+            len(as_list(status.get("active"))), since(last, now) if last else NONE,
+            age(obj, now), names, images, selector_text(dig(job_spec, "selector"))]
 
 
 # ------------------------------------------------------------------ others
@@ -512,7 +349,7 @@ def _ingress_hosts(rules: list[Any]) -> str:
     for rule in rules:
         if len(hosts) == 3:
             more = True
-        host = _get(rule, "host")
+        host = dig(rule, "host")
         if not more and host:
             hosts.append(str(host))
     if not hosts:
@@ -522,24 +359,24 @@ def _ingress_hosts(rules: list[Any]) -> str:
 
 
 def _ingress(obj: Obj, now: datetime) -> list[Any]:
-    spec = _dict(obj.get("spec"))
-    return [_name(obj), spec.get("ingressClassName") or NONE,
-            _ingress_hosts(_list(spec.get("rules"))), _load_balancer_text(obj.get("status")),
-            "80, 443" if _list(spec.get("tls")) else "80", _age(obj, now)]
+    spec = as_dict(obj.get("spec"))
+    return [name_of(obj), spec.get("ingressClassName") or NONE,
+            _ingress_hosts(as_list(spec.get("rules"))), load_balancer_text(obj.get("status")),
+            "80, 443" if as_list(spec.get("tls")) else "80", age(obj, now)]
 
 
 def _lease(obj: Obj, now: datetime) -> list[Any]:
-    return [_name(obj), _get(obj, "spec", "holderIdentity") or "", _age(obj, now)]
+    return [name_of(obj), dig(obj, "spec", "holderIdentity") or "", age(obj, now)]
 
 
 def _crd(obj: Obj, now: datetime) -> list[Any]:
-    stamp = parse_timestamp(_get(obj, "metadata", "creationTimestamp"))
+    stamp = parse_timestamp(dig(obj, "metadata", "creationTimestamp"))
     created = stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else None
-    return [_name(obj), created]
+    return [name_of(obj), created]
 
 
 def _default(obj: Obj, now: datetime) -> list[Any]:
-    return [_name(obj), _age(obj, now)]
+    return [name_of(obj), age(obj, now)]
 
 
 def _col(name: str, description: str, priority: int = 0, type_: str = "string") -> Column:

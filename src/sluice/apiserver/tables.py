@@ -31,13 +31,8 @@ from typing import Any
 from sluice.apiserver.errors import BadRequest
 from sluice.apiserver.jsonpath import parse as parse_jsonpath
 from sluice.apiserver.jsonpath import to_text
-from sluice.apiserver.table_printers import (
-    BUILTIN_PRINTERS,
-    DEFAULT_PRINTER,
-    Column,
-    human_duration,
-    parse_timestamp,
-)
+from sluice.apiserver.table_cells import Column, human_duration, parse_timestamp
+from sluice.apiserver.table_printers import BUILTIN_PRINTERS, DEFAULT_PRINTER
 
 __all__ = ["human_duration", "parse_timestamp", "table_for"]
 

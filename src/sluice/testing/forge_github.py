@@ -31,9 +31,18 @@ from sluice.testing.forge_api import (
     json_response,
     paginate,
 )
+from sluice.testing.forge_github_shapes import (
+    account_json,
+    comment_json,
+    github_api,
+    key_json,
+    owner_of,
+    pull_json,
+    repo_json,
+    status_json,
+)
 from sluice.testing.forge_model import (
     PERMISSIONS,
-    Account,
     Comment,
     CommitStatus,
     DeployKey,
@@ -117,117 +126,6 @@ def _require(login: str | None) -> str:
     return login
 
 
-# --- shapes --------------------------------------------------------------------------------
-
-def _api(forge: ForgeState) -> str:
-    return forge.api_url("github")
-
-
-def _account_json(forge: ForgeState, account: Account, full: bool = False) -> Json:
-    kind = "users" if account.kind == "User" else "orgs"
-    body: Json = {"login": account.login, "id": account.id,
-                  "node_id": base64.b64encode(f"04:{account.kind}{account.id}".encode()).decode(),
-                  "type": account.kind, "site_admin": False,
-                  "url": f"{_api(forge)}/{kind}/{account.login}",
-                  "html_url": f"{forge.url}/{account.login}",
-                  "repos_url": f"{_api(forge)}/{kind}/{account.login}/repos",
-                  "avatar_url": f"{forge.url}/avatars/u/{account.id}"}
-    if full:
-        body.update({"name": account.name, "email": account.email or None,
-                     "created_at": account.created_at, "updated_at": account.created_at,
-                     "public_repos": sum(1 for r in forge.repositories.values()
-                                         if r.owner == account.login and not r.private)})
-        if account.kind == "Organization":
-            body.pop("site_admin")
-            body["description"] = ""
-    return body
-
-
-def _owner(forge: ForgeState, login: str) -> Account:
-    account = forge.account(login)
-    assert account is not None
-    return account
-
-
-def repo_json(forge: ForgeState, repo: Repository, login: str | None) -> Json:
-    permission = forge.permission(repo, login) or "pull"
-    level = PERMISSIONS.index(permission)
-    api = f"{_api(forge)}/repos/{repo.full_name}"
-    ssh_url = forge.ssh_url(repo.full_name) if forge.ssh is not None else ""
-    return {
-        "id": repo.id, "node_id": base64.b64encode(f"010:Repository{repo.id}".encode()).decode(),
-        "name": repo.name, "full_name": repo.full_name, "private": repo.private,
-        "visibility": repo.visibility, "owner": _account_json(forge, _owner(forge, repo.owner)),
-        "html_url": f"{forge.url}/{repo.full_name}", "description": repo.description or None,
-        "fork": False, "url": api, "clone_url": forge.clone_url(repo.full_name),
-        "git_url": f"git://{forge.hostname}/{repo.full_name}.git", "ssh_url": ssh_url,
-        "keys_url": f"{api}/keys{{/key_id}}", "pulls_url": f"{api}/pulls{{/number}}",
-        "statuses_url": f"{api}/statuses/{{sha}}",
-        "default_branch": repo.default_branch, "archived": False, "disabled": False,
-        "created_at": repo.created_at, "updated_at": repo.created_at, "pushed_at": now_iso(),
-        "permissions": {"admin": level >= 4, "maintain": level >= 3, "push": level >= 2,
-                        "triage": level >= 1, "pull": True},
-    }
-
-
-def _key_json(forge: ForgeState, repo: Repository, key: DeployKey) -> Json:
-    return {"id": key.id, "key": key.key,
-            "url": f"{_api(forge)}/repos/{repo.full_name}/keys/{key.id}",
-            "title": key.title, "verified": True, "created_at": key.created_at,
-            "read_only": key.read_only, "added_by": repo.owner, "last_used": None,
-            "enabled": True}
-
-
-def _status_json(forge: ForgeState, repo: Repository, status: CommitStatus) -> Json:
-    creator = forge.account(status.creator)
-    return {"url": f"{_api(forge)}/repos/{repo.full_name}/statuses/{status.sha}",
-            "avatar_url": None, "id": status.id,
-            "node_id": base64.b64encode(f"011:StatusContext{status.id}".encode()).decode(),
-            "state": status.state, "description": status.description or None,
-            "target_url": status.target_url or None, "context": status.context,
-            "created_at": status.created_at, "updated_at": status.created_at,
-            "creator": _account_json(forge, creator) if creator else None}
-
-
-def _branch_json(forge: ForgeState, repo: Repository, branch: str, login: str | None) -> Json:
-    owner = _owner(forge, repo.owner)
-    return {"label": f"{owner.login}:{branch}", "ref": branch, "sha": repo.head(branch) or "",
-            "user": _account_json(forge, owner), "repo": repo_json(forge, repo, login)}
-
-
-def _pull_json(forge: ForgeState, repo: Repository, pr: PullRequest, login: str | None) -> Json:
-    author = forge.account(pr.author)
-    api = f"{_api(forge)}/repos/{repo.full_name}"
-    return {
-        "url": f"{api}/pulls/{pr.number}", "id": pr.id,
-        "node_id": base64.b64encode(f"011:PullRequest{pr.id}".encode()).decode(),
-        "html_url": f"{forge.url}/{repo.full_name}/pull/{pr.number}",
-        "diff_url": f"{forge.url}/{repo.full_name}/pull/{pr.number}.diff",
-        "issue_url": f"{api}/issues/{pr.number}",
-        "comments_url": f"{api}/issues/{pr.number}/comments",
-        "number": pr.number, "state": "open" if pr.state == "open" else "closed",
-        "locked": False, "title": pr.title, "body": pr.body or None,
-        "user": _account_json(forge, author) if author else None,
-        "created_at": pr.created_at, "updated_at": pr.updated_at,
-        "closed_at": None if pr.state == "open" else pr.updated_at,
-        "merged_at": pr.updated_at if pr.state == "merged" else None,
-        "merged": pr.state == "merged", "draft": pr.draft,
-        "head": _branch_json(forge, repo, pr.head, login),
-        "base": _branch_json(forge, repo, pr.base, login),
-    }
-
-
-def _comment_json(forge: ForgeState, repo: Repository, comment: Comment) -> Json:
-    author = forge.account(comment.author)
-    api = f"{_api(forge)}/repos/{repo.full_name}"
-    return {"id": comment.id, "url": f"{api}/issues/comments/{comment.id}",
-            "html_url": f"{forge.url}/{repo.full_name}/pull/{comment.number}"
-                        f"#issuecomment-{comment.id}",
-            "issue_url": f"{api}/issues/{comment.number}", "body": comment.body,
-            "user": _account_json(forge, author) if author else None,
-            "created_at": comment.created_at, "updated_at": comment.created_at}
-
-
 # --- lookups -------------------------------------------------------------------------------
 
 def _repo(request: web.Request, forge: ForgeState, login: str | None,
@@ -253,21 +151,21 @@ def _listing(request: web.Request, items: list[Any]) -> web.Response:
 # --- handlers ------------------------------------------------------------------------------
 
 async def _user(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
-    return json_response(_account_json(forge, _owner(forge, _require(login)), full=True))
+    return json_response(account_json(forge, owner_of(forge, _require(login)), full=True))
 
 
 async def _users(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     account = forge.account(request.match_info["login"])
     if account is None:
         raise ForgeError(404, "Not Found")
-    return json_response(_account_json(forge, account, full=True))
+    return json_response(account_json(forge, account, full=True))
 
 
 async def _org(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     account = forge.account(request.match_info["org"])
     if account is None or account.kind != "Organization":
         raise ForgeError(404, "Not Found")
-    return json_response(_account_json(forge, account, full=True))
+    return json_response(account_json(forge, account, full=True))
 
 
 async def _create_repo(request: web.Request, forge: ForgeState,
@@ -281,7 +179,7 @@ async def _create_repo(request: web.Request, forge: ForgeState,
             raise ForgeError(403, "You need admin access to the organization before adding a "
                                   "repository to it.")
     else:
-        owner = _owner(forge, who)
+        owner = owner_of(forge, who)
     body = await _body(request)
     name = str(body.get("name") or "")
     if not name or "/" in name or name.startswith("."):
@@ -336,7 +234,7 @@ async def _branch(request: web.Request, forge: ForgeState, login: str | None) ->
     if sha is None:
         raise ForgeError(404, "Branch not found")
     return json_response({"name": name, "commit": {"sha": sha,
-                                                   "url": f"{_api(forge)}/repos/"
+                                                   "url": f"{github_api(forge)}/repos/"
                                                           f"{repo.full_name}/commits/{sha}"},
                           "protected": False})
 
@@ -344,7 +242,7 @@ async def _branch(request: web.Request, forge: ForgeState, login: str | None) ->
 async def _list_keys(request: web.Request, forge: ForgeState,
                      login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
-    return _listing(request, [_key_json(forge, repo, k) for k in repo.deploy_keys])
+    return _listing(request, [key_json(forge, repo, k) for k in repo.deploy_keys])
 
 
 async def _add_key(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
@@ -363,7 +261,7 @@ async def _add_key(request: web.Request, forge: ForgeState, login: str | None) -
     key = DeployKey(forge.next_id(), str(body.get("title") or ""), text,
                     True if read_only is None else bool(read_only))
     repo.deploy_keys.append(key)
-    return json_response(_key_json(forge, repo, key), 201)
+    return json_response(key_json(forge, repo, key), 201)
 
 
 def _find_key(request: web.Request, repo: Repository) -> DeployKey:
@@ -376,7 +274,7 @@ def _find_key(request: web.Request, repo: Repository) -> DeployKey:
 
 async def _get_key(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, _require(login), "admin")
-    return json_response(_key_json(forge, repo, _find_key(request, repo)))
+    return json_response(key_json(forge, repo, _find_key(request, repo)))
 
 
 async def _delete_key(request: web.Request, forge: ForgeState,
@@ -404,7 +302,7 @@ async def _create_status(request: web.Request, forge: ForgeState,
                           str(body.get("description") or ""), str(body.get("target_url") or ""),
                           _require(login), "github")
     repo.statuses.append(status)
-    return json_response(_status_json(forge, repo, status), 201)
+    return json_response(status_json(forge, repo, status), 201)
 
 
 def _statuses_of(request: web.Request, forge: ForgeState, login: str | None
@@ -420,7 +318,7 @@ def _statuses_of(request: web.Request, forge: ForgeState, login: str | None
 async def _list_statuses(request: web.Request, forge: ForgeState,
                          login: str | None) -> web.StreamResponse:
     repo, _, statuses = _statuses_of(request, forge, login)
-    return _listing(request, [_status_json(forge, repo, s) for s in statuses])
+    return _listing(request, [status_json(forge, repo, s) for s in statuses])
 
 
 async def _combined_status(request: web.Request, forge: ForgeState,
@@ -434,10 +332,10 @@ async def _combined_status(request: web.Request, forge: ForgeState,
              "pending" if "pending" in states or not states else "success")
     return json_response({
         "state": state, "sha": commit, "total_count": len(latest),
-        "statuses": [_status_json(forge, repo, s) for s in latest.values()],
+        "statuses": [status_json(forge, repo, s) for s in latest.values()],
         "repository": repo_json(forge, repo, login),
-        "commit_url": f"{_api(forge)}/repos/{repo.full_name}/commits/{commit}",
-        "url": f"{_api(forge)}/repos/{repo.full_name}/commits/{commit}/status"})
+        "commit_url": f"{github_api(forge)}/repos/{repo.full_name}/commits/{commit}",
+        "url": f"{github_api(forge)}/repos/{repo.full_name}/commits/{commit}/status"})
 
 
 def _branch_name(repo: Repository, forge: ForgeState, spec: str) -> str:
@@ -462,7 +360,7 @@ async def _list_pulls(request: web.Request, forge: ForgeState,
     if "base" in request.query:
         pulls = [p for p in pulls if p.base == request.query["base"]]
     pulls.sort(key=lambda p: -p.number)
-    return _listing(request, [_pull_json(forge, repo, p, login) for p in pulls])
+    return _listing(request, [pull_json(forge, repo, p, login) for p in pulls])
 
 
 async def _create_pull(request: web.Request, forge: ForgeState,
@@ -491,7 +389,7 @@ async def _create_pull(request: web.Request, forge: ForgeState,
     pr = PullRequest(forge.next_id(), number, title, str(body.get("body") or ""), head, base,
                      _require(login), draft=bool(body.get("draft")))
     repo.pulls.append(pr)
-    return json_response(_pull_json(forge, repo, pr, login), 201)
+    return json_response(pull_json(forge, repo, pr, login), 201)
 
 
 def _find_pull(request: web.Request, repo: Repository) -> PullRequest:
@@ -504,7 +402,7 @@ def _find_pull(request: web.Request, repo: Repository) -> PullRequest:
 
 async def _get_pull(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, login)
-    return json_response(_pull_json(forge, repo, _find_pull(request, repo), login))
+    return json_response(pull_json(forge, repo, _find_pull(request, repo), login))
 
 
 async def _update_pull(request: web.Request, forge: ForgeState,
@@ -524,14 +422,14 @@ async def _update_pull(request: web.Request, forge: ForgeState,
     if body.get("state") in ("open", "closed") and pr.state != "merged":
         pr.state = body["state"]
     pr.updated_at = now_iso()
-    return json_response(_pull_json(forge, repo, pr, login))
+    return json_response(pull_json(forge, repo, pr, login))
 
 
 async def _list_comments(request: web.Request, forge: ForgeState,
                          login: str | None) -> web.StreamResponse:
     repo = _repo(request, forge, login)
     number = int(request.match_info["number"])
-    return _listing(request, [_comment_json(forge, repo, c) for c in repo.comments
+    return _listing(request, [comment_json(forge, repo, c) for c in repo.comments
                               if c.number == number])
 
 
@@ -546,7 +444,7 @@ async def _create_comment(request: web.Request, forge: ForgeState,
     comment = Comment(forge.next_id(), int(request.match_info["number"]), str(body["body"]),
                       _require(login))
     repo.comments.append(comment)
-    return json_response(_comment_json(forge, repo, comment), 201)
+    return json_response(comment_json(forge, repo, comment), 201)
 
 
 async def _dispatch(request: web.Request, forge: ForgeState, login: str | None) -> web.StreamResponse:

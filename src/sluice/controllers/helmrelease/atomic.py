@@ -37,10 +37,9 @@ from sluice.api.helm import (
     UPGRADE_FAILED,
     UPGRADE_SUCCEEDED,
     HelmRelease,
-    InstallRemediation,
     Snapshot,
-    UpgradeRemediation,
 )
+from sluice.api.helm_actions import InstallRemediation, UpgradeRemediation
 from sluice.api.meta import PROGRESSING, PROGRESSING_WITH_RETRY, READY, RECONCILING
 from sluice.runtime import conditions
 

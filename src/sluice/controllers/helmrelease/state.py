@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sluice.api.helm import HelmRelease, InstallRemediation, Snapshot
+from sluice.api.helm import HelmRelease, Snapshot
+from sluice.api.helm_actions import InstallRemediation
 
 from .storage import PENDING_STATUSES, StoredRelease
 
