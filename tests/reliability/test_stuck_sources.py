@@ -20,8 +20,6 @@ The controller runs with two reconcile workers (the manager's default).
 from __future__ import annotations
 
 import base64
-import os
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -41,6 +39,7 @@ from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
 from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.gitserver import GitHTTPServer
+from sluice.testing.leaks import descendants, own_threads, sockets_to
 from sluice.testing.polling import async_wait_for
 from sluice.testing.silenthost import SilentHost
 from sluice.testing.sshgit import GitSSHServer
@@ -129,51 +128,6 @@ def deploy_key() -> KeyPair:
 def ssh_secret(key: KeyPair, known_hosts: str) -> dict[str, str | bytes]:
     return {"identity": key.private_key, "identity.pub": key.public_key,
             "known_hosts": known_hosts}
-
-
-# ------------------------------------------------------------- what is left
-
-
-def sockets_to(ports: set[int]) -> int:
-    """Sockets of this process connected to one of `ports` on loopback (/proc/net/tcp)."""
-    mine = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue  # closed meanwhile
-        if link.startswith("socket:["):
-            mine.add(link[8:-1])
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as handle:
-            for line in list(handle)[1:]:
-                fields = line.split()
-                if int(fields[2].rsplit(":", 1)[1], 16) in ports and fields[9] in mine:
-                    count += 1
-    return count
-
-
-def descendants() -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry)] = int(fields[1])
-    out, frontier = set(), {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - out
-        out |= frontier
-    return out
-
-
-def own_threads() -> list[str]:
-    """Thread names, leaving out the event loop's bounded executor (reused, never leaked)."""
-    return sorted(t.name for t in threading.enumerate() if not t.name.startswith("asyncio_"))
 
 
 # --------------------------------------------------------------------- tests

@@ -12,12 +12,13 @@ zeroed; modes are normalised to 0755 (directories and executables) or 0644;
 the gzip header has no name and no time. Two checkouts of the same commit
 therefore give the same digest, whoever made them and whenever.
 
-**Safety.** Building refuses symlinks that are absolute or climb out of the
-root (they would point into the controller's disk once extracted);
-extraction (`extract`, also used by the kustomization side) refuses entries
-with absolute paths, `..` components, symlinks leaving the destination,
-hard links, devices and FIFOs, and writes nothing through a symlink. Both
-raise `UnsafeArchiveEntry` (reason `ArchiveOperationFailed`).
+**Safety.** Building leaves out symlinks that are absolute or climb out of
+the root (they would point into the controller's disk once extracted; Flux
+leaves every symlink out and carries on, so one such link must not fail the
+source). Extraction (`extract`, also used by the kustomization side) refuses
+entries with absolute paths, `..` components, symlinks leaving the
+destination, hard links, devices and FIFOs, and writes nothing through a
+symlink: it raises `UnsafeArchiveEntry` (reason `ArchiveOperationFailed`).
 
 **Storage.** `Storage` names artifacts, writes them atomically (temporary
 file in the same directory, then `os.replace`), keeps the newest few per
@@ -89,13 +90,24 @@ class _HashingWriter:
         self._out.flush()
 
 
-def _symlink_target(root: Path, rel: str) -> str:
+def _symlink_target(root: Path, rel: str) -> str | None:
+    """The target of symlink `rel`, or None when it leaves the root (left out).
+
+    Flux's archiver keeps only regular files and directories, so a symlink
+    out of the repository never fails a source there: it is left out of the
+    artifact. Sluice keeps the links that stay inside the tree (overlays
+    sharing a file work) and leaves out, like Flux, every one that is
+    absolute or climbs out, judged both by its text and by where it really
+    resolves (``a -> b/..`` with ``b -> .`` is inside on paper only).
+    """
     target = os.readlink(root / rel)
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
     if posixpath.isabs(target) or resolved == ".." or resolved.startswith("../"):
-        raise UnsafeArchiveEntry(
-            f"symlink '{rel}' points outside the source root (target '{target}')"
-        )
+        return None
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(root / rel)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        return None
     return target
 
 
@@ -126,8 +138,11 @@ def build_archive(source: Path, out: IO[bytes], rules: IgnoreRules | None = None
                 info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
                 content, stream = b"", None
                 if entry.is_symlink():
+                    link = _symlink_target(source, rel)
+                    if link is None:
+                        continue  # out of the source root: left out, as Flux does
                     info.type, info.mode = tarfile.SYMTYPE, 0o777
-                    info.linkname = _symlink_target(source, rel)
+                    info.linkname = link
                 elif entry.is_dir(follow_symlinks=False):
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
                 elif entry.is_file(follow_symlinks=False):
