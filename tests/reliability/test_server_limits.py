@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -48,21 +49,20 @@ def test_healthz_answers_while_the_largest_write_is_admitted(
 
     thread = threading.Thread(target=write)
     thread.start()
-    slowest = 0.0
-    answered = 0
+    latencies: list[float] = []
     while not done.is_set():
         started = time.monotonic()
         assert api.get("/healthz").text == "ok"
         if not done.is_set():
-            answered += 1
-            slowest = max(slowest, time.monotonic() - started)
+            latencies.append(time.monotonic() - started)
     thread.join()
     status, took = outcome[0]
     assert status == 201
     # Relative to the write in the same run: /healthz kept answering all along (it used
-    # to wait for the whole write: one answer, as slow as the write itself).
-    assert answered >= 5, (answered, took)
-    assert slowest < took / 2, (slowest, took)
+    # to wait for the whole write: one answer, as slow as the write itself). The
+    # median, not the slowest: on a loaded machine one poll may lose the CPU a while.
+    assert len(latencies) >= 5, (latencies, took)
+    assert statistics.median(latencies) < took / 4, (latencies, took)
     api.patch(f"/api/v1/namespaces/{namespace}/configmaps/many",
               json={"metadata": {"finalizers": None}},
               headers={"Content-Type": "application/merge-patch+json"})
