@@ -74,7 +74,11 @@ async def test_no_page_fragment_or_stream_shows_a_webhook_secret(ui: UI, namespa
         # and (Flux before masking) a delivery failure quoting the address.
         await ui.set_status(RECEIVER_API, "Receiver", namespace, "github", ready(
             "True", "Succeeded", f"Receiver initialized for path: {HOOK}", webhookPath=HOOK))
-        await EventRecorder(ui.objects, "notification-controller").warning(
+        recorder = EventRecorder(ui.objects, "notification-controller")
+        await recorder.normal(alert, "NotificationDispatched",
+                              f"sent notification for Kustomization/{namespace}/apps through "
+                              "slack provider 'slack'")
+        await recorder.warning(
             alert, "NotificationDispatchFailed",
             f'failed to send notification: Post "{ADDRESS}": dial tcp: i/o timeout '
             f"(proxy {PROXY})")
@@ -96,4 +100,15 @@ async def test_no_page_fragment_or_stream_shows_a_webhook_secret(ui: UI, namespa
     assert "hooks.slack.com" not in provider.split("<h2>Spec</h2>", 1)[1]  # masked field
     assert "Webhook path</dt><dd>/hook/" in pages[receiver_page]
     assert "Receiver initialized for path: /hook/" in pages[receiver_page]
-    assert "failed to send notification" in pages[f"/object/Alert/{namespace}/on-call"]
+    # The notification panels: what each object is for, at the top of its page.
+    alert_page = pages[f"/object/Alert/{namespace}/on-call"]
+    assert "Provider</dt><dd>slack</dd>" in alert_page
+    assert f"Event sources</dt><dd>Kustomization/{namespace}/*</dd>" in alert_page
+    assert "Severity</dt><dd>error" in alert_page
+    assert f"Sent</dt><dd>sent notification for Kustomization/{namespace}/apps" in alert_page
+    assert "Failed</dt><dd>failed to send notification" in alert_page
+    assert "Type</dt><dd>slack</dd>" in provider and "Channel</dt><dd>deploys</dd>" in provider
+    receiver_panel = pages[receiver_page]
+    assert "Type</dt><dd>github</dd>" in receiver_panel
+    assert f"Resources</dt><dd>GitRepository/{namespace}/apps</dd>" in receiver_panel
+    assert "Ready</dt><dd>True Succeeded" in receiver_panel

@@ -4,7 +4,8 @@ The generic page (conditions, spec, events, YAML) is the same for every kind;
 what a user asks first is not. For an Alert, where its events go and what it
 sent last. For a Provider, its type, channel and whether it has an address
 (never the address: see `redact`). For a Receiver, what it reconciles and
-whether its webhook is ready. Each function reads only the object and the
+whether its webhook is ready. For a HelmRelease, the last Helm action and how
+it ended (the values and Helm's history are in `release`). Each function reads only the object and the
 Events the live state already holds, so the panel is re-rendered with the
 object's SSE fragment at no cost.
 """
@@ -117,6 +118,36 @@ def _receiver(obj: Mapping[str, Any], namespace: str) -> list[Fact]:
     return out
 
 
+def _helmrelease(obj: Mapping[str, Any], namespace: str) -> list[Fact]:
+    """The last Helm action and how it ended (Flux's Released/Remediated conditions)."""
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    chart = ((spec.get("chart") or {}).get("spec") or {})
+    out: list[Fact] = []
+    if chart:
+        out.append(Fact("Chart", f"{chart.get('chart') or ''} {chart.get('version') or '*'}",
+                        f"from {_ref(chart.get('sourceRef'), namespace)}"))
+    elif spec.get("chartRef"):
+        out.append(Fact("Chart", _ref(spec.get("chartRef"), namespace)))
+    action = str(status.get("lastAttemptedReleaseAction") or "")
+    if action:
+        took = status.get("lastAttemptedReleaseActionDuration")
+        out.append(Fact("Last action", f"{action} of {status.get('lastAttemptedRevision') or '?'}",
+                        f"took {took}" if took else ""))
+    for type_ in ("Released", "Remediated", "TestSuccess"):
+        cond = condition(obj, type_)
+        if cond is not None:
+            out.append(Fact(type_, f"{cond.get('status')} {cond.get('reason') or ''}".strip(),
+                            str(cond.get("message") or "")))
+    failures = [f"{n} {status[k]}" for k, n in (("installFailures", "install"),
+                                                ("upgradeFailures", "upgrade"),
+                                                ("failures", "reconcile"))
+                if status.get(k)]
+    if failures:
+        out.append(Fact("Failures", ", ".join(failures), "since the last success"))
+    return out
+
+
 def facts(kind: str, obj: Mapping[str, Any],
           events: Sequence[Mapping[str, Any]]) -> list[Fact]:
     """The panel's rows for `obj` (empty for kinds without a dedicated panel)."""
@@ -127,4 +158,6 @@ def facts(kind: str, obj: Mapping[str, Any],
         return _provider(obj)
     if kind == "Receiver":
         return _receiver(obj, namespace)
+    if kind == "HelmRelease":
+        return _helmrelease(obj, namespace)
     return []

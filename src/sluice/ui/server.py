@@ -7,6 +7,7 @@ Routes (all behind `security.Security`):
     GET  /object/{kind}/{ns}/{name}     one object: conditions, spec, events, YAML
     GET  /object/{kind}/{ns}/{name}/tree   its inventory tree (loaded on demand)
     GET  /object/{kind}/{ns}/{name}/plan   what the next reconcile would change (dry-run)
+    GET  /object/HelmRelease/{ns}/{name}/release   merged values, Helm's release history
     GET  /graph                         sources -> appliers -> dependsOn
     GET  /stream?tab=ID&view=...        one SSE stream per tab
     POST /actions                       reconcile / suspend / resume (not in read-only)
@@ -41,6 +42,7 @@ from sluice.ui.live import Key, LiveState
 from sluice.ui.panels import facts
 from sluice.ui.plan import plan_kustomization
 from sluice.ui.redact import mask_object
+from sluice.ui.release import release_view
 from sluice.ui.security import SESSION, Security
 from sluice.ui.summary import STATES, condition
 from sluice.ui.tree import inventory_tree
@@ -234,6 +236,13 @@ async def plan_fragment(request: web.Request) -> web.Response:
     return _html(state.render("_plan.html", plan=result))
 
 
+async def release_fragment(request: web.Request) -> web.Response:
+    state, kind, _, _, obj = _lookup(request)
+    if kind != "HelmRelease":
+        raise web.HTTPNotFound(text="release views are made for HelmReleases\n")
+    return _html(state.render("_release.html", view=await release_view(state.objects, obj)))
+
+
 async def graph_page(request: web.Request) -> web.Response:
     state = request.app[_STATE]
     tab = _new_tab(state, "graph", Filters())
@@ -366,6 +375,7 @@ def build_app(live: LiveState, objects: Objects, recorder: EventRecorder, securi
     app.router.add_get("/object/{kind}/{ns}/{name}", object_page)
     app.router.add_get("/object/{kind}/{ns}/{name}/tree", tree_fragment)
     app.router.add_get("/object/{kind}/{ns}/{name}/plan", plan_fragment)
+    app.router.add_get("/object/{kind}/{ns}/{name}/release", release_fragment)
     app.router.add_get("/graph", graph_page)
     app.router.add_get("/stream", stream)
     if not read_only:
