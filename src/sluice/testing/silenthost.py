@@ -5,6 +5,11 @@ bytes (the SSH banner, the TLS handshake) until its own deadline. Tests and
 benchmarks use it to check that such a remote costs only its own object its
 `spec.timeout`, and that the client really closes the connection then:
 `open_connections` counts the connections the client has not closed yet.
+
+`TricklingHost` is the subtler one: it answers ``200 OK`` to any HTTP
+request, promises a large body and then sends one byte now and then, so a
+client whose timeout bounds each read (httpx's) never times out; only a
+deadline for the whole call ends it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 
 from sluice.core.lifecycle import AsyncService
 
-__all__ = ["SilentHost"]
+__all__ = ["SilentHost", "TricklingHost"]
 
 
 class SilentHost(AsyncService):
@@ -60,3 +65,28 @@ class SilentHost(AsyncService):
                 writer.close()
             await self._server.wait_closed()
             self._server = None
+
+
+class TricklingHost(SilentHost):
+    """Answers every HTTP request ``200`` and a body of one byte every `every` seconds."""
+
+    def __init__(self, host: str = "127.0.0.1", every: float = 0.2) -> None:
+        super().__init__(host)
+        self.every = every
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._open.add(writer)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000000\r\n\r\n")
+            while True:
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(self.every)  # the trickle itself, not a synchronisation
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._open.discard(writer)
+            writer.close()

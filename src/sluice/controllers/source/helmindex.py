@@ -201,22 +201,39 @@ def _transport_error(url: str, exc: Exception, auth: RepositoryAuth, timeout: fl
     return auth.scrub(f"failed to fetch {url} : {detail}")
 
 
+DEADLINE_GRACE = 0.5  # seconds past spec.timeout; see `_get`
+
+
 async def _get(client: httpx.AsyncClient, url: str, auth: RepositoryAuth, send_auth: bool,
                limit: int, timeout: float) -> bytes:  # noqa: ASYNC109
+    # httpx's timeout bounds each read, not the download: a server trickling a
+    # byte now and then would hold the call forever. Flux's HTTP client has one
+    # deadline for the whole request (`spec.timeout`); so does this. It ends a
+    # moment after httpx's own connect timeout: cancelled inside a TLS handshake,
+    # httpcore leaves the socket open until garbage collection, while its own
+    # timeout closes it.
     try:
-        async with client.stream("GET", url, auth=auth.basic() if send_auth else None) as resp:
-            if resp.status_code != 200:
-                raise RepositoryError(f"failed to fetch {url} : {resp.status_code} "
-                                      f"{resp.reason_phrase}")
-            body = bytearray()
-            async for chunk in resp.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise RepositoryError(f"failed to fetch {url} : size exceeds the limit "
-                                          f"of {limit} bytes")
-            return bytes(body)
+        async with asyncio.timeout(timeout + DEADLINE_GRACE):
+            return await _download(client, url, auth, send_auth, limit)
+    except TimeoutError:
+        raise RepositoryError(f"failed to fetch {url} : timeout after {timeout:g}s") from None
     except httpx.HTTPError as exc:
         raise RepositoryError(_transport_error(url, exc, auth, timeout)) from None
+
+
+async def _download(client: httpx.AsyncClient, url: str, auth: RepositoryAuth, send_auth: bool,
+                    limit: int) -> bytes:
+    async with client.stream("GET", url, auth=auth.basic() if send_auth else None) as resp:
+        if resp.status_code != 200:
+            raise RepositoryError(f"failed to fetch {url} : {resp.status_code} "
+                                  f"{resp.reason_phrase}")
+        body = bytearray()
+        async for chunk in resp.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise RepositoryError(f"failed to fetch {url} : size exceeds the limit "
+                                      f"of {limit} bytes")
+        return bytes(body)
 
 
 async def fetch_index(url: str, auth: RepositoryAuth, *, timeout: float,  # noqa: ASYNC109

@@ -62,6 +62,7 @@ from sluice.controllers.source.artifacts import Artifact as StoredArtifact
 from sluice.controllers.source.artifacts import Storage, extract
 from sluice.controllers.source.errors import SourceError
 from sluice.controllers.source.helmauth import decode_secret_data
+from sluice.controllers.source.helmindex import DEADLINE_GRACE
 from sluice.controllers.source.reconciling import SourceReconciler, State, seconds
 from sluice.controllers.source.storing import link, store_file
 from sluice.core.semver import SemverError, parse_constraint, parse_version
@@ -69,7 +70,7 @@ from sluice.core.sourceignore import load_ignore_rules
 from sluice.oci.client import ClientOptions
 from sluice.oci.credentials import ANONYMOUS, parse_dockerconfigjson
 from sluice.oci.errors import InvalidReference, OCIError
-from sluice.oci.names import parse_repository
+from sluice.oci.names import Repository, parse_repository
 from sluice.oci.pull import Manifest, PullClient, parse_manifest
 from sluice.runtime import conditions
 from sluice.runtime.controller import Controller
@@ -110,6 +111,28 @@ class OCIRepositoryReconciler(SourceReconciler[OCIRepository]):
             self.stall(state, FETCH_FAILED, URL_INVALID, f"URL validation failed for '{url}': "
                        f"{exc}")
         options = await self._options(state, repository.registry)
+        # One deadline for every request of the pull (httpx's bounds each read
+        # only, so a registry trickling bytes would hold the call forever), as
+        # Flux's context with spec.timeout does; a moment late, so that a hung
+        # connect ends by httpx's own timeout, which closes its socket.
+        try:
+            async with asyncio.timeout(options.timeout + DEADLINE_GRACE):
+                pulled = await self._pull(state, repository, options)
+        except TimeoutError:
+            self.fail(state, FETCH_FAILED, OCI_PULL_FAILED,
+                      f"failed to pull artifact from '{url}': context deadline exceeded")
+        if pulled is None:
+            return None
+        revision, manifest, blob = pulled
+        conditions.delete(obj.status, FETCH_FAILED)
+        await self._store(state, revision, manifest, blob)
+        return None
+
+    async def _pull(self, state: State[OCIRepository], repository: Repository,
+                    options: ClientOptions) -> tuple[str, Manifest, bytes] | None:
+        """(revision, manifest, content layer), or None when the artifact is up to date."""
+        obj = state.obj
+        url = obj.spec.url
         async with PullClient(repository, options) as client:
             revision, reference = await self._resolve(state, client)
             if self._unchanged(obj, revision):
@@ -137,9 +160,7 @@ class OCIRepositoryReconciler(SourceReconciler[OCIRepository]):
             except OCIError as exc:
                 self.fail(state, FETCH_FAILED, OCI_PULL_FAILED,
                           f"failed to pull artifact from '{url}': {exc}")
-        conditions.delete(obj.status, FETCH_FAILED)
-        await self._store(state, revision, manifest, blob)
-        return None
+        return revision, manifest, blob
 
     async def _options(self, state: State[OCIRepository], registry: str) -> ClientOptions:
         obj = state.obj

@@ -1,0 +1,182 @@
+"""A registry or a notification provider that accepts TCP and never answers costs only its own call.
+
+Issue 15 asks that every registry and notification call have a deadline that
+really ends it (the connection closed, nothing left waiting). With the real
+controllers on the embedded cluster and a `SilentHost` standing in for the
+remote:
+
+* an OCIRepository and a HelmRepository on the silent host fail with their
+  own ``spec.timeout`` (FetchFailed, Flux's words: ``context deadline
+  exceeded``, ``timeout after 2s``), a healthy OCIRepository next to them is
+  Ready meanwhile, and once they are deleted the silent host sees every
+  connection closed;
+* a registry and a Helm repository that answer but trickle their body a byte
+  at a time (each read well within any per-read timeout) are cut off at
+  ``spec.timeout`` too;
+* an Alert whose Provider's address is the silent host reports its own
+  deadline (``NotificationDispatchFailed``), while the same event reaches a
+  healthy Provider at once, and the silent connection is closed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.notification.conftest import NOTIFICATION_API, event_for, start_harness
+from tests.source.helm_harness import API, Sources, condition
+
+from sluice.controllers.source.artifact_server import ArtifactServer
+from sluice.controllers.source.artifacts import Storage
+from sluice.controllers.source.helmrepository import setup_helmrepository_controller
+from sluice.controllers.source.ocirepository import setup_ocirepository_controller
+from sluice.kube.config import connect
+from sluice.runtime.manager import Manager, ManagerOptions
+from sluice.testing.polling import async_wait_for
+from sluice.testing.registry import DockerRegistry
+from sluice.testing.silenthost import SilentHost, TricklingHost
+
+
+@pytest.fixture
+async def sources(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIterator[Sources]:
+    conn = connect(kubeconfig, field_manager="pytest")
+    (tmp_path / "artifacts").mkdir()
+    server = ArtifactServer(tmp_path / "artifacts", "127.0.0.1", 0)
+    await server.start()
+    storage = Storage(tmp_path / "artifacts", server.address)
+    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None))
+    await setup_ocirepository_controller(manager, storage)
+    await setup_helmrepository_controller(manager, storage)
+    await manager.start()
+    objects = manager.objects
+    mappings = {kind: await objects.mapping(API, kind)
+                for kind in ("OCIRepository", "HelmRepository")}
+    s = Sources(objects, mappings, await objects.mapping("v1", "Secret"),
+                await objects.mapping("v1", "Event"), namespace, storage)
+    try:
+        yield s
+    finally:
+        await manager.shutdown()
+        await server.close()
+        await conn.aclose()
+
+
+async def _delete_all(s: Sources) -> None:
+    for mapping in s.mappings.values():
+        for item in (await s.objects.list(mapping, s.namespace))[0]:
+            await s.objects.delete(mapping, item["metadata"]["name"], s.namespace)
+
+    async def gone() -> bool:
+        left = [(await s.objects.list(m, s.namespace))[0] for m in s.mappings.values()]
+        return not any(left)
+
+    await async_wait_for(gone, timeout=20, what="sources finalized")
+
+
+async def test_silent_registry_and_helm_repository_end_at_their_timeout(
+        sources: Sources, tmp_path: Path) -> None:
+    from tests.source.test_ocirepository import push_artifact
+
+    async with SilentHost() as silent, DockerRegistry(tmp_path / "registry") as registry:
+        push_artifact(registry, "v1", {"app.yaml": "a: 1\n"})
+        address = f"{silent.host}:{silent.port}"
+        await sources.create("OCIRepository", "stuck", {
+            "url": f"oci://{address}/app", "ref": {"tag": "v1"}, "timeout": "2s"})
+        await sources.create("HelmRepository", "stuck", {
+            "url": f"https://{address}/charts", "timeout": "2s"})
+
+        async def connected() -> bool:
+            return silent.accepted >= 2
+
+        await async_wait_for(connected, timeout=10, what="both fetches to connect")
+        started = time.monotonic()
+        await sources.create("OCIRepository", "healthy", {
+            "url": f"oci://{registry.host}/manifests/app", "ref": {"tag": "v1"},
+            "insecure": True})
+        await sources.ready("OCIRepository", "healthy")
+        assert time.monotonic() - started < 5  # not behind the stuck fetches
+
+        for kind in ("OCIRepository", "HelmRepository"):
+            obj = await sources.wait(kind, "stuck", lambda o: (
+                (c := condition(o, "FetchFailed")) is not None and c["status"] == "True"),
+                "FetchFailed", within=15)
+            # FetchFailed stays while the next attempt runs (Ready is Unknown meanwhile).
+            failed = condition(obj, "FetchFailed")
+            assert failed is not None, kind
+            assert any(word in failed["message"] for word in (
+                "timeout after 2s", "context deadline exceeded")), (kind, failed)
+        await _delete_all(sources)
+
+        async def closed() -> bool:
+            return silent.open_connections == 0
+
+        await async_wait_for(closed, timeout=10, what="silent connections closed")
+
+
+async def test_a_silent_provider_costs_only_its_own_alert(
+        kubeconfig: Path, tmp_path: Path, namespace: str) -> None:
+    async with SilentHost() as silent, start_harness(kubeconfig, tmp_path, namespace) as h:
+        providers = {"stuck": f"http://{silent.host}:{silent.port}/hook",
+                     "healthy": h.sink.url("/hook")}
+        docs = []
+        for name, address in providers.items():
+            docs += [
+                {"apiVersion": NOTIFICATION_API, "kind": "Provider",
+                 "metadata": {"name": name, "namespace": namespace},
+                 "spec": {"type": "generic", "address": address, "timeout": "1s"}},
+                {"apiVersion": NOTIFICATION_API, "kind": "Alert",
+                 "metadata": {"name": name, "namespace": namespace},
+                 "spec": {"providerRef": {"name": name}, "eventSeverity": "info",
+                          "eventSources": [{"kind": "Kustomization", "name": "*"}]}}]
+        await h.apply(yaml.safe_dump_all(docs))
+        for name in providers:
+            await h.wait_cached("Alert", namespace, name)
+            await h.wait_cached("Provider", namespace, name)
+
+        started = time.monotonic()
+        r = await h.post_event(event_for(namespace))
+        assert r.status_code == 202, r.text
+        await h.sink.wait_for(1, timeout=5)
+        assert time.monotonic() - started < 1  # not behind the silent provider's second
+
+        failed = await h.wait_event(namespace, "Alert", "stuck", lambda e: (
+            e["reason"] == "NotificationDispatchFailed"), "the stuck Alert's failure")
+        assert "context deadline exceeded (timeout 1s)" in failed["message"], failed
+        assert silent.accepted >= 1
+
+        async def closed() -> bool:
+            return silent.open_connections == 0
+
+        await async_wait_for(closed, timeout=10, what="the silent connection closed")
+        assert not [e for e in await h.events_on(namespace, "Alert", "healthy")
+                    if e["reason"] == "NotificationDispatchFailed"]
+
+
+async def test_trickling_registry_and_helm_repository_are_cut_off_at_their_timeout(
+        sources: Sources) -> None:
+    async with TricklingHost() as host:
+        address = f"{host.host}:{host.port}"
+        await sources.create("OCIRepository", "slow", {
+            "url": f"oci://{address}/app", "ref": {"tag": "v1"}, "timeout": "2s",
+            "insecure": True})
+        await sources.create("HelmRepository", "slow", {
+            "url": f"http://{address}/charts", "timeout": "2s"})
+        expected = {"OCIRepository": f"failed to pull artifact from 'oci://{address}/app': "
+                                     "context deadline exceeded",
+                    "HelmRepository": "failed to fetch Helm repository index: failed to fetch "
+                                      f"http://{address}/charts/index.yaml : timeout after 2s"}
+        for kind, message in expected.items():
+            obj = await sources.wait(kind, "slow", lambda o: (
+                (c := condition(o, "FetchFailed")) is not None and c["status"] == "True"),
+                "FetchFailed", within=15)
+            failed = condition(obj, "FetchFailed")
+            assert failed is not None and failed["message"] == message, (kind, failed)
+        await _delete_all(sources)
+
+        async def closed() -> bool:
+            return host.open_connections == 0
+
+        await async_wait_for(closed, timeout=10, what="trickling connections closed")
