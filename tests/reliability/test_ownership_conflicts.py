@@ -5,6 +5,9 @@ Kustomizations building the same ConfigMap both reported Ready=True while each
 reconcile relabelled the object as its own. Now the second applier fails with
 a conflict naming the object and its owner, the object stays the first's, and
 the ``sluice.dev/shared-ownership: enabled`` annotation lets both write it.
+The same holds for an object a HelmRelease labelled (helm-controller's
+``helm.toolkit.fluxcd.io/name|namespace``); the other way round, Helm itself
+refuses to adopt an object its release does not own.
 """
 
 from __future__ import annotations
@@ -140,3 +143,36 @@ async def _applied_or_refused(objects: Objects, namespace: str, name: str) -> bo
     """Ready=True, or Ready=False for a reason other than the source not being ready yet."""
     ready = _ready(await _ks(objects, namespace, name))
     return ready is not None and (ready[0] == "True" or "ownership conflict" in ready[1])
+
+
+async def test_a_kustomization_does_not_take_a_helmrelease_object(
+        objects: Objects, namespace: str, git: GitHTTPServer) -> None:
+    # The ConfigMap as helm-controller's post-renderer leaves it: labelled with its
+    # HelmRelease (whose upgrades would write it back after every Kustomization run).
+    await _create(objects, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "settings", "namespace": namespace, "labels": {
+            "helm.toolkit.fluxcd.io/name": "podinfo",
+            "helm.toolkit.fluxcd.io/namespace": namespace}}, "data": {"a": "from-helm"}})
+    git.create_repo("apps.git", {"app/settings.yaml": CONFIGMAP})
+    await _create(objects, {
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "repo", "namespace": namespace},
+        "spec": {"interval": "10m", "url": git.repo_url("apps.git"), "ref": {"branch": "main"}}})
+    await _create(objects, {
+        "apiVersion": KS[0], "kind": KS[1], "metadata": {"name": "apps", "namespace": namespace},
+        "spec": {"interval": "10m", "path": "./app", "prune": True, "targetNamespace": namespace,
+                 "sourceRef": {"kind": "GitRepository", "name": "repo"}}})
+    await async_wait_for(lambda: _applied_or_refused(objects, namespace, "apps"), timeout=30,
+                         what="apps reconciled")
+    assert _ready(await _ks(objects, namespace, "apps")) == ("False", (
+        f"ConfigMap/{namespace}/settings ownership conflict: it belongs to HelmRelease "
+        f"{namespace}/podinfo (helm.toolkit.fluxcd.io/name, helm.toolkit.fluxcd.io/namespace "
+        f"labels); remove it from one of them, or annotate it {SHARED_OWNERSHIP_ANNOTATION}: "
+        "enabled to share it"))
+    m = await objects.mapping("v1", "ConfigMap")
+    cm = await objects.get(m, "settings", namespace)
+    assert cm["data"] == {"a": "from-helm"} and KUSTOMIZE_NAME_LABEL not in cm["metadata"]["labels"]
+    await objects.merge_patch(m, "settings", {"metadata": {"annotations": {
+        SHARED_OWNERSHIP_ANNOTATION: "enabled"}}}, namespace)
+    assert (await _reconciled(objects, namespace, "apps"))[0] == "True"
+    assert (await objects.get(m, "settings", namespace))["data"] == {"a": "b"}

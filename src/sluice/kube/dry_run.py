@@ -141,17 +141,22 @@ class DryRunner(ApplyRequests):
                                   existing: Obj) -> str | None:
         """Why this owner may not write ``existing``: another applier's object."""
         other = self.owner.labelled_owner(existing)
-        if other is None or (other.name, other.namespace) == (self.owner.name,
-                                                              self.owner.namespace):
+        same_kind = other is not None
+        if other is None:
+            # A Kustomization writing over a HelmRelease's object (or the other
+            # way round) flips it every interval just the same.
+            other = self.owner.foreign_owner(existing)
+        if other is None or (same_kind and (other.name, other.namespace) == (
+                self.owner.name, self.owner.namespace)):
             return None
         if any(any_in_metadata(o, SHARED_OWNERSHIP_ANNOTATION, ENABLED_VALUE)
                for o in (desired, existing)):
             return None
-        if self.claims is not None and not await self.claims(other, ref):
+        if same_kind and self.claims is not None and not await self.claims(other, ref):
             return None  # left behind by an applier that no longer has it: adopted
         return (f"{ref.subject} ownership conflict: it belongs to {other.kind} "
-                f"{other.namespace}/{other.name} ({self.owner.name_label}, "
-                f"{self.owner.namespace_label} labels); remove it from one of them, or "
+                f"{other.namespace}/{other.name} ({other.name_label}, "
+                f"{other.namespace_label} labels); remove it from one of them, or "
                 f"annotate it {SHARED_OWNERSHIP_ANNOTATION}: {ENABLED_VALUE} to share it")
 
     @staticmethod

@@ -44,6 +44,8 @@ import httpx2
 
 from sluice.api.meta import (
     DISABLED_VALUE,
+    HELM_NAME_LABEL,
+    HELM_NAMESPACE_LABEL,
     KUSTOMIZE_NAME_LABEL,
     KUSTOMIZE_NAMESPACE_LABEL,
     KUSTOMIZE_PRUNE_ANNOTATION,
@@ -158,6 +160,14 @@ class ChangeSet:
         return self.message()
 
 
+# The appliers whose owner labels mark an object as theirs: kustomize-controller's
+# and helm-controller's (its post-renderer labels every object of a release).
+_APPLIER_LABELS = (
+    (KUSTOMIZE_NAME_LABEL, KUSTOMIZE_NAMESPACE_LABEL, "Kustomization"),
+    (HELM_NAME_LABEL, HELM_NAMESPACE_LABEL, "HelmRelease"),
+)
+
+
 @dataclass(frozen=True)
 class Owner:
     """Who applies: the owner labels' values and the field manager."""
@@ -181,6 +191,17 @@ class Owner:
             return None
         return Owner(name, namespace, self.field_manager, self.name_label,
                      self.namespace_label, self.kind)
+
+    def foreign_owner(self, obj: Mapping[str, Any]) -> Owner | None:
+        """The applier of another kind (Kustomization, HelmRelease) labelling ``obj``."""
+        for name_label, namespace_label, kind in _APPLIER_LABELS:
+            if kind == self.kind or name_label == self.name_label:
+                continue
+            probe = Owner("", "", self.field_manager, name_label, namespace_label, kind)
+            found = probe.labelled_owner(obj)
+            if found is not None:
+                return found
+        return None
 
     def owns(self, obj: Mapping[str, Any]) -> bool:
         """Does the live object carry this owner's labels?"""

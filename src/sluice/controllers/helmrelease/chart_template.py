@@ -119,7 +119,7 @@ async def reconcile_chart_template(hr: HelmRelease, raw: Obj, charts: Informer |
         if charts is not None else None
     if not _in_sync(existing, desired):
         owner = Owner(hr.name or "", hr.namespace or "", FIELD_MANAGER, HELM_NAME_LABEL,
-                      HELM_NAMESPACE_LABEL)
+                      HELM_NAMESPACE_LABEL, "HelmRelease")
         try:
             changes = await ResourceManager(objects, owner).apply_all([desired])
         except ApplyError as exc:

@@ -90,7 +90,7 @@ def manifest_objects(manifest: str, namespace: str) -> list[dict[str, Any]]:
 
 def resource_manager(client: Objects, hr: HelmRelease) -> ResourceManager:
     owner = Owner(hr.name or "", hr.namespace or "", HELM_FIELD_MANAGER, HELM_NAME_LABEL,
-                  HELM_NAMESPACE_LABEL)
+                  HELM_NAMESPACE_LABEL, "HelmRelease")
     return ResourceManager(client, owner)
 
 
