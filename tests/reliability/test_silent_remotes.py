@@ -13,6 +13,9 @@ remote:
 * a registry and a Helm repository that answer but trickle their body a byte
   at a time (each read well within any per-read timeout) are cut off at
   ``spec.timeout`` too;
+* a HelmChart from a ``type: oci`` HelmRepository on the silent host (Helm's
+  own registry client used to hold a Helm worker thread there until the
+  connection died) fails at the repository's ``spec.timeout``;
 * an Alert whose Provider's address is the silent host reports its own
   deadline (``NotificationDispatchFailed``), while the same event reaches a
   healthy Provider at once, and the silent connection is closed.
@@ -31,6 +34,7 @@ from tests.source.helm_harness import API, Sources, condition
 
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
+from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
 from sluice.controllers.source.ocirepository import setup_ocirepository_controller
 from sluice.kube.config import connect
@@ -50,10 +54,11 @@ async def sources(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIter
     manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None))
     await setup_ocirepository_controller(manager, storage)
     await setup_helmrepository_controller(manager, storage)
+    await setup_helmchart_controller(manager, storage)
     await manager.start()
     objects = manager.objects
     mappings = {kind: await objects.mapping(API, kind)
-                for kind in ("OCIRepository", "HelmRepository")}
+                for kind in ("OCIRepository", "HelmRepository", "HelmChart")}
     s = Sources(objects, mappings, await objects.mapping("v1", "Secret"),
                 await objects.mapping("v1", "Event"), namespace, storage)
     try:
@@ -180,3 +185,30 @@ async def test_trickling_registry_and_helm_repository_are_cut_off_at_their_timeo
             return host.open_connections == 0
 
         await async_wait_for(closed, timeout=10, what="trickling connections closed")
+
+
+async def test_an_oci_chart_on_a_silent_registry_ends_at_the_repository_timeout(
+        sources: Sources) -> None:
+    async with SilentHost() as silent:
+        address = f"{silent.host}:{silent.port}"
+        await sources.create("HelmRepository", "oci", {
+            "type": "oci", "url": f"oci://{address}/charts", "timeout": "2s"})
+        await sources.create("HelmChart", "podinfo", {
+            "chart": "podinfo", "version": "*",
+            "sourceRef": {"kind": "HelmRepository", "name": "oci"}})
+        started = time.monotonic()
+        obj = await sources.wait("HelmChart", "podinfo", lambda o: (
+            (c := condition(o, "FetchFailed")) is not None and c["status"] == "True"),
+            "FetchFailed", within=15)
+        assert time.monotonic() - started < 10
+        failed = condition(obj, "FetchFailed")
+        assert failed is not None and failed["message"] == (
+            "chart pull error: failed to get chart version for remote reference: failed to "
+            f"list tags of '{address}/charts/podinfo': context deadline exceeded"), failed
+        assert silent.accepted >= 1
+        await _delete_all(sources)
+
+        async def closed() -> bool:
+            return silent.open_connections == 0
+
+        await async_wait_for(closed, timeout=10, what="silent registry connections closed")

@@ -242,7 +242,7 @@ class HelmChartReconciler(SourceReconciler[HelmChart]):
         auth = await repository_auth(self, state, repo)  # type: ignore[arg-type]
         timeout = seconds(repo.spec.timeout, "60s")
         if repo.is_oci():
-            return await self._remote_oci(state, repo, auth, opts, workdir)
+            return await self._remote_oci(state, repo, auth, opts, workdir, timeout)
         art = repo.status.artifact
         assert art is not None
         try:
@@ -268,13 +268,13 @@ class HelmChartReconciler(SourceReconciler[HelmChart]):
         return await finish_remote(data, build, opts, workdir), False
 
     async def _remote_oci(self, state: State[HelmChart], repo: HelmRepository,
-                          auth: RepositoryAuth, opts: BuildOptions, workdir: Path
-                          ) -> tuple[Build, bool]:
+                          auth: RepositoryAuth, opts: BuildOptions, workdir: Path,
+                          timeout: float) -> tuple[Build, bool]:  # noqa: ASYNC109
         obj = state.obj
         insecure = bool(repo.spec.insecure)
         try:
             tag = await resolve_oci_chart(repo.spec.url, obj.spec.chart, obj.spec.version, auth,
-                                          insecure=insecure)
+                                          insecure=insecure, timeout=timeout)
         except SourceError as exc:
             raise BuildError(CHART_PULL, "failed to get chart version for remote reference: "
                              f"{exc.message}") from None
@@ -284,7 +284,7 @@ class HelmChartReconciler(SourceReconciler[HelmChart]):
             return build, True
         try:
             data = await pull_oci_chart(repo.spec.url, obj.spec.chart, tag, auth,
-                                        insecure=insecure)
+                                        insecure=insecure, timeout=timeout)
         except SourceError as exc:
             raise BuildError(CHART_PULL, "failed to download chart for remote reference: "
                              f"{exc.message}") from None

@@ -1,33 +1,44 @@
-"""Helm charts in OCI registries (``type: oci`` HelmRepositories), through Helm's registry client.
+"""Helm charts in OCI registries (``type: oci`` HelmRepositories), over Sluice's registry client.
 
 A HelmChart whose HelmRepository is ``type: oci`` resolves its version
-against the registry's tags and pulls ``oci://<repo url>/<chart>:<tag>``
-with `helm_python.RegistryClient` (Helm's own ORAS client), as
+against the registry's tags and pulls ``oci://<repo url>/<chart>:<tag>`` as
 source-controller's `OCIChartRepository` does:
 
 * an exact tag match wins (``+`` in a version is ``_`` in a tag); otherwise
   the highest strict semver tag satisfying the constraint, ``*``/empty
   meaning the latest stable one;
+* the chart is the manifest's Helm chart layer
+  (``application/vnd.cncf.helm.chart.content.v1.tar+gzip``), checked
+  against its digest;
 * credentials (username/password, or the dockerconfigjson entry of the
-  registry host) are given to a client whose credentials file is private
-  to the call and removed afterwards, never Helm's global one;
-* ``insecure`` talks plain HTTP.
+  registry host) go to that registry only; the repository's CA and client
+  certificate are used; ``insecure`` allows plain HTTP.
 
-Each call builds its own client on a bounded Helm worker thread
-(`sluice.helmsdk.run`). Helm's registry client takes no CA bundle, so a
-registry behind a private CA is not supported here (noted in the report).
+Why not Helm's own registry client (`helm_python.RegistryClient`): its Go
+HTTP client has no deadline, so a registry that accepts TCP and never
+answers held a Helm worker thread (one of the few every HelmRelease shares)
+until the connection died (issue 15). `sluice.oci` is async: the whole
+call is bounded by the HelmRepository's ``spec.timeout`` and its
+connections are closed when it ends.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sluice.controllers.source.errors import SourceError
-from sluice.controllers.source.helmauth import RepositoryAuth, registry_host
+from sluice.controllers.source.helmauth import RepositoryAuth
+from sluice.controllers.source.helmindex import DEADLINE_GRACE
 from sluice.core.semver import SemverError, parse_constraint, parse_version
-from sluice.helmsdk import helm, run
+from sluice.oci.client import ClientOptions
+from sluice.oci.credentials import ANONYMOUS, Credentials
+from sluice.oci.errors import InvalidReference, OCIError
+from sluice.oci.names import Repository, parse_repository
+from sluice.oci.pull import PullClient, parse_manifest
+
+T = TypeVar("T")
 
 __all__ = ["OCIChartError", "pull_oci_chart", "resolve_oci_chart", "select_tag"]
 
@@ -60,77 +71,65 @@ def select_tag(tags: list[str], name: str, version: str | None) -> str:
     return best[1]
 
 
-class _Client:
-    """A registry client logged in with ``auth``, its credentials file private to the call."""
-
-    def __init__(self, repo_url: str, auth: RepositoryAuth, insecure: bool) -> None:
-        self.repo_url, self.auth, self.insecure = repo_url, auth, insecure
-        self._tmp = tempfile.TemporaryDirectory(prefix="sluice-oci-chart-")
-        self.dir = self._tmp.name
-
-    def __enter__(self) -> object:
-        h = helm()
-        self.client = h.RegistryClient(plain_http=self.insecure,
-                                       credentials_file=os.path.join(self.dir, "registry.json"))
-        if self.auth.has_login:
-            try:
-                self.client.login(registry_host(self.repo_url), self.auth.username,
-                                  self.auth.password, insecure=self.insecure,
-                                  plain_http=self.insecure)
-            except h.HelmError as exc:
-                self.close()
-                raise SourceError("failed to login to OCI registry: "
-                                  + self.auth.scrub(" ".join(str(exc).split()))) from None
-        return self.client
-
-    def close(self) -> None:
-        self.client.close()
-        self._tmp.cleanup()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 
-def _error(exc: Exception, auth: RepositoryAuth) -> OCIChartError:
-    return OCIChartError(auth.scrub(" ".join(str(exc).split())))
+def _repository(repo_url: str, name: str, insecure: bool) -> Repository:
+    path = f"{repo_url.removeprefix('oci://').rstrip('/')}/{name}"
+    try:
+        return parse_repository(path, insecure=insecure)
+    except InvalidReference as exc:
+        raise OCIChartError(f"invalid OCI reference '{path}': {exc}") from None
 
 
-def _resolve_sync(repo_url: str, name: str, version: str | None, auth: RepositoryAuth,
-                  insecure: bool) -> str:
-    h = helm()
-    ref = f"{repo_url.rstrip('/')}/{name}"
-    with _Client(repo_url, auth, insecure) as client:
-        try:
-            tags = [str(t) for t in client.tags(ref)]  # type: ignore[attr-defined]
-        except h.HelmError as exc:
-            raise _error(exc, auth) from None
-    return select_tag(tags, name, version)
+def _options(auth: RepositoryAuth, timeout: float) -> ClientOptions:
+    creds = Credentials(auth.username, auth.password) if auth.has_login else ANONYMOUS
+    return ClientOptions(credentials=creds, ca_pem=auth.ca or None, cert_pem=auth.cert or None,
+                         key_pem=auth.key or None, timeout=timeout)
 
 
-def _pull_sync(repo_url: str, name: str, tag: str, auth: RepositoryAuth, insecure: bool
-               ) -> bytes:
-    h = helm()
-    ref = f"{repo_url.rstrip('/')}/{name}"
-    holder = _Client(repo_url, auth, insecure)
-    with holder as client:
-        try:
-            client.pull(ref, version=tag, destination=holder.dir,  # type: ignore[attr-defined]
-                        plain_http=insecure)
-        except h.HelmError as exc:
-            raise _error(exc, auth) from None
-        archives = sorted(Path(holder.dir).glob("*.tgz"))
-        if not archives:
-            raise OCIChartError(f"pulling '{ref}:{tag}' produced no chart archive")
-        return archives[0].read_bytes()
+async def _within(limit: float, call: Callable[[], Awaitable[T]], auth: RepositoryAuth,
+                  what: str) -> T:
+    # One deadline for the whole call, a moment after httpx's own per-request
+    # timeout (which closes a socket hung in its TLS handshake; see helmindex).
+    try:
+        async with asyncio.timeout(limit + DEADLINE_GRACE):
+            return await call()
+    except TimeoutError:
+        raise OCIChartError(f"{what}: context deadline exceeded") from None
+    except OCIError as exc:
+        raise OCIChartError(auth.scrub(" ".join(str(exc).split()))) from None
 
 
 async def resolve_oci_chart(repo_url: str, name: str, version: str | None,
-                            auth: RepositoryAuth, *, insecure: bool = False) -> str:
+                            auth: RepositoryAuth, *, insecure: bool = False,
+                            timeout: float = 60.0) -> str:  # noqa: ASYNC109
     """The tag of chart ``name`` under ``repo_url`` matching ``version``."""
-    return await run(_resolve_sync, repo_url, name, version, auth, insecure)
+    repository = _repository(repo_url, name, insecure)
+
+    async def tags() -> list[str]:
+        async with PullClient(repository, _options(auth, timeout)) as client:
+            return await client.list_tags()
+
+    found = await _within(timeout, tags, auth, f"failed to list tags of '{repository}'")
+    return select_tag(found, name, version)
 
 
 async def pull_oci_chart(repo_url: str, name: str, tag: str, auth: RepositoryAuth, *,
-                         insecure: bool = False) -> bytes:
+                         insecure: bool = False, timeout: float = 60.0  # noqa: ASYNC109
+                         ) -> bytes:
     """The archive bytes of ``<repo_url>/<name>:<tag>``."""
-    return await run(_pull_sync, repo_url, name, tag, auth, insecure)
+    repository = _repository(repo_url, name, insecure)
+    ref = f"oci://{repository}:{tag}"
+
+    async def pull() -> bytes:
+        async with PullClient(repository, _options(auth, timeout)) as client:
+            body, media_type, digest = await client.get_manifest(tag)
+            manifest = parse_manifest(body, media_type, digest)
+            layer = next((entry for entry in manifest.layers
+                          if entry.media_type == CHART_LAYER), None)
+            if layer is None:
+                raise OCIChartError(f"'{ref}' has no Helm chart layer ({CHART_LAYER})")
+            return await client.get_blob(layer.digest)
+
+    return await _within(timeout, pull, auth, f"failed to pull '{ref}'")
