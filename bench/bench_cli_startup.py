@@ -39,7 +39,7 @@ users: [{{name: u, user: {{token: t}}}}]
 
 def _ca_pem(directory: Path) -> bytes:
     # The embedded cluster's own CA, as `sluice cluster up` makes it.
-    from sluice.apiserver.tls import ensure_certificates
+    from sluice.apiserver.transport.tls import ensure_certificates
 
     return ensure_certificates(directory / "pki").ca_cert.read_bytes()
 

@@ -445,11 +445,11 @@ def test_crd_for_returns_independent_copies() -> None:
 
 # --------------------------------------------------------------------------
 # Against the embedded cluster's own CRD definition checks (skipped until
-# sluice.apiserver.crd_definition imports).
+# sluice.apiserver.schemas.crd_definition imports).
 
 
 def test_crds_pass_the_api_servers_definition_checks() -> None:
-    crd_definition = pytest.importorskip("sluice.apiserver.crd_definition")
+    crd_definition = pytest.importorskip("sluice.apiserver.schemas.crd_definition")
     for crd in all_crds():
         assert crd_definition.validate_crd_definition(crd) == [], crd["metadata"]["name"]
 
@@ -464,7 +464,7 @@ def test_crds_pass_the_api_servers_definition_checks() -> None:
 def test_seed_objects_are_accepted_and_defaulted_by_the_api_server_logic(
     obj: dict[str, Any],
 ) -> None:
-    structural = pytest.importorskip("sluice.apiserver.structural")
+    structural = pytest.importorskip("sluice.apiserver.schemas.structural")
     group, _, version = obj["apiVersion"].rpartition("/")
     schema = schema_of(group, obj["kind"], version)
     stored = copy.deepcopy(obj)

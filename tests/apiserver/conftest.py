@@ -15,10 +15,10 @@ from typing import TypeVar
 
 import pytest
 
-from sluice.apiserver.collector import GarbageCollector
-from sluice.apiserver.registry import Cluster
-from sluice.apiserver.storage import Storage
-from sluice.apiserver.workloads import WorkloadSimulator
+from sluice.apiserver.rest.registry import Cluster
+from sluice.apiserver.simulation.collector import GarbageCollector
+from sluice.apiserver.simulation.workloads import WorkloadSimulator
+from sluice.apiserver.store.storage import Storage
 
 T = TypeVar("T")
 

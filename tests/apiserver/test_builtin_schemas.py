@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from sluice.apiserver import builtin_markers, builtin_schemas
-from sluice.apiserver.builtin_schemas import REF_PREFIX, definitions, schema_for
-from sluice.apiserver.resources import BUILTINS
+from sluice.apiserver.schemas import builtin_markers, builtin_schemas
+from sluice.apiserver.schemas.builtin_schemas import REF_PREFIX, definitions, schema_for
+from sluice.apiserver.schemas.resources import BUILTINS
 
 
 def _pod_spec() -> dict[str, Any]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from sluice.apiserver.crd_definition import validate_crd_definition
 from sluice.apiserver.errors import Invalid
-from sluice.apiserver.structural import (
+from sluice.apiserver.schemas.crd_definition import validate_crd_definition
+from sluice.apiserver.schemas.structural import (
     apply_defaults,
     prune,
     schema_for_version,

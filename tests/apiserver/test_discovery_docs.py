@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from sluice.apiserver import discovery
-from sluice.apiserver.resources import Catalogue, types_from_crd
+from sluice.apiserver.schemas import discovery
+from sluice.apiserver.schemas.resources import Catalogue, types_from_crd
 
 KUBECTL = shutil.which("kubectl")
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
+from sluice.apiserver.rest.registry import Cluster, DeleteOptions, WriteOptions
 
 from .conftest import Controllers, eventually
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sluice.apiserver.jsonpath import evaluate, first, go_number_text, parse, to_text
+from sluice.apiserver.schemas.jsonpath import evaluate, first, go_number_text, parse, to_text
 
 POD: dict[str, Any] = {
     "apiVersion": "v1",

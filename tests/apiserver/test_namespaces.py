@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import pytest
 
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
-from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.rest.registry import Cluster, DeleteOptions, WriteOptions
+from sluice.apiserver.schemas.resources import ResourceType
 
 from .conftest import Controllers, eventually
 

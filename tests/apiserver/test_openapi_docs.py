@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from sluice.apiserver import discovery, openapi, openapi_proto
-from sluice.apiserver.builtin_schemas import OBJECT_META, REF_PREFIX
-from sluice.apiserver.resources import Catalogue, ResourceType, types_from_crd
+from sluice.apiserver.schemas import discovery, openapi, openapi_proto
+from sluice.apiserver.schemas.builtin_schemas import OBJECT_META, REF_PREFIX
+from sluice.apiserver.schemas.resources import Catalogue, ResourceType, types_from_crd
 
 KUBECTL = shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")

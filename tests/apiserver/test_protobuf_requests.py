@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from sluice.apiserver import protobuf_messages as pm
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.protobuf_decode import PROTOBUF, decode
+from sluice.apiserver.rest import protobuf_messages as pm
+from sluice.apiserver.rest.protobuf_decode import PROTOBUF, decode
 
 KUBECTL = shutil.which("kubectl")
 

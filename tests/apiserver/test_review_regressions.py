@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sluice.apiserver.registry import Cluster, WriteOptions
+from sluice.apiserver.rest.registry import Cluster, WriteOptions
 from sluice.testing.background import BackgroundCluster
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
@@ -44,7 +44,7 @@ def sibling_namespaces(sluice_cluster: BackgroundCluster) -> Iterator[tuple[str,
     yield names
 
     def delete(c: Cluster) -> None:
-        from sluice.apiserver.registry import DeleteOptions
+        from sluice.apiserver.rest.registry import DeleteOptions
 
         rt = c.resource("", "v1", "namespaces")
         for n in names:
@@ -223,8 +223,8 @@ def test_leaving_a_selector_sends_the_last_matching_object(api: httpx.Client,
 
 def test_apply_create_is_one_write_that_watchers_see() -> None:
     from sluice.apiserver.server import _builtin_schema
-    from sluice.apiserver.storage import Storage
-    from sluice.apiserver.watch import Event
+    from sluice.apiserver.store.storage import Storage
+    from sluice.apiserver.store.watch import Event
 
     c = Cluster(Storage())
     c.builtin_schema = _builtin_schema

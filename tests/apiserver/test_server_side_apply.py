@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from sluice.apiserver.errors import ApiError
-from sluice.apiserver.managedfields import (
+from sluice.apiserver.apply.managedfields import (
     apply,
     fields_of,
     from_fields_v1,
     record_update,
     to_fields_v1,
 )
+from sluice.apiserver.errors import ApiError
 
 T1, T2, T3, T4 = (f"2024-05-01T10:00:0{i}Z" for i in range(1, 5))
 STR: dict[str, Any] = {"type": "string"}

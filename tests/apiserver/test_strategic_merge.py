@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.strategic import strategic_merge
+from sluice.apiserver.rest.strategic import strategic_merge
 
 STR: dict[str, Any] = {"type": "string"}
 
@@ -234,7 +234,7 @@ ORACLE_CASES: list[dict[str, Any]] = [
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 @pytest.mark.parametrize("patch", ORACLE_CASES)
 def test_matches_kubectl_on_a_pod_with_the_builtin_schema(patch: dict[str, Any], tmp_path: Any) -> None:
-    from sluice.apiserver.builtin_schemas import schema_for
+    from sluice.apiserver.schemas.builtin_schemas import schema_for
 
     schema = schema_for("", "v1", "Pod")
     original = pod()

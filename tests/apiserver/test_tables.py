@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.tables import human_duration, table_for
+from sluice.apiserver.rest.tables import human_duration, table_for
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

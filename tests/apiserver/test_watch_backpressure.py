@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sluice.apiserver.watch import Event, EventLog
+from sluice.apiserver.store.watch import Event, EventLog
 
 
 def _event(rv: int) -> Event:

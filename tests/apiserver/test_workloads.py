@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
-from sluice.apiserver.resources import ResourceType
-from sluice.apiserver.selectors import FieldSelector, LabelSelector
-from sluice.apiserver.watch import Event
+from sluice.apiserver.rest.registry import Cluster, DeleteOptions, WriteOptions
+from sluice.apiserver.rest.selectors import FieldSelector, LabelSelector
+from sluice.apiserver.schemas.resources import ResourceType
+from sluice.apiserver.store.watch import Event
 from sluice.testing.polling import wait_for
 
 from ..conftest import SeedManifests

@@ -114,7 +114,7 @@ async def test_relist_after_410_reports_what_changed_while_disconnected(tmp_path
             aside = BackgroundCluster(data, pod_ready_delay=0.2).start()
             try:
                 def edit(c: Any) -> None:
-                    from sluice.apiserver.registry import DeleteOptions, WriteOptions
+                    from sluice.apiserver.rest.registry import DeleteOptions, WriteOptions
 
                     rt = c.catalogue.get("", "v1", "configmaps")
                     c.delete(rt, "default", "gone", DeleteOptions())

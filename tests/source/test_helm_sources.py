@@ -25,7 +25,7 @@ import pytest
 import yaml
 from tests.source.helm_harness import API, KINDS, Sources, condition
 
-from sluice.apiserver.tls import ensure_certificates
+from sluice.apiserver.transport.tls import ensure_certificates
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller

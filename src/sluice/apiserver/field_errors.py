@@ -8,7 +8,7 @@ starts with the kind of fault, then the bad value as Go prints it (strings
 quoted, numbers bare, maps as ``map[string]interface {}{...}``), then the
 detail. The constructors here build :class:`~sluice.apiserver.errors.Cause`
 objects in that shape, with the reason Kubernetes gives each kind of fault;
-:mod:`sluice.apiserver.structural` and :mod:`sluice.apiserver.crd_definition`
+:mod:`sluice.apiserver.schemas.structural` and :mod:`sluice.apiserver.schemas.crd_definition`
 use them.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluice.apiserver.errors import Cause
-from sluice.apiserver.jsonpath import go_number_text
+from sluice.apiserver.schemas.jsonpath import go_number_text
 
 __all__ = [
     "child",

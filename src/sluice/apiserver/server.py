@@ -27,19 +27,20 @@ from typing import Any
 
 from aiohttp import web
 
-from sluice.apiserver import builtin_schemas, decoding
-from sluice.apiserver.collector import GarbageCollector
-from sluice.apiserver.datadir import DataDirLock, private_dir
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.handlers import Api
-from sluice.apiserver.kubeconfig import ensure_token, write_kubeconfig
-from sluice.apiserver.listener import HEADER_TIMEOUT, Listener
-from sluice.apiserver.pod_subresources import COMPONENT_LOG
-from sluice.apiserver.registry import Cluster, WriteOptions
-from sluice.apiserver.resources import CRD_KEY, ResourceType
-from sluice.apiserver.storage import Storage
-from sluice.apiserver.tls import ensure_certificates
-from sluice.apiserver.workloads import WorkloadSimulator
+from sluice.apiserver.rest import decoding
+from sluice.apiserver.rest.handlers import Api
+from sluice.apiserver.rest.registry import Cluster, WriteOptions
+from sluice.apiserver.schemas import builtin_schemas
+from sluice.apiserver.schemas.resources import CRD_KEY, ResourceType
+from sluice.apiserver.simulation.collector import GarbageCollector
+from sluice.apiserver.simulation.pod_subresources import COMPONENT_LOG
+from sluice.apiserver.simulation.workloads import WorkloadSimulator
+from sluice.apiserver.store.datadir import DataDirLock, private_dir
+from sluice.apiserver.store.storage import Storage
+from sluice.apiserver.transport.kubeconfig import ensure_token, write_kubeconfig
+from sluice.apiserver.transport.listener import HEADER_TIMEOUT, Listener
+from sluice.apiserver.transport.tls import ensure_certificates
 
 log = logging.getLogger("sluice.apiserver")
 

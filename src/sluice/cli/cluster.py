@@ -24,9 +24,9 @@ from pathlib import Path
 
 import click
 
-from sluice.apiserver.datadir import private_dir
 from sluice.apiserver.errors import DataDirInUse
 from sluice.apiserver.server import EmbeddedCluster
+from sluice.apiserver.store.datadir import private_dir
 from sluice.cli.controllers import install_signal_handlers, serve_controllers, setup_logging
 from sluice.cli.demo import install_demo
 from sluice.cli.failing import CommandError

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from sluice.apiserver.pod_subresources import COMPONENT_LOG
+from sluice.apiserver.simulation.pod_subresources import COMPONENT_LOG
 from sluice.cli.clientctx import Client, connect_client, run
 from sluice.cli.failing import CommandError
 from sluice.cli.install import DEFAULT_COMPONENTS, EXTRA_COMPONENTS

@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sluice.apiserver.registry import Cluster
+from sluice.apiserver.rest.registry import Cluster
 from sluice.apiserver.server import EmbeddedCluster
 
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
+from sluice.apiserver.rest.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.testing.background import BackgroundCluster
 
 

@@ -3,7 +3,7 @@
 Every controller of :mod:`sluice.apiserver.simulation` is a function of one
 object key that reads current state and writes the difference. They read
 stored objects directly (never modifying them) and write through
-:class:`~sluice.apiserver.registry.Cluster` with the field manager the real
+:class:`~sluice.apiserver.rest.registry.Cluster` with the field manager the real
 component uses (``kube-controller-manager``, ``kubelet``, ``kube-scheduler``),
 so ``managedFields``, watch events and validation are those of any client.
 
@@ -22,9 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.registry import Cluster, DeleteOptions, WriteOptions
-from sluice.apiserver.resources import ResourceType
-from sluice.apiserver.selectors import LabelSelector
+from sluice.apiserver.rest.registry import Cluster, DeleteOptions, WriteOptions
+from sluice.apiserver.rest.selectors import LabelSelector
+from sluice.apiserver.schemas.resources import ResourceType
 from sluice.apiserver.simulation.index import Index, StorageKey
 from sluice.apiserver.simulation.recorder import EventRecorder
 from sluice.apiserver.simulation.shapes import (

@@ -37,7 +37,7 @@ from sluice.apiserver.simulation.shapes import (
     terminating,
     uid_of,
 )
-from sluice.apiserver.watch import Event
+from sluice.apiserver.store.watch import Event
 
 Obj = dict[str, Any]
 

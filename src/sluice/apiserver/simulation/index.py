@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from sluice.apiserver.simulation.shapes import controller_ref, labels_of, meta
-from sluice.apiserver.storage import Storage
-from sluice.apiserver.watch import Event
+from sluice.apiserver.store.storage import Storage
+from sluice.apiserver.store.watch import Event
 
 Obj = dict[str, Any]
 StorageKey = tuple[str, str]

@@ -20,7 +20,7 @@ import copy
 import hashlib
 from typing import Any
 
-from sluice.apiserver.discovery import GIT_VERSION
+from sluice.apiserver.schemas.discovery import GIT_VERSION
 from sluice.apiserver.simulation.context import (
     KUBELET,
     NODE_IP,
@@ -41,7 +41,7 @@ from sluice.apiserver.simulation.shapes import (
     terminating,
     uid_of,
 )
-from sluice.apiserver.watch import Event
+from sluice.apiserver.store.watch import Event
 
 Obj = dict[str, Any]
 

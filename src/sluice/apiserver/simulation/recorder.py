@@ -20,8 +20,8 @@ import time
 from typing import Any
 
 from sluice.apiserver.errors import ApiError
-from sluice.apiserver.registry import Cluster, WriteOptions
-from sluice.apiserver.resources import ResourceType
+from sluice.apiserver.rest.registry import Cluster, WriteOptions
+from sluice.apiserver.schemas.resources import ResourceType
 from sluice.apiserver.simulation.shapes import meta, now
 
 log = logging.getLogger("sluice.apiserver.simulator")

@@ -1,0 +1,1 @@
+"""Server-side apply: field sets and ``managedFields`` ownership, as kube-apiserver keeps them."""

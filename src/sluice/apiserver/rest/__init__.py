@@ -1,0 +1,1 @@
+"""Kubernetes REST semantics: the verbs (registry), admission, HTTP handlers, patches, tables."""

@@ -1,0 +1,1 @@
+"""How clients reach the embedded cluster: the listener, TLS certificates and kubeconfig files."""
