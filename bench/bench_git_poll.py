@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from cluster_process import GitServerProcess
 
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
@@ -43,17 +43,6 @@ from sluice.testing.background import BackgroundCluster
 from sluice.testing.gitserver import GitRepo
 
 API = "source.toolkit.fluxcd.io/v1"
-
-SERVER = """
-import asyncio, sys
-from pathlib import Path
-from sluice.testing.gitserver import GitHTTPServer
-async def main():
-    async with GitHTTPServer(Path(sys.argv[1])) as srv:
-        print(srv.url, flush=True)
-        await asyncio.Event().wait()
-asyncio.run(main())
-"""
 
 
 def make_files(count: int) -> dict[str, str]:
@@ -152,15 +141,12 @@ def main() -> None:
         t = time.perf_counter()
         repo.commit(make_files(args.files), "initial")
         print(f"repository: {args.files} files, committed in {time.perf_counter() - t:.2f}s")
-        server = subprocess.Popen([sys.executable, "-c", SERVER, str(work / "git")],
-                                  stdout=subprocess.PIPE, text=True)
+        server = GitServerProcess(work / "git")
         try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip() + "/app.git"
+            url = server.url + "/app.git"
             asyncio.run(run(repo, url, args.polls, work))
         finally:
-            server.terminate()
-            server.wait()
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -30,15 +30,13 @@ import argparse
 import asyncio
 import base64
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from cluster_process import ClusterProcess
+from cluster_process import ClusterProcess, GitServerProcess
 
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
@@ -55,18 +53,6 @@ from sluice.testing.silenthost import SilentHost
 
 API = "source.toolkit.fluxcd.io/v1"
 NS = "default"
-
-GIT_SERVER = """
-import asyncio, sys
-from pathlib import Path
-from sluice.testing.gitserver import GitHTTPServer
-async def main():
-    async with GitHTTPServer(Path(sys.argv[1])) as srv:
-        print(srv.url, flush=True)
-        await asyncio.Event().wait()
-asyncio.run(main())
-"""
-
 
 async def until(check: Callable[[], Awaitable[Any]], limit: float, what: str) -> Any:
     deadline = time.monotonic() + limit
@@ -217,15 +203,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         GitRepo(work / "git" / "app.git").commit({"app.yaml": "a: 1\n"}, "initial")
-        server = subprocess.Popen([sys.executable, "-c", GIT_SERVER, str(work / "git")],
-                                  stdout=subprocess.PIPE, text=True)
+        server = GitServerProcess(work / "git")
         try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip() + "/app.git"
+            url = server.url + "/app.git"
             asyncio.run(run(url, counts, args.timeout, args.polls, work))
         finally:
-            server.terminate()
-            server.wait()
+            server.stop()
 
 
 if __name__ == "__main__":

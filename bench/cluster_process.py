@@ -1,5 +1,8 @@
 """`ClusterProcess`: the embedded cluster in a child process, for the benchmarks.
 
+`GitServerProcess` does the same for a smart-HTTP Git server serving a
+directory of bare repositories.
+
 Benchmarks measure Sluice's client or controllers in their own interpreter,
 so the API server they talk to runs as ``sluice cluster up`` in a child
 process (HTTPS, token) and does not share the measured process's GIL or
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ClusterProcess"]
+__all__ = ["ClusterProcess", "GitServerProcess"]
 
 
 class ClusterProcess:
@@ -49,6 +52,32 @@ class ClusterProcess:
     @property
     def kubeconfig(self) -> Path:
         return self.data / "kubeconfig"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+_GIT_SERVER = """
+import asyncio, sys
+from pathlib import Path
+from sluice.testing.gitserver import GitHTTPServer
+async def main():
+    async with GitHTTPServer(Path(sys.argv[1])) as srv:
+        print(srv.url, flush=True)
+        await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+class GitServerProcess:
+    """`GitHTTPServer` over the bare repositories in `root`, in a child process."""
+
+    def __init__(self, root: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _GIT_SERVER, str(root)],
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
 
     def stop(self) -> None:
         self.proc.terminate()
