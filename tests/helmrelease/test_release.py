@@ -129,6 +129,17 @@ async def test_install_upgrade_history_and_uninstall(helm_env: Helm, tmp_path: P
     dep = await env.get("apps/v1", "Deployment", "podinfo")
     assert dep is not None and dep["spec"]["replicas"] == 3
 
+    # Labelled reconcile.fluxcd.io/watch=Enabled, the ConfigMap upgrades the release as soon
+    # as its data changes: no annotation, and well before the 1m interval.
+    await env.patch("v1", "ConfigMap", "podinfo-values", {"metadata": {"labels": {
+        "reconcile.fluxcd.io/watch": "Enabled"}}})
+    await env.patch("v1", "ConfigMap", "podinfo-values", {"data": {"values.yaml":
+                                                                   "replicaCount: 4\n"}})
+    hr = await env.wait_hr("podinfo", "True", "UpgradeSucceeded", message="podinfo.v4",
+                           limit=20)
+    dep = await env.get("apps/v1", "Deployment", "podinfo")
+    assert dep is not None and dep["spec"]["replicas"] == 4
+
     # Deletion uninstalls the release and removes the HelmChart.
     await env.delete(HR_API, "HelmRelease", "podinfo")
     await env.wait_for(lambda: _gone(env), lambda done: done, "release uninstalled")

@@ -83,6 +83,9 @@ class ManagerOptions:
     graceful_shutdown_timeout: float = 30.0
     # Field manager for status/finalizer writes.
     field_manager: str = "sluice"
+    # --watch-configs-label-selector: the ConfigMaps/Secrets whose changes reconcile their
+    # consumers at once (sluice.runtime.config_watch).
+    watch_configs_label_selector: str = "reconcile.fluxcd.io/watch=Enabled"
     # --events-addr: where events are POSTed (Flux's event JSON); None: nowhere,
     # unless the notification controller runs in this process.
     events_addr: str | None = None
@@ -113,9 +116,14 @@ class Manager:
 
     # -------------------------------------------------------------- building
     async def informer(self, api_version: str, kind: str, *, selector: bool = True,
-                       namespace: str | None = None) -> Informer:
-        """The shared informer for a kind (filtered by the watch label selector if asked)."""
-        label_selector = self.options.watch_label_selector if selector else None
+                       namespace: str | None = None,
+                       label_selector: str | None = None) -> Informer:
+        """The shared informer for a kind (filtered by the watch label selector if asked).
+
+        ``label_selector``, when given, is used instead of the watch label selector.
+        """
+        if label_selector is None:
+            label_selector = self.options.watch_label_selector if selector else None
         ns = namespace if namespace is not None else self.options.watch_namespace
         key = (api_version, kind, label_selector, ns)
         existing = self._informers.get(key)

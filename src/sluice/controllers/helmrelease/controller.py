@@ -3,7 +3,8 @@
 `setup_helmrelease_controller` creates the HelmRelease informer with its
 chart-source and ``dependsOn`` indexes, informers of the chart source kinds
 the cluster serves (HelmChart, OCIRepository), the reconciler, and a
-`Controller` watching them (see `watches`). The Helm runner's configs and the
+`Controller` watching them (see `watches`), and the labelled ConfigMaps and
+Secrets its ``valuesFrom`` name (`sluice.runtime.config_watch`). The Helm runner's configs and the
 chart download client are released when the manager stops.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sluice.api.helm import API_VERSION, COMPONENT
 from sluice.api.source import API_VERSION as SOURCE_API_VERSION
 from sluice.kube.errors import NoKindMatch
+from sluice.kube.objects import Obj
+from sluice.runtime.config_watch import watch_configs
 from sluice.runtime.controller import Controller
 from sluice.runtime.informer import Informer
 from sluice.runtime.manager import Manager
@@ -61,9 +64,18 @@ async def setup_helmrelease_controller(manager: Manager,
     for kind, source_informer in sources.items():
         controller.watch(source_informer, requests_for_source(informer, kind))
     controller.watch(informer, requests_for_dependents(informer))
+    # valuesFrom ConfigMaps/Secrets labelled reconcile.fluxcd.io/watch=Enabled, as Flux.
+    await watch_configs(manager, controller, informer, _values_refs)
     manager.add_controller(controller)
     manager.add_runnable("helmrelease-clients", _closer(reconciler))
     return controller
+
+
+def _values_refs(obj: Obj) -> Iterable[tuple[str, str]]:
+    """The (kind, name) of each ``spec.valuesFrom`` entry."""
+    for ref in (obj.get("spec") or {}).get("valuesFrom") or []:
+        if isinstance(ref, dict) and ref.get("kind") and ref.get("name"):
+            yield str(ref["kind"]), str(ref["name"])
 
 
 def _closer(reconciler: HelmReleaseReconciler) -> Callable[[], Awaitable[None]]:
