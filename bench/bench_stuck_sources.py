@@ -14,8 +14,9 @@ in a child process and a smart-HTTP Git server in another, and for each N
    Ready (``ready``), then the round trip of ``--polls`` reconcile requests
    on it (``reconcile``: annotation patched -> lastHandledReconcileAt);
 3. deletes everything and, once the silent host saw every connection
-   closed, prints what is left over the stock taken before: threads,
-   sockets to the silent host, processes beyond the Git pool's.
+   closed (and killed workers were reaped, 15 s at most), prints what is
+   left over the stock taken before: threads, sockets to the silent host,
+   processes beyond the Git pool's.
 
 Run by hand (not part of the test suite):
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import statistics
 import tempfile
 import time
@@ -179,6 +181,13 @@ async def run(healthy_url: str, counts: list[int], within: int, polls: int, work
                 if n == counts[0]:
                     base_ready, base_trip = first, trip
                 await bench.clean()
+
+                async def reaped() -> bool:
+                    # Killed workers take a moment to be reaped by the zygote.
+                    return not descendants() - processes - pool.pids()
+
+                with contextlib.suppress(TimeoutError):
+                    await until(reaped, 15, "killed workers reaped")
                 left_threads = len(own_threads()) - len(threads)
                 left_procs = len(descendants() - processes - pool.pids())
                 print(f"N={n:<4} ready {first * 1000:8.1f} ms (x{first / base_ready:5.1f})  "
