@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sluice.controllers.notification.dispatch import commit_status_context
 from sluice.controllers.notification.errors import DeliveryFailed, ProviderError
 from sluice.controllers.notification.ingest import Event
 from sluice.controllers.notification.providers.base import ProviderConfig, Sender
@@ -246,3 +247,18 @@ async def test_retries_with_backoff_then_the_error_names_the_status(sink: Webhoo
     with pytest.raises(DeliveryFailed, match="status code 400"):
         await send(sink, "slack", event(), address=sink.url("/s"))
     assert len(sink.requests) == 1  # a 4xx is final
+
+
+def test_commit_status_expr_names_the_status_context() -> None:
+    provider = {"metadata": {"name": "gh", "uid": "0c9c2e41-aaaa"},
+                "spec": {"type": "github", "commitStatusExpr":
+                         '"flux/" + event.involvedObject.kind + "/" + alert.metadata.name'}}
+    alert = {"metadata": {"name": "on-call"}}
+    ev = event(kind="Kustomization")
+    assert commit_status_context(provider, alert, ev) == "flux/Kustomization/on-call"
+    assert commit_status_context({"metadata": provider["metadata"]}, alert, ev) == \
+        "kustomization/podinfo/0c9c2e41"
+    provider["spec"]["commitStatusExpr"] = "event.metadata.absent"
+    with pytest.raises(ProviderError, match=r"failed to evaluate the spec\.commitStatusExpr CEL "
+                                            r"expression for the event: failed to evaluate"):
+        commit_status_context(provider, alert, ev)

@@ -139,7 +139,7 @@ async def setup_notification_controller(manager: Manager,
         log.info("webhook receiver on %s", receiver_server.url)
 
     patcher = StatusPatcher(objects, receivers.mapping, COMPONENT)
-    reconciler = ReceiverReconciler(receivers, objects, secrets, patcher)
+    reconciler = ReceiverReconciler(receivers, objects, secrets, patcher, recorder)
     controller = Controller("Receiver", receivers, reconciler,
                             concurrent=manager.options.concurrent, metrics=manager.metrics,
                             grace_period=manager.options.graceful_shutdown_timeout)

@@ -9,7 +9,9 @@ Follows Flux's ``dispatchNotification``, in order:
 3. commit-status rules: a ``<group>/commit_status: update`` event goes only
    to commit-status and generic providers; a commit-status provider takes
    only events with an ``event.toolkit.fluxcd.io/commit`` key, commit-status
-   updates, or errors (others are dropped, logged once per event);
+   updates, or errors (others are dropped, logged once per event); the
+   status context is the Provider's CEL ``commitStatusExpr`` (over
+   ``event``, ``alert``, ``provider``) when set, see `commit_status_context`;
 4. the metadata is combined (conflicts: a Warning ``MetadataAppendFailed``),
    the optional message template (Sluice annotation
    ``notification.sluice.dev/message-template`` on the Alert) rendered;
@@ -47,10 +49,12 @@ from sluice.controllers.notification.providers.factory import (
     GENERIC_TYPES,
     notifier_for,
 )
+from sluice.core.cel import CELError, compile_expression
 from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.core.gotemplate import TemplateError, render_async
 
-__all__ = ["MESSAGE_TEMPLATE_ANNOTATION", "Delivery", "DispatchOptions", "Dispatcher"]
+__all__ = ["MESSAGE_TEMPLATE_ANNOTATION", "Delivery", "DispatchOptions", "Dispatcher",
+           "commit_status_context"]
 
 log = logging.getLogger("sluice.controllers.notification")
 
@@ -91,7 +95,19 @@ def _timeout(provider: Mapping[str, Any]) -> float:
         return DEFAULT_TIMEOUT
 
 
-def _commit_status_context(provider: Mapping[str, Any], event: Event) -> str:
+def commit_status_context(provider: Mapping[str, Any], alert: Mapping[str, Any],
+                           event: Event) -> str:
+    """Flux's ``createCommitStatus``: ``spec.commitStatusExpr`` or kind/name/uid-prefix."""
+    expr = str((provider.get("spec") or {}).get("commitStatusExpr") or "")
+    if expr:
+        try:
+            compiled = compile_expression(expr, ("event", "alert", "provider"), "string")
+            return compiled.evaluate_string({"event": event.to_json(),
+                                             "alert": alert, "provider": provider})
+        except CELError as exc:
+            raise ProviderError("failed to create commit status: failed to evaluate the "
+                                f"spec.commitStatusExpr CEL expression for the event: {exc}"
+                                ) from None
     uid = str((provider.get("metadata") or {}).get("uid") or "")
     return f"{event.kind}/{event.name}/{uid.split('-')[0]}".lower()
 
@@ -171,9 +187,6 @@ class Dispatcher:
                      "metadata key", extra={"object": event.object_string(),
                                             "result": f"{alert_ns}/{alert_name}"})
             return "missing commit metadata"
-        if pspec.get("commitStatusExpr"):
-            raise ProviderError("failed to create commit status: spec.commitStatusExpr (CEL) "
-                                "is not supported by Sluice yet")
         notification = event.copy()
         conflict = combine_metadata(notification, alert)
         if conflict is not None:
@@ -187,7 +200,7 @@ class Dispatcher:
             except TemplateError as exc:
                 await self.warn(alert, "InvalidConfig",
                                 f"failed to render the message template: {exc}", None)
-        context = (_commit_status_context(provider, notification)
+        context = (commit_status_context(provider, alert, notification)
                    if ptype in COMMIT_STATUS_TYPES else "")
         cfg = await provider_config(provider, self.secrets, context)
         notifier = notifier_for(cfg)

@@ -9,8 +9,10 @@ A POST to ``/hook/<digest>``:
   immediately) -> 400 on failure, and nothing is changed;
 * every resource (namespace defaulting to the Receiver's; Flux source kinds
   default their apiVersion; ``name: "*"`` needs ``matchLabels`` and lists
-  the objects) gets ``reconcile.fluxcd.io/requestedAt`` set to Go's
-  ``time.Now().String()`` by a merge patch -> 500 if any fails, else 200.
+  the objects; none found is logged and still 200, as Flux) that the CEL
+  filters accept (`resource_filters`) gets ``reconcile.fluxcd.io/requestedAt``
+  set to Go's ``time.Now().String()`` by a merge patch -> 500 if any fails
+  (a filter that errors on the data included), else 200.
 
 Logs name the Receiver, never the path's digest (it is a bearer secret: who
 knows the path can trigger reconciles) nor the token.
@@ -18,6 +20,7 @@ knows the path can trigger reconciles) nor the token.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -30,6 +33,11 @@ from sluice.api.meta import READY, RECONCILE_REQUEST_ANNOTATION
 from sluice.controllers.notification.errors import Rejected
 from sluice.controllers.notification.event_server import MAX_BODY, HTTPServer
 from sluice.controllers.notification.receivers import TokenError, token_from
+from sluice.controllers.notification.resource_filters import (
+    CELError,
+    ResourceFilter,
+    build_filters,
+)
 from sluice.controllers.notification.signatures import validate
 from sluice.kube.errors import KubeError
 from sluice.kube.mapping import ResourceMapping
@@ -116,14 +124,16 @@ class ReceiverServer(HTTPServer):
         if event == "ping" and spec.get("type") == "github":
             log.info("Receiver %s/%s: GitHub ping accepted", namespace, name)
             return web.Response(status=200)
-        if spec.get("resourceFilter"):
-            log.error("Receiver %s/%s: spec.resourceFilter (CEL) is not supported by Sluice "
-                      "yet", namespace, name)
+        try:
+            filters = build_filters(spec, body, request.headers.get("Content-Type", ""))
+        except CELError as exc:
+            log.error("Receiver %s/%s: unable to create resource filters: %s", namespace, name,
+                      exc)
             return web.Response(status=500)
         failed = False
-        for resource in spec.get("resources") or []:
+        for resource, accept in zip(spec.get("resources") or [], filters, strict=True):
             try:
-                await self._request_reconciliation(resource, namespace)
+                await self._request_reconciliation(resource, namespace, accept)
             except (KubeError, ValueError) as exc:
                 log.error("Receiver %s/%s: unable to request reconciliation: %s", namespace,
                           name, exc)
@@ -131,7 +141,8 @@ class ReceiverServer(HTTPServer):
         self.handled += 1
         return web.Response(status=500 if failed else 200)
 
-    async def _request_reconciliation(self, resource: Mapping[str, Any], default_ns: str) -> None:
+    async def _request_reconciliation(self, resource: Mapping[str, Any], default_ns: str,
+                                      accept: ResourceFilter | None = None) -> None:
         kind = str(resource.get("kind") or "")
         namespace = str(resource.get("namespace") or default_ns)
         if self.no_cross_namespace_refs and namespace != default_ns:
@@ -141,7 +152,6 @@ class ReceiverServer(HTTPServer):
             raise ValueError(f'apiVersion must be specified for kind "{kind}"')
         mapping = await self.objects.mapping(api_version, kind)
         name = str(resource.get("name") or "")
-        names: list[str]
         if name == "*":
             labels = resource.get("matchLabels")
             if not labels:
@@ -149,12 +159,33 @@ class ReceiverServer(HTTPServer):
             selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
             items, _ = await self.objects.list(mapping, namespace, label_selector=selector)
             if not items:
-                raise ValueError(f'no "{kind}" resources found with matching labels '
-                                 f'"{labels}" in "{namespace}" namespace')
-            names = [str(i["metadata"]["name"]) for i in items]
+                # Flux logs this and still answers 200.
+                log.error("error annotating resources: no %s resources found with matching "
+                          "labels %s in %s namespace", json.dumps(kind), json.dumps(labels),
+                          json.dumps(namespace))
+                return
+        elif accept is not None:
+            # Flux reads the object first (the filter needs its metadata).
+            found = await self.objects.get_or_none(mapping, name, namespace)
+            if found is None:
+                raise ValueError(f'unable to read {kind} "{namespace}/{name}" error: '
+                                 f'{mapping.plural}.{mapping.group} "{name}" not found')
+            items = [found]
         else:
-            names = [name]
-        for item in names:
+            items = [{"metadata": {"name": name}}]
+        for obj in items:
+            item = str(obj["metadata"]["name"])
+            if accept is not None:
+                res = {"apiVersion": api_version, "kind": kind,
+                       "metadata": obj.get("metadata") or {}}
+                try:
+                    accepted = accept(res)
+                except CELError as exc:
+                    raise ValueError(str(exc)) from None
+                if not accepted:
+                    log.debug("resource '%s/%s.%s' NOT annotated because CEL expression "
+                              "returned false", kind, item, namespace)
+                    continue
             patch = {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: go_now()}}}
             try:
                 await self.objects.merge_patch(mapping, item, patch, namespace)

@@ -5,9 +5,14 @@ For each Receiver (``notification.toolkit.fluxcd.io/v1``), as Flux:
 1. deleted -> drop the finalizer; otherwise add ``finalizers.fluxcd.io``;
 2. suspended -> only acknowledge ``requestedAt`` (the receiver server
    answers 503 while suspended);
-3. read the ``token`` of ``spec.secretRef``; missing Secret or key ->
+3. compile the CEL ``resourceFilter`` and ``resources[].filter``
+   (`resource_filters.validate_filters`): an invalid one is terminal,
+   ``Ready=False`` and ``Stalled=True`` ``InvalidCELExpression`` with a
+   Warning event, no requeue (the next spec change retries), the webhook
+   path kept (calls get 503 while not Ready);
+4. read the ``token`` of ``spec.secretRef``; missing Secret or key ->
    ``Ready=False TokenNotFound`` and the webhook path cleared;
-4. ``status.webhookPath`` = ``/hook/`` + hex(sha256(token + name +
+5. ``status.webhookPath`` = ``/hook/`` + hex(sha256(token + name +
    namespace)), ``Ready=True Succeeded`` ``Receiver initialized for path:
    <path>``, observedGeneration, ``lastHandledReconcileAt``; requeue after
    ``spec.interval`` (10m) so a rotated token is picked up.
@@ -24,10 +29,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sluice.api.meta import READY, RECONCILING, STALLED, SUCCEEDED
+from sluice.api.meta import INVALID_CEL_EXPRESSION, READY, RECONCILING, STALLED, SUCCEEDED
 from sluice.api.notification import TOKEN_NOT_FOUND, WEBHOOK_PATH_PREFIX, Receiver
+from sluice.controllers.notification.resource_filters import validate_filters
 from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.kube.errors import KubeError, is_not_found
+from sluice.kube.events import EventRecorder
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
 from sluice.runtime import conditions
@@ -78,7 +85,8 @@ def _interval(obj: Receiver) -> float:
 
 class ReceiverReconciler:
     def __init__(self, informer: Informer, objects: Objects, secrets: ResourceMapping,
-                 patcher: StatusPatcher) -> None:
+                 patcher: StatusPatcher, recorder: EventRecorder | None = None) -> None:
+        self.recorder = recorder
         self.informer = informer
         self.objects = objects
         self.secrets = secrets
@@ -106,6 +114,18 @@ class ReceiverReconciler:
             return Result(outcome="suspended")
         status = obj.status
         generation = obj.metadata.generation or 0
+        invalid = validate_filters(raw.get("spec") or {})
+        if invalid is not None:
+            conditions.mark_false(status, READY, INVALID_CEL_EXPRESSION, invalid, generation)
+            conditions.mark_stalled(status, INVALID_CEL_EXPRESSION, invalid, generation)
+            conditions.delete(status, RECONCILING)
+            record_reconcile_request(obj)
+            status.observed_generation = generation
+            await self.patcher.patch_status(obj, before)
+            log.error("Receiver %s: %s", request, invalid)
+            if self.recorder is not None:
+                await self.recorder.warning(raw, INVALID_CEL_EXPRESSION, invalid)
+            return Result(outcome="stalled")
         try:
             ref = obj.spec.secret_ref.name if obj.spec.secret_ref else ""
             if not ref:
