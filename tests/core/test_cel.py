@@ -40,3 +40,17 @@ def test_evaluation_errors_never_carry_the_values() -> None:
     string = compile_expression('event.kind + "/" + event.name', ["event"], "string")
     assert string.evaluate_string({"event": {"kind": "Kustomization", "name": "apps"}}) == \
         "Kustomization/apps"
+
+
+def test_compiling_keeps_a_raised_recursion_limit() -> None:
+    import sys
+
+    from sluice.core import cel
+    cel._environment.cache_clear()  # a fresh celpy.Environment, which lowers the limit
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 20000))
+    try:
+        compile_expression("res.x == 1 || true", ["res"], "bool")
+        assert sys.getrecursionlimit() == max(before, 20000)
+    finally:
+        sys.setrecursionlimit(before)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -135,9 +136,21 @@ class Expression:
         return str(result)
 
 
+@functools.cache
+def _environment() -> celpy.Environment:
+    # celpy.Environment() sets the interpreter's recursion limit to 2500
+    # outright, lowering what others raised (the API server's JSON decoding
+    # needs more): keep the higher of the two.
+    limit = sys.getrecursionlimit()
+    try:
+        return celpy.Environment()
+    finally:
+        sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(text: str, variables: tuple[str, ...], output: Output) -> Expression:
-    env = celpy.Environment()
+    env = _environment()
     try:
         ast = env.compile(text)
         program = env.program(ast)
