@@ -21,6 +21,7 @@ import logging
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -80,6 +81,13 @@ class EmbeddedCluster:
         self._lock: DataDirLock | None = None
         self._listener: Listener | None = None
         self.header_timeout = header_timeout
+
+    def observe_requests(self, observer: Callable[[web.Request], None]) -> Callable[[], None]:
+        """Call ``observer`` with every request (on the server's loop); returns the undo."""
+        assert self._api is not None, "the cluster is not started"
+        observers = self._api.request_observers
+        observers.append(observer)
+        return lambda: observers.remove(observer) if observer in observers else None
 
     @property
     def kubeconfig(self) -> Path:

@@ -47,10 +47,14 @@ class ApplyRequests:
 
     def __init__(self, client: Objects, owner: Owner, *, concurrency: int = 4,
                  custom_stage_kinds: frozenset[tuple[str, str]] = frozenset(),
-                 claims: ClaimCheck | None = None) -> None:
+                 claims: ClaimCheck | None = None,
+                 observe: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.client = client
         self.owner = owner
         self.claims = claims
+        # Called with every live object a request returns (GETs and real writes, not
+        # dry runs): how `sluice.runtime.livestate` learns the versions an apply saw.
+        self.observe = observe
         self.concurrency = max(1, concurrency)
         self.custom_stage_kinds = custom_stage_kinds
         self._http: httpx2.AsyncClient = client.connection.http
@@ -73,7 +77,11 @@ class ApplyRequests:
             err = ApiStatusError.from_status(status, resp.status_code)
             err.code = resp.status_code
             raise err
-        return resp.json() if resp.content else None
+        out = resp.json() if resp.content else None
+        if (self.observe is not None and method != "DELETE" and isinstance(out, dict)
+                and "dryRun" not in (params or {})):
+            self.observe(out)
+        return out
 
     async def _ssa(self, d: DryRun | tuple[ResourceMapping, Obj], *, dry_run: bool) -> Obj:
         mapping, obj = (d.mapping, d.desired) if isinstance(d, DryRun) else d

@@ -124,6 +124,9 @@ class Api:
         self.offload = Offload()
         # The process log `sluice up` writes, from which component Pods serve their logs.
         self.component_log: Path | None = None
+        # Called with every request before it is served (counting writes and dry runs
+        # in tests and benches: `sluice.testing.requests`).
+        self.request_observers: list[Callable[[web.Request], None]] = []
 
     def routes(self, app: web.Application) -> None:
         app.middlewares.append(self._middleware)
@@ -136,6 +139,8 @@ class Api:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        for observe in self.request_observers:
+            observe(request)
         if self.tokens is not None and request.path not in PUBLIC_PATHS:
             auth = request.headers.get("Authorization", "")
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""

@@ -4,7 +4,8 @@
 ``sluice up`` call: it creates the shared Kustomization informer with its
 ``sourceRef`` and ``dependsOn`` indexes, the informers of the source kinds
 the cluster serves, the reconciler, and a `Controller` watching all of them
-(see `watches`).
+(see `watches`), and the live-state watches on the objects Kustomizations
+applied: a drifted object enqueues its Kustomization at once (`nochange`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from sluice.api.kustomize import API_VERSION, COMPONENT
 from sluice.api.source import API_VERSION as SOURCE_API_VERSION
 from sluice.controllers.kustomization.dependencies import dependency_keys
+from sluice.controllers.kustomization.nochange import request_of
 from sluice.controllers.kustomization.reconciler import (
     KIND,
     KustomizationOptions,
@@ -63,6 +65,13 @@ async def setup_kustomization_controller(manager: Manager,
                             concurrent=options.concurrent or manager.options.concurrent,
                             metrics=manager.metrics,
                             grace_period=manager.options.graceful_shutdown_timeout)
+
+    def drifted(owner: str) -> None:
+        request = request_of(owner)
+        if request is not None:
+            controller.queue.add(request)
+
+    reconciler.live.on_drift = drifted
     for kind, source_informer in sources.items():
         controller.watch(source_informer, requests_for_source(informer, kind))
     controller.watch(informer, requests_for_dependents(informer))

@@ -33,6 +33,12 @@ repository written for Flux behaves the same under Sluice:
     ``Applied revision: main@sha1:...``; event ``Reconciliation finished in
     <d>, next run in <interval>``; requeue after ``spec.interval``.
 
+Between 4 and 5, a reconcile that would change nothing stops (`nochange`):
+same revision, same build inputs, no live change to what was applied (from
+the watches of `sluice.runtime.livestate`, which also enqueue the
+Kustomization the moment an applied object drifts), health still passing.
+It writes nothing, so a no-change interval costs no dry run and no write.
+
 Failures leave ``Ready=False`` with the reason and message, ``Reconciling``
 with ``ProgressingWithRetry``, a Warning event, and a retry after
 ``spec.retryInterval``. Events carry the revision as
@@ -49,6 +55,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +63,6 @@ from typing import Any
 import httpx2
 
 from sluice.api.kustomize import (
-    COMPONENT,
     GROUP,
     ORIGIN_REVISION_KEY,
     REVISION_KEY,
@@ -69,6 +75,7 @@ from sluice.api.meta import (
     DEPENDENCY_NOT_READY,
     HEALTH_CHECK_FAILED,
     HEALTHY,
+    KUSTOMIZE_NAME_LABEL,
     PROGRESSING,
     PRUNE_FAILED,
     READY,
@@ -90,6 +97,13 @@ from sluice.controllers.kustomization.building import (
 from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
 from sluice.controllers.kustomization.fetch import ArtifactFetchError, ArtifactNotFound
 from sluice.controllers.kustomization.impersonation import ImpersonatingClients
+from sluice.controllers.kustomization.nochange import (
+    Applied,
+    inputs_digest,
+    is_unchanged,
+    owner_key,
+)
+from sluice.controllers.kustomization.options import SOURCE_KINDS, KustomizationOptions
 from sluice.controllers.kustomization.substitution import (
     load_variables,
     scan_quoting,
@@ -116,6 +130,7 @@ from sluice.kube.objects import Obj, Objects
 from sluice.kube.ordering import ObjectRef
 from sluice.runtime import conditions
 from sluice.runtime.informer import Informer
+from sluice.runtime.livestate import LiveState
 from sluice.runtime.reconciler import Request, Result
 from sluice.runtime.status import (
     StatusPatcher,
@@ -125,52 +140,14 @@ from sluice.runtime.status import (
     record_reconcile_request,
 )
 
-__all__ = ["KIND", "KustomizationOptions", "KustomizationReconciler"]
+__all__ = ["KIND", "SOURCE_KINDS", "KustomizationOptions", "KustomizationReconciler"]
 
 log = logging.getLogger("sluice.controllers.kustomization")
 
 KIND = "Kustomization"
-# Source kinds a Kustomization can build from (ExternalArtifact is behind a
-# feature gate in Flux and has no controller here yet).
-SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
 COMMIT_STATUS_KEY = f"{GROUP}/commit_status"
 # OCI sources record the commit they were built from under this annotation.
 OCI_REVISION_ANNOTATION = "org.opencontainers.image.revision"
-
-
-@dataclass
-class KustomizationOptions:
-    """kustomize-controller's flags (Flux's names and defaults in comments)."""
-
-    # --concurrent [4]: reconciles in parallel (None: the manager's setting).
-    concurrent: int | None = None
-    # --concurrent-ssa [4]: applies in parallel within one reconcile.
-    concurrent_ssa: int = 4
-    # --requeue-dependency [30s]
-    requeue_dependency: float = 30.0
-    # --http-retry [9]: artifact download retries.
-    http_retry: int = 9
-    # Health checks poll every 5 s in Flux; the stage waits reuse it.
-    health_poll: float = 5.0
-    # Flux never waits less than 30 s (Kustomization.GetTimeout).
-    min_timeout: float = 30.0
-    # Feature gate StrictPostBuildSubstitutions (on by default).
-    strict_substitutions: bool = True
-    # --no-cross-namespace-refs
-    no_cross_namespace_refs: bool = False
-    # --default-service-account: impersonated when spec.serviceAccountName is unset.
-    default_service_account: str | None = None
-    # --custom-apply-stage-kinds, parsed (group, Kind).
-    custom_stage_kinds: frozenset[tuple[str, str]] = frozenset()
-    # --override-manager
-    override_managers: tuple[str, ...] = ()
-    field_manager: str = COMPONENT
-    source_kinds: tuple[str, ...] = SOURCE_KINDS
-    # Where artifacts are extracted, shared between Kustomizations (a fresh
-    # temporary directory by default).
-    work_dir: Path | None = None
-    # First wait between artifact download attempts (doubling, capped at 5 s).
-    artifact_retry_wait: float = 0.5
 
 
 class _Failed(Exception):
@@ -230,10 +207,16 @@ class KustomizationReconciler:
         self.artifacts = ArtifactCache(self.options.work_dir, retries=self.options.http_retry,
                                        retry_wait=self.options.artifact_retry_wait)
         self.clients = ImpersonatingClients(objects, self.options.default_service_account)
+        # What each Kustomization's objects look like live (``on_drift`` is set by
+        # the controller wiring), and what its last full reconcile was given.
+        self.live = LiveState(objects, self.options.field_manager,
+                              selector=KUSTOMIZE_NAME_LABEL)
+        self.applied: dict[tuple[str, str], Applied] = {}
 
     async def close(self) -> None:
-        """Remove the extracted artifacts and release the download client."""
+        """Remove the extracted artifacts, stop the live-state watches, release clients."""
         await self.artifacts.close()
+        await self.live.close()
         self.clients.clear()
 
     # -------------------------------------------------------------- helpers
@@ -270,13 +253,15 @@ class KustomizationReconciler:
         else:
             await self.recorder.normal(state.raw, self._reason(state, "info"), message, meta)
 
-    def _resource_manager(self, obj: Kustomization) -> ResourceManager:
+    def _resource_manager(self, obj: Kustomization,
+                          observe: Callable[[Mapping[str, Any]], None] | None = None
+                          ) -> ResourceManager:
         owner = Owner(obj.name or "", obj.namespace or "", self.options.field_manager)
         client = self.clients.client_for(obj.namespace or "", obj.spec.service_account_name)
         return ResourceManager(client, owner,
                                concurrency=self.options.concurrent_ssa,
                                custom_stage_kinds=self.options.custom_stage_kinds,
-                               claims=self._claims)
+                               claims=self._claims, observe=observe)
 
     async def _claims(self, other: Owner, ref: ObjectRef) -> bool:
         """Does Kustomization ``other`` still hold ``ref``: alive and in its inventory?
@@ -294,6 +279,8 @@ class KustomizationReconciler:
     async def reconcile(self, request: Request) -> Result:
         raw = self.informer.get(request.namespace, request.name)
         if raw is None:
+            self.applied.pop((request.namespace, request.name), None)
+            await self.live.forget(owner_key(request.namespace, request.name))
             return Result()
         obj = Kustomization.from_dict(raw)
         state = _State(raw, obj, obj.status.to_dict())
@@ -326,7 +313,7 @@ class KustomizationReconciler:
             return Result(requeue_after=retry, outcome="error",
                           message=failure.message,
                           revision=obj.status.last_attempted_revision or "")
-        if conditions.is_ready(obj.status):
+        if conditions.is_ready(obj.status) and result.outcome != "unchanged":
             message = (f"Reconciliation finished in {_duration(time.monotonic() - started)}, "
                        f"next run in {_duration(interval)}")
             await self._event(state, "info", message, {COMMIT_STATUS_KEY: "update"})
@@ -394,10 +381,44 @@ class KustomizationReconciler:
                 return Result(requeue_after=wait, outcome="dependency")
             log.debug("%s %s/%s: all dependencies are ready", KIND, obj.namespace, obj.name)
 
-        await self._reconcile_revision(state, artifact)
-        return Result(requeue_after=_seconds(obj.spec.interval, 600.0))
+        interval = _seconds(obj.spec.interval, 600.0)
+        key = (obj.namespace or "", obj.name or "")
+        owner = owner_key(*key)
+        variables: dict[str, str] | None
+        try:
+            variables = await load_variables(self.objects, obj.namespace or "",
+                                             obj.spec.post_build)
+        except BuildFailure:
+            variables = None  # the build step reports it, in Flux's order
+        inputs = inputs_digest((state.raw.get("spec") or {}), artifact, variables or {})
+        status = obj.status
+        if variables is not None and await is_unchanged(
+                self.applied.get(key), self.live, owner, generation=gen,
+                observed_generation=status.observed_generation,
+                ready=conditions.is_ready(status), last_applied=status.last_applied_revision,
+                revision=state.revision, inputs=inputs,
+                client=self.clients.client_for(obj.namespace or "",
+                                               obj.spec.service_account_name),
+                poll=self.options.health_poll):
+            log.debug("%s %s/%s: no change since the last apply", KIND, *key)
+            return Result(requeue_after=interval, outcome="unchanged")
+        self.applied.pop(key, None)
+        observe = self.live.begin(owner)
+        try:
+            health = await self._reconcile_revision(state, artifact, variables, observe)
+        except BaseException:
+            self.live.abort(owner)
+            raise
+        await self.live.commit(owner, health[0])
+        self.applied[key] = Applied(gen, state.revision, inputs, tuple(health[1]))
+        return Result(requeue_after=interval)
 
-    async def _reconcile_revision(self, state: _State, artifact: dict[str, Any]) -> None:
+    async def _reconcile_revision(self, state: _State, artifact: dict[str, Any],
+                                  variables: dict[str, str] | None,
+                                  observe: Callable[[Mapping[str, Any]], None]
+                                  ) -> tuple[list[ObjectRef], list[ObjectRef]]:
+        """Fetch, build, apply, prune, check health; returns what was applied (not
+        skipped) and what health was checked on."""
         obj, status, gen, revision = state.obj, state.obj.status, state.generation, state.revision
         timeout = self._timeout(obj)
         budget = _duration(timeout)
@@ -420,29 +441,33 @@ class KustomizationReconciler:
                     status, PROGRESSING,
                     f"Building manifests for revision {revision} with a timeout of {budget}", gen)
                 await self._write(state)
-                objects = await self._build(state, extracted, folder)
+                objects = await self._build(state, extracted, folder, variables)
         except ArtifactNotFound as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message, event=False,
                              requeue=_seconds(obj.retry_interval(), 60.0)) from None
         except ArtifactFetchError as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
 
-        manager = self._resource_manager(obj)
+        manager = self._resource_manager(obj, observe)
         changes = await self._apply(state, manager, objects, timeout)
         await self._prune(state, manager, changes)
         drifted = bool(changes.changed())
         new_revision = status.last_applied_revision != revision
-        await self._check_health(state, manager, changes, timeout, new_revision and drifted)
+        health = await self._check_health(state, manager, changes, timeout,
+                                          new_revision and drifted)
         status.last_applied_revision = revision
         status.last_applied_origin_revision = state.origin_revision or None
         conditions.mark_true(status, READY, RECONCILIATION_SUCCEEDED,
                              f"Applied revision: {revision}", gen)
+        return changes.refs(skipped=False), health
 
-    async def _build(self, state: _State, extracted: CachedArtifact, folder: Path) -> list[Obj]:
+    async def _build(self, state: _State, extracted: CachedArtifact, folder: Path,
+                     variables: dict[str, str] | None) -> list[Obj]:
         obj = state.obj
         post_build = obj.spec.post_build
         try:
-            variables = await load_variables(self.objects, obj.namespace or "", post_build)
+            if variables is None:
+                variables = await load_variables(self.objects, obj.namespace or "", post_build)
             strict = self.options.strict_substitutions
 
             def run() -> list[Obj]:
@@ -514,13 +539,14 @@ class KustomizationReconciler:
                                         and r.namespace == obj.namespace and r.name == obj.name)]
 
     async def _check_health(self, state: _State, manager: ResourceManager, changes: ChangeSet,
-                            budget: float, changed_revision: bool) -> None:
+                            budget: float, changed_revision: bool) -> list[ObjectRef]:
+        """Wait for health (``wait``/``healthChecks``); returns the objects checked."""
         obj, status, gen = state.obj, state.obj.status, state.generation
         refs = self._health_refs(state, changes) if (obj.spec.wait or obj.spec.health_checks) \
             else []
         if not refs:
             conditions.delete(status, HEALTHY)
-            return
+            return refs
         was_healthy = conditions.is_true(status, HEALTHY)
         message = (f"Running health checks for revision {state.revision} with a timeout of "
                    f"{_duration(budget)}")
@@ -540,10 +566,14 @@ class KustomizationReconciler:
             await self._event(state, "info", message)
         # Written with the final status, a moment later.
         conditions.mark_true(status, HEALTHY, SUCCEEDED, message, gen)
+        return refs
 
     # ------------------------------------------------------------- deletion
     async def _finalize(self, state: _State) -> None:
         obj = state.obj
+        key = (obj.namespace or "", obj.name or "")
+        self.applied.pop(key, None)
+        await self.live.forget(owner_key(*key))
         if not has_finalizer(obj):
             return
         status = obj.status
