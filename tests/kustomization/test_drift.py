@@ -59,8 +59,7 @@ async def test_kubectl_scale_and_delete_are_corrected_at_once(
     await local.wait_for(lambda: local.get("v1", "ConfigMap", namespace, "web-config"),
                          lambda c: c["data"] == {"greeting": "hello"}, "ConfigMap recreated",
                          limit=15)
-    ks = await local.ks(namespace, "app")
-    assert ks is not None and ks["status"]["conditions"][0]["status"] == "True"
+    await applied_and_watched(local, namespace, "app", f"main@sha1:{repo.head()}")
 
 
 async def test_another_managers_field_is_not_fought_over(
