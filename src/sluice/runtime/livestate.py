@@ -281,6 +281,10 @@ class _KindWatch:
             while len(self.recent) > self.state.recent_limit:
                 self.recent.popitem(last=False)
             return
+        if etype != "DELETED" and self.state.untracked is not None \
+                and self.state.untracked(obj):
+            del self.entries[key]  # e.g. shared since: no longer watched for drift
+            return
         if etype == "DELETED":
             # A deletion's version is at least the object's last one.
             if rv and rv.isdigit() and entry.rv.isdigit() and int(rv) < int(entry.rv):
@@ -314,8 +318,12 @@ class LiveState:
     def __init__(self, objects: Objects, field_manager: str,
                  on_drift: Callable[[str], None] | None = None, *,
                  selector: str | None = None, recent_limit: int = 2048,
-                 watch_timeout: int = 300) -> None:
+                 watch_timeout: int = 300,
+                 untracked: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
         self.objects = objects
+        # Objects never recorded, e.g. ones two appliers share on purpose: each one's
+        # apply would otherwise be drift to the other, and they would take turns forever.
+        self.untracked = untracked
         self.field_manager = field_manager
         self.on_drift = on_drift
         self.selector = selector
@@ -338,7 +346,7 @@ class LiveState:
         def observe(obj: Mapping[str, Any]) -> None:
             kind, version = _kind_of(obj)
             rv = _rv(obj)
-            if not kind[1] or not rv:
+            if not kind[1] or not rv or (self.untracked is not None and self.untracked(obj)):
                 return
             ident = (kind, _key(obj))
             previous = state.seen.get(ident)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from sluice.api.kustomize import API_VERSION, COMPONENT
 from sluice.api.source import API_VERSION as SOURCE_API_VERSION
 from sluice.controllers.kustomization.dependencies import dependency_keys
-from sluice.controllers.kustomization.nochange import request_of
+from sluice.controllers.kustomization.nochange import DriftPacer, request_of
 from sluice.controllers.kustomization.reconciler import (
     KIND,
     KustomizationOptions,
@@ -66,10 +67,16 @@ async def setup_kustomization_controller(manager: Manager,
                             metrics=manager.metrics,
                             grace_period=manager.options.graceful_shutdown_timeout)
 
+    pacer = DriftPacer()
+
     def drifted(owner: str) -> None:
         request = request_of(owner)
         if request is not None:
-            controller.queue.add(request)
+            delay = pacer.delay(owner, time.monotonic())
+            if delay:
+                controller.queue.add_after(request, delay)
+            else:
+                controller.queue.add(request)
 
     reconciler.live.on_drift = drifted
     for kind, source_informer in sources.items():

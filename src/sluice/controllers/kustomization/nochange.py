@@ -35,13 +35,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sluice.api.meta import ENABLED_VALUE, SHARED_OWNERSHIP_ANNOTATION
 from sluice.kube.health import wait_for_health
+from sluice.kube.inventory import any_in_metadata
 from sluice.kube.objects import Objects
 from sluice.kube.ordering import ObjectRef
 from sluice.runtime.livestate import LiveState
 from sluice.runtime.reconciler import Request
 
-__all__ = ["Applied", "inputs_digest", "is_unchanged", "owner_key", "request_of"]
+__all__ = ["Applied", "DriftPacer", "inputs_digest", "is_shared", "is_unchanged", "owner_key",
+           "request_of"]
 
 _OWNER_PREFIX = "Kustomization/"
 
@@ -67,6 +70,40 @@ def request_of(owner: str) -> Request | None:
         return None
     namespace, _, name = owner[len(_OWNER_PREFIX):].partition("/")
     return Request(namespace, name)
+
+
+def is_shared(obj: Mapping[str, Any]) -> bool:
+    """Shared on purpose (``sluice.dev/shared-ownership: enabled``): not drift-watched.
+
+    Two Kustomizations writing one object each undo the other's labels; reacting
+    to that at once would make them take turns forever. Shared objects are put
+    back at the interval, as in Flux.
+    """
+    return any_in_metadata(obj, SHARED_OWNERSHIP_ANNOTATION, ENABLED_VALUE)
+
+
+class DriftPacer:
+    """How soon to correct drift: at once, unless it keeps coming back.
+
+    Something that keeps rewriting a field the controller owns (an autoscaler
+    setting ``replicas``, another tool) would otherwise be fought in a tight
+    loop. Each correction within ``window`` seconds of the previous one waits
+    twice as long as the last (1 s, 2 s, 4 s ... up to ``cap``); a quiet
+    ``window`` resets it.
+    """
+
+    def __init__(self, window: float = 30.0, cap: float = 300.0) -> None:
+        self.window = window
+        self.cap = cap
+        self._last: dict[str, tuple[float, float]] = {}  # owner -> (when, delay)
+
+    def delay(self, owner: str, now: float) -> float:
+        when, delay = self._last.get(owner, (float("-inf"), 0.0))
+        delay = 0.0 if now - when > self.window + delay else min(max(1.0, delay * 2), self.cap)
+        self._last[owner] = (now, delay)
+        if len(self._last) > 10_000:  # forget the quiet ones
+            self._last = {o: v for o, v in self._last.items() if now - v[0] <= self.window}
+        return delay
 
 
 def inputs_digest(spec: Mapping[str, Any], artifact: Mapping[str, Any],

@@ -100,6 +100,7 @@ from sluice.controllers.kustomization.impersonation import ImpersonatingClients
 from sluice.controllers.kustomization.nochange import (
     Applied,
     inputs_digest,
+    is_shared,
     is_unchanged,
     owner_key,
 )
@@ -210,7 +211,7 @@ class KustomizationReconciler:
         # What each Kustomization's objects look like live (``on_drift`` is set by
         # the controller wiring), and what its last full reconcile was given.
         self.live = LiveState(objects, self.options.field_manager,
-                              selector=KUSTOMIZE_NAME_LABEL)
+                              selector=KUSTOMIZE_NAME_LABEL, untracked=is_shared)
         self.applied: dict[tuple[str, str], Applied] = {}
 
     async def close(self) -> None:
