@@ -148,6 +148,10 @@ class LiveState:
         informer = self.informers.get(kind)
         return informer.get(namespace, name) if informer else None
 
+    def of_kind(self, kind: str) -> list[Obj]:
+        informer = self.informers.get(kind)
+        return informer.list() if informer else []
+
     def all_objects(self) -> Iterator[tuple[str, Obj]]:
         for kind, informer in self.informers.items():
             for obj in informer.list():

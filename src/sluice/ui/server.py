@@ -8,6 +8,8 @@ Routes (all behind `security.Security`):
     GET  /object/{kind}/{ns}/{name}/tree   its inventory tree (loaded on demand)
     GET  /object/{kind}/{ns}/{name}/plan   what the next reconcile would change (dry-run)
     GET  /object/HelmRelease/{ns}/{name}/release   merged values, Helm's release history
+    GET  /object/{kind}/{ns}/{name}/commit  the fetched (GitRepository) or last pushed
+                                        (ImageUpdateAutomation) commit: message, author
     GET  /graph                         sources -> appliers -> dependsOn
     GET  /stream?tab=ID&view=...        one SSE stream per tab
     POST /actions                       reconcile / suspend / resume (not in read-only)
@@ -44,6 +46,7 @@ from sluice.ui.plan import plan_kustomization
 from sluice.ui.redact import mask_object
 from sluice.ui.release import release_view
 from sluice.ui.security import SESSION, Security
+from sluice.ui.source_commit import CommitLookup, artifact_subject
 from sluice.ui.summary import STATES, condition
 from sluice.ui.tree import inventory_tree
 from sluice.ui.views import (
@@ -85,6 +88,7 @@ class UIState:
     recorder: EventRecorder
     read_only: bool
     env: jinja2.Environment
+    commits: CommitLookup
     tabs: dict[str, Tab] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=itertools.count)
     _all_rows: tuple[int, list[Row]] = (-1, [])
@@ -204,7 +208,7 @@ def _object_context(state: UIState, kind: str, ns: str, name: str,
             "conditions": status.get("conditions") or [], "ready": ready,
             "spec_yaml": object_yaml({"spec": shown.get("spec") or {}}).removeprefix("spec:\n"),
             "yaml": object_yaml(shown), "status": status, "events": events,
-            "facts": facts(kind, obj, events),
+            "facts": facts(kind, obj, events, state.live),
             "has_tree": kind in ("Kustomization", "HelmRelease"),
             "history": status.get("history") or []}
 
@@ -241,6 +245,21 @@ async def release_fragment(request: web.Request) -> web.Response:
     if kind != "HelmRelease":
         raise web.HTTPNotFound(text="release views are made for HelmReleases\n")
     return _html(state.render("_release.html", view=await release_view(state.objects, obj)))
+
+
+async def commit_fragment(request: web.Request) -> web.Response:
+    state, kind, ns, name, obj = _lookup(request)
+    if kind == "GitRepository":
+        subject = artifact_subject(sort_events(state.live.events_for(kind, ns, name)))
+        info = await state.commits.for_git_repository(obj, subject)
+    elif kind == "ImageUpdateAutomation":
+        ref = (obj.get("spec") or {}).get("sourceRef") or {}
+        repo = state.live.get("GitRepository", str(ref.get("namespace") or ns),
+                              str(ref.get("name") or ""))
+        info = await state.commits.for_automation(obj, repo)
+    else:
+        raise web.HTTPNotFound(text="commits are read for GitRepositories and automations\n")
+    return _html(state.render("_commit.html", commit=info))
 
 
 async def graph_page(request: web.Request) -> web.Response:
@@ -369,13 +388,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
 def build_app(live: LiveState, objects: Objects, recorder: EventRecorder, security: Security,
               *, read_only: bool = False) -> web.Application:
     app = web.Application(middlewares=[security.middleware], client_max_size=64 * 1024)
-    app[_STATE] = UIState(live, objects, recorder, read_only, _env())
+    app[_STATE] = UIState(live, objects, recorder, read_only, _env(), CommitLookup(objects))
     app.router.add_get("/", overview)
     app.router.add_get("/fragments/table", table_fragment)
     app.router.add_get("/object/{kind}/{ns}/{name}", object_page)
     app.router.add_get("/object/{kind}/{ns}/{name}/tree", tree_fragment)
     app.router.add_get("/object/{kind}/{ns}/{name}/plan", plan_fragment)
     app.router.add_get("/object/{kind}/{ns}/{name}/release", release_fragment)
+    app.router.add_get("/object/{kind}/{ns}/{name}/commit", commit_fragment)
     app.router.add_get("/graph", graph_page)
     app.router.add_get("/stream", stream)
     if not read_only:

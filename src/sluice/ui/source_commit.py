@@ -1,0 +1,178 @@
+"""The commit behind a source's revision: subject, full message, author and date.
+
+A GitRepository's status names its revision (``main@sha1:<hash>``) but not
+the commit's message or author. source-controller says the subject once, in
+its ``NewArtifact`` Event (``stored artifact for commit '<subject>'``), and
+Events expire. So the page asks for this fragment, which:
+
+1. looks the hash up in a small cache (a commit never changes);
+2. otherwise checks the commit out from the GitRepository's own URL with its
+   own Secret (`sluice.git.checkout`, run in sluice.git's killable worker
+   pool under a deadline, never on the event loop), into a temporary
+   directory removed at once. Concurrent pages asking for the same commit
+   share one checkout;
+3. if that fails (the UI's machine cannot reach the remote, the Secret is
+   not readable from here), shows the subject from the NewArtifact Event
+   when the live state holds one, and says why the rest is missing.
+
+An ImageUpdateAutomation's ``status.lastPushCommit`` is read the same way,
+from its GitRepository's remote: the page shows the pushed commit's message
+(Flux's event only says ``pushed commit '<short>' to branch '<b>'``).
+
+An OCIRepository's artifact carries its own metadata (the OCI annotations
+``org.opencontainers.image.revision``/``source``/``created``, set by
+``flux push artifact``); `oci_facts` reads them from the live object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+import shutil
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.git import GitAuth, GitError, GitRef, checkout
+from sluice.kube.errors import KubeError
+from sluice.kube.objects import Objects
+
+__all__ = ["CommitInfo", "CommitLookup", "artifact_subject", "commit_hash", "oci_facts"]
+
+CHECKOUT_TIMEOUT = 30.0
+CACHED = 256
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_SHA1 = re.compile(r"(?:^|@)sha1:([0-9a-f]{40})$")
+_SUBJECT = re.compile(r"^stored artifact for commit '(.*)'$", re.DOTALL)
+OCI_ANNOTATIONS = (("Revision", "org.opencontainers.image.revision"),
+                   ("Source", "org.opencontainers.image.source"),
+                   ("Created", "org.opencontainers.image.created"),
+                   ("Authors", "org.opencontainers.image.authors"),
+                   ("Description", "org.opencontainers.image.description"))
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    hash: str
+    subject: str = ""
+    message: str = ""
+    author: str = ""
+    date: str = ""
+    problem: str = ""  # why the full commit could not be read
+
+
+def commit_hash(revision: str) -> str:
+    """The SHA-1 of a Flux Git revision (``<ref>@sha1:<hash>`` or ``sha1:<hash>``)."""
+    found = _SHA1.search(revision.strip())
+    return found.group(1) if found else ""
+
+
+def artifact_subject(events: Iterable[Mapping[str, Any]]) -> str:
+    """The commit subject from the newest NewArtifact Event, if the live state holds one."""
+    for event in events:  # newest first
+        if event.get("reason") == "NewArtifact":
+            found = _SUBJECT.match(str(event.get("message") or ""))
+            if found:
+                return found.group(1)
+    return ""
+
+
+def oci_facts(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of the OCI annotations an OCIRepository's artifact carries."""
+    metadata = ((obj.get("status") or {}).get("artifact") or {}).get("metadata") or {}
+    return [(label, str(metadata[key])) for label, key in OCI_ANNOTATIONS
+            if metadata.get(key)]
+
+
+class CommitLookup:
+    """Commits read from their remotes, cached by (url, hash), one checkout at a time each."""
+
+    def __init__(self, objects: Objects) -> None:
+        self.objects = objects
+        self._cache: OrderedDict[tuple[str, str], CommitInfo] = OrderedDict()
+        self._running: dict[tuple[str, str], asyncio.Task[CommitInfo]] = {}
+
+    async def for_git_repository(self, obj: Mapping[str, Any], subject: str) -> CommitInfo:
+        """The commit of the GitRepository's artifact."""
+        artifact = (obj.get("status") or {}).get("artifact") or {}
+        sha = commit_hash(str(artifact.get("revision") or ""))
+        if not sha:
+            return CommitInfo("", subject, problem="no artifact with a commit yet")
+        branch = str(((obj.get("spec") or {}).get("ref") or {}).get("branch") or "")
+        return await self.read(obj, sha, branch, subject)
+
+    async def for_automation(self, auto: Mapping[str, Any],
+                             repo: Mapping[str, Any] | None) -> CommitInfo:
+        """The commit an ImageUpdateAutomation last pushed, read from its GitRepository."""
+        status = auto.get("status") or {}
+        sha = str(status.get("lastPushCommit") or "")
+        if not _HEX40.match(sha):
+            return CommitInfo("", problem="nothing pushed yet")
+        if repo is None:
+            return CommitInfo(sha, problem="its GitRepository is not found")
+        git = (auto.get("spec") or {}).get("git") or {}
+        branch = str((git.get("push") or {}).get("branch")
+                     or ((git.get("checkout") or {}).get("ref") or {}).get("branch")
+                     or ((repo.get("spec") or {}).get("ref") or {}).get("branch") or "")
+        return await self.read(repo, sha, branch, "")
+
+    async def read(self, repo: Mapping[str, Any], sha: str, branch: str,
+                   subject: str) -> CommitInfo:
+        """Commit `sha` of `repo`'s remote (on `branch`), from the cache or a checkout."""
+        url = str((repo.get("spec") or {}).get("url") or "")
+        key = (url, sha)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(self._read(repo, url, sha, branch))
+            self._running[key] = task
+            task.add_done_callback(lambda _: self._running.pop(key, None))
+        info = await asyncio.shield(task)
+        if info.problem:
+            return CommitInfo(sha, subject, problem=info.problem)
+        self._cache[key] = info
+        while len(self._cache) > CACHED:
+            self._cache.popitem(last=False)
+        return info
+
+    async def _auth(self, obj: Mapping[str, Any]) -> GitAuth:
+        name = str(((obj.get("spec") or {}).get("secretRef") or {}).get("name") or "")
+        if not name:
+            return GitAuth()
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        mapping = await self.objects.mapping("v1", "Secret")
+        secret = await self.objects.get(mapping, name, namespace)
+        data: dict[str, bytes] = {}
+        for key, value in (secret.get("data") or {}).items():
+            try:
+                data[str(key)] = base64.b64decode(str(value), validate=True)
+            except (binascii.Error, ValueError):
+                continue  # the controller reports a broken Secret; here it only costs auth
+        return GitAuth.from_secret(data)
+
+    async def _read(self, obj: Mapping[str, Any], url: str, sha: str,
+                    branch: str) -> CommitInfo:
+        meta = obj.get("metadata") or {}
+        # The work tree is written and removed off the event loop (it may be large).
+        tmp = await asyncio.to_thread(tempfile.mkdtemp, prefix="sluice-ui-commit-")
+        try:
+            auth = await self._auth(obj)
+            commit = await checkout(url, GitRef(branch=branch, commit=sha), auth, tmp,
+                                    timeout=CHECKOUT_TIMEOUT,
+                                    key=f"ui/{meta.get('namespace')}/{meta.get('name')}")
+        except GitError as exc:
+            return CommitInfo(sha, problem=f"cannot read the commit from here: {exc}")
+        except KubeError as exc:
+            return CommitInfo(sha, problem=f"cannot read the Git credentials: {exc}")
+        finally:
+            await asyncio.to_thread(shutil.rmtree, tmp, True)
+        author = commit.author
+        return CommitInfo(sha, commit.short_message, commit.message.strip(),
+                          f"{author.name} <{author.email}>",
+                          author.when.isoformat(sep=" ", timespec="seconds"))
