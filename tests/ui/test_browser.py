@@ -99,3 +99,25 @@ async def test_graph_renders_and_dark_mode_follows_the_system(ui: UI, namespace:
     assert background == "rgb(13, 17, 23)", background  # the dark palette
     await page.screenshot(path=str(_artifacts(tmp_path) / "graph-dark.png"), full_page=True)
     await context.close()
+
+
+async def test_keyboard_moves_opens_searches_and_goes_home(ui: UI, namespace: str,
+                                                           browser: Any) -> None:
+    for name in ("alpha", "beta"):
+        await ui.create(KS_API, "Kustomization", kustomization(name, namespace))
+    page = await browser.new_page()
+    await page.goto(f"{ui.server.login_url}&namespace={namespace}")
+    await page.locator("tr", has_text="beta").wait_for()
+    await page.keyboard.press("j")
+    await page.locator("tr.cursor", has_text="alpha").wait_for(timeout=5000)
+    await page.keyboard.press("ArrowDown")
+    await page.locator("tr.cursor", has_text="beta").wait_for(timeout=5000)
+    await page.keyboard.press("k")
+    await page.locator("tr.cursor", has_text="alpha").wait_for(timeout=5000)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"**/object/Kustomization/{namespace}/alpha", timeout=5000)
+    await page.keyboard.press("g")
+    await page.keyboard.press("o")
+    await page.wait_for_url(lambda url: url.endswith("/"), timeout=5000)
+    await page.keyboard.press("/")
+    assert await page.evaluate("document.activeElement.id") == "q"

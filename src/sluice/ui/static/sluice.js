@@ -1,8 +1,39 @@
 // Sluice UI: the little that needs script beyond htmx. No inline code anywhere (CSP).
-document.addEventListener("keydown", function (e) {
-  var q = document.getElementById("q");
-  if (e.key === "/" && q && document.activeElement !== q) { e.preventDefault(); q.focus(); }
-});
+// Keyboard: "/" search, j/k or arrow keys move in the list, Enter opens, "g o" overview.
+(function () {
+  var pendingG = false;
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("table.objects tbody tr[id]")); }
+  function typing(el) { return el && (el.tagName === "INPUT" || el.tagName === "SELECT" || el.tagName === "TEXTAREA"); }
+  function move(step) {
+    var list = rows(); if (!list.length) { return; }
+    var at = list.findIndex(function (r) { return r.classList.contains("cursor"); });
+    var next = at < 0 ? 0 : Math.min(list.length - 1, Math.max(0, at + step));
+    if (at >= 0) { list[at].classList.remove("cursor"); }
+    list[next].classList.add("cursor");
+    list[next].scrollIntoView({block: "nearest"});
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) { return; }
+    var q = document.getElementById("q");
+    if (typing(document.activeElement)) {
+      if (e.key === "Escape") { document.activeElement.blur(); }
+      return;
+    }
+    if (pendingG) {
+      pendingG = false;
+      if (e.key === "o") { e.preventDefault(); window.location.assign("/"); }
+      return;
+    }
+    if (e.key === "/" && q) { e.preventDefault(); q.focus(); }
+    else if (e.key === "j" || e.key === "ArrowDown") { e.preventDefault(); move(1); }
+    else if (e.key === "k" || e.key === "ArrowUp") { e.preventDefault(); move(-1); }
+    else if (e.key === "Enter") {
+      var row = document.querySelector("table.objects tbody tr.cursor a");
+      if (row) { e.preventDefault(); window.location.assign(row.getAttribute("href")); }
+    }
+    else if (e.key === "g") { pendingG = true; }
+  });
+})();
 document.addEventListener("htmx:sseOpen", function () {
   var live = document.getElementById("live"); if (live) { live.className = "live on"; }
 });
