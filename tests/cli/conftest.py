@@ -88,9 +88,11 @@ class BackgroundControllers:
     (`sluice.runtime.heartbeat`); commands asking for others report them not running.
     """
 
-    def __init__(self, kubeconfig: Path, store: Path) -> None:
+    def __init__(self, kubeconfig: Path, store: Path, *, helm: bool = False) -> None:
         self.kubeconfig = kubeconfig
         self.store = store
+        # With the HelmRelease controller too (announcing ``helm-controller``).
+        self.helm = helm
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="controllers",
                                        daemon=True)
@@ -112,8 +114,16 @@ class BackgroundControllers:
         await setup_kustomization_controller(self.manager, KustomizationOptions(
             health_poll=0.2, requeue_dependency=1.0, artifact_retry_wait=0.05,
             min_timeout=5.0))
+        components = ["source", "kustomize"]
+        if self.helm:
+            from sluice.controllers.helmrelease.controller import setup_helmrelease_controller
+            from sluice.controllers.helmrelease.reconciler import HelmReleaseOptions
+
+            await setup_helmrelease_controller(self.manager, HelmReleaseOptions(
+                requeue_dependency=1.0, source_retry=0.5, http_retry=2))
+            components.append("helm")
         # Announce what runs, as `sluice up` does (check and bootstrap trust only that).
-        await add_component_heartbeat(self.manager, ["source", "kustomize"])
+        await add_component_heartbeat(self.manager, components)
         await self.manager.start()
 
     async def _stop(self) -> None:

@@ -1,5 +1,8 @@
 """``sluice diff kustomization NAME --path DIR``: what a reconcile of a local folder would change.
 
+(``sluice diff helmrelease`` lives in `sluice.cli.diff_helmrelease` and prints
+through `render_report` below.)
+
 The folder is built exactly as ``sluice build kustomization`` builds it (the
 controller's steps), then every object is applied to the cluster as a
 server-side dry run by the controller's own apply machinery
@@ -91,10 +94,20 @@ def render_report(report: DiffReport) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-@click.group("diff", cls=SluiceGroup, aliases={"ks": "kustomization"})
+@click.group("diff", cls=SluiceGroup, aliases={"ks": "kustomization", "hr": "helmrelease"})
 @group_global_options
 def diff() -> None:
     """Diff a flux object against the cluster."""
+
+
+def _add_helmrelease() -> None:
+    # In its own module (Helm's SDK, the HelmRelease controller's steps); see there.
+    from sluice.cli.diff_helmrelease import diff_helmrelease
+
+    diff.add_command(diff_helmrelease)
+
+
+_add_helmrelease()
 
 
 @diff.command("kustomization", cls=SluiceCommand,

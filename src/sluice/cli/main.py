@@ -29,6 +29,7 @@ _COMMANDS = {
     "completion": ("sluice.cli.completion:completion", "Generate a shell completion script"),
     "controllers": ("sluice.cli.controllers:controllers", "Run Sluice's controllers."),
     "create": ("sluice.cli.create:create", "Create or update sources and resources."),
+    "debug": ("sluice.cli.debug:debug", "Debug a flux resource"),
     "delete": ("sluice.cli.delete:delete", "Delete sources and resources"),
     "diff": ("sluice.cli.diff:diff", "Diff a flux object against the cluster."),
     "envsubst": ("sluice.cli.envsubst_cmd:envsubst", "Substitute environment variables in the input"),

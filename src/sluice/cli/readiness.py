@@ -37,9 +37,10 @@ __all__ = ["Verdict", "poll", "ready_verdict", "reconcile_verdict"]
 T = TypeVar("T")
 
 # Reasons that mean "not yet" rather than "failed": the object waits on
-# another one (its source, a dependency) that is itself on its way.
+# another one (its source, a dependency) that is itself on its way. A new
+# HelmRelease reports SourceNotReady until its generated HelmChart is pulled.
 _WAITING_REASONS = frozenset({"ArtifactFailed", "DependencyNotReady", "Progressing",
-                              "ProgressingWithRetry", "Reconciling"})
+                              "ProgressingWithRetry", "Reconciling", "SourceNotReady"})
 _MAX_POLL = 2.0
 
 

@@ -1,8 +1,10 @@
-"""``sluice tree kustomization NAME``: what a Kustomization manages, as a tree.
+"""``sluice tree kustomization|helmrelease NAME``: what a Kustomization or HelmRelease manages.
 
 Read from ``status.inventory`` (every object the last apply recorded), in
-inventory order; a Kustomization or HelmRelease found there is expanded
-with its own inventory, so a cluster synced by one root Kustomization shows
+inventory order; a Kustomization found there is expanded with its own
+inventory, a HelmRelease with the objects of its latest Helm release (read
+from Helm's storage, as flux does: a HelmRelease has no inventory; hooks are
+not release objects), so a cluster synced by one root Kustomization shows
 whole::
 
     Kustomization/flux-system/flux-system
@@ -65,8 +67,7 @@ async def build_tree(client: Client, root: dict[str, Any], *, compact: bool = Fa
     seen = {node.ref.key}
 
     async def expand(parent: Node, obj: dict[str, Any]) -> None:
-        inventory = Inventory.from_status((obj.get("status") or {}).get("inventory"))
-        for ref in inventory:
+        for ref in await _managed(client, obj):
             if compact and not _is_flux(ref):
                 continue
             fk = _EXPANDED.get((ref.group, ref.kind))
@@ -86,6 +87,15 @@ async def build_tree(client: Client, root: dict[str, Any], *, compact: bool = Fa
     return node
 
 
+async def _managed(client: Client, obj: dict[str, Any]) -> list[ObjectRef]:
+    """A Kustomization's inventory; a HelmRelease's objects come from its Helm release."""
+    if obj.get("kind") == k.HELM_RELEASE.kind:
+        from sluice.cli.helm_release import release_refs
+
+        return await release_refs(client, obj)
+    return list(Inventory.from_status((obj.get("status") or {}).get("inventory")))
+
+
 def render_tree(node: Node) -> str:
     """Box-drawing text, one object per line."""
     lines = [node.ref.subject]
@@ -100,7 +110,7 @@ def render_tree(node: Node) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.group("tree", cls=SluiceGroup, aliases={"ks": "kustomization"})
+@click.group("tree", cls=SluiceGroup, aliases={"ks": "kustomization", "hr": "helmrelease"})
 @group_global_options
 def tree() -> None:
     """Print the resources reconciled by Flux."""
@@ -116,15 +126,33 @@ def tree() -> None:
 def tree_kustomization(args: tuple[str, ...], compact: bool, output: str,
                        globals_: Globals) -> None:
     """Print the resources reconciled by a Kustomization."""
+    _print_tree(k.KUSTOMIZATION, args, compact, output, globals_)
+
+
+@tree.command("helmrelease", cls=SluiceCommand,
+              short_help="Print the resources released by a HelmRelease")
+@click.argument("args", nargs=-1, metavar="NAME")
+@click.option("--compact", is_flag=True, default=False, help="list Flux resources only")
+@click.option("-o", "--output", default="", help="the format in which the tree should be "
+                                                  "printed, can be 'json' or 'yaml'")
+@global_options
+def tree_helmrelease(args: tuple[str, ...], compact: bool, output: str,
+                     globals_: Globals) -> None:
+    """Print the objects of a HelmRelease's latest Helm release (hooks are not part of it)."""
+    _print_tree(k.HELM_RELEASE, args, compact, output, globals_)
+
+
+def _print_tree(fk: k.FluxKind, args: tuple[str, ...], compact: bool, output: str,
+                globals_: Globals) -> None:
     if not args:
-        raise CommandError("kustomization name is required")
+        raise CommandError(f"{fk.kind.lower()} name is required")
     if output not in ("", "json", "yaml"):
         raise CommandError(f"unsupported output format '{output}', can be 'json' or 'yaml'")
 
     async def main() -> Node:
         client = connect_client(globals_)
         try:
-            root = await client.get(k.KUSTOMIZATION, args[0])
+            root = await client.get(fk, args[0])
             return await build_tree(client, root, compact=compact)
         finally:
             await client.aclose()

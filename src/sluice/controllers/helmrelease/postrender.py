@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLUGIN_NAME", "install_plugin", "main", "render", "write_spec"]
+__all__ = ["PLUGIN_NAME", "install_plugin", "main", "render", "spec_for", "write_spec"]
 
 PLUGIN_NAME = "sluice-postrender"
 
@@ -57,6 +57,18 @@ def install_plugin(plugins: Path) -> str:
         target.write_text(manifest)
     os.environ.setdefault("SLUICE_POSTRENDER_PATH", str(root))
     return PLUGIN_NAME
+
+
+def spec_for(hr: Any) -> dict[str, Any]:
+    """What the post-renderer adds for a `HelmRelease` (the controller and ``sluice diff``)."""
+    from sluice.api.meta import HELM_NAME_LABEL, HELM_NAMESPACE_LABEL
+
+    return {
+        "labels": {HELM_NAME_LABEL: hr.name, HELM_NAMESPACE_LABEL: hr.namespace},
+        "commonMetadata": hr.spec.common_metadata.to_dict() if hr.spec.common_metadata
+        else None,
+        "postRenderers": [p.to_dict() for p in hr.spec.post_renderers or []],
+    }
 
 
 def write_spec(spec: dict[str, Any]) -> str:

@@ -43,8 +43,6 @@ from sluice.api.meta import (
     ARTIFACT_FAILED,
     DEPENDENCY_NOT_READY,
     FORCE_REQUEST_ANNOTATION,
-    HELM_NAME_LABEL,
-    HELM_NAMESPACE_LABEL,
     PROGRESSING,
     READY,
     RECONCILING,
@@ -71,7 +69,7 @@ from .chart_template import delete_chart, reconcile_chart_template
 from .dependencies import DependencyNotReady, check_dependencies
 from .errors import ArtifactMissing, ChartLoadError, HelmReleaseError, ValuesError
 from .names import release_name
-from .postrender import write_spec
+from .postrender import spec_for, write_spec
 from .request import LoadedChart, ReleaseRequest, seconds
 from .runner import HelmRunner
 from .source import ChartCache, SourceNotReady, source_ready
@@ -327,12 +325,7 @@ class HelmReleaseReconciler:
 
         spec_file = None
         if self.runner.post_renderer:
-            spec_file = write_spec({
-                "labels": {HELM_NAME_LABEL: hr.name, HELM_NAMESPACE_LABEL: hr.namespace},
-                "commonMetadata": hr.spec.common_metadata.to_dict()
-                if hr.spec.common_metadata else None,
-                "postRenderers": [p.to_dict() for p in hr.spec.post_renderers or []],
-            })
+            spec_file = write_spec(spec_for(hr))
             req.post_renderer_args = [spec_file]
         try:
             outcome = await AtomicRelease(req).run()

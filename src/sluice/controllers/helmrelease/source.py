@@ -32,7 +32,7 @@ from .errors import ArtifactMissing, ChartLoadError
 from .request import LoadedChart
 from .runner import HelmRunner
 
-__all__ = ["ChartCache", "SourceNotReady", "source_ready"]
+__all__ = ["ChartCache", "SourceNotReady", "source_ready", "verify_digest"]
 
 _ALGORITHMS = ("sha256", "sha384", "sha512")
 MAX_CHART_BYTES = 64 << 20
@@ -125,7 +125,7 @@ class ChartCache:
                     if len(data) > MAX_CHART_BYTES:
                         raise ChartLoadError(f"Could not load chart: artifact from {url} is "
                                              f"larger than {MAX_CHART_BYTES >> 20} MiB")
-                    _verify(data, digest)
+                    verify_digest(data, digest)
                     return data
                 last = f"failed to download artifact from {url}: status {resp.status_code}"
                 if resp.status_code < 500:
@@ -146,7 +146,8 @@ class ChartCache:
                            str(meta.get("appVersion") or ""), digest, data, crds)
 
 
-def _verify(data: bytes, digest: str) -> None:
+def verify_digest(data: bytes, digest: str) -> None:
+    """`ChartLoadError` unless ``data`` matches ``digest`` (``<algo>:<hex>``; empty: no check)."""
     if not digest:
         return
     algo, _, expected = digest.partition(":")

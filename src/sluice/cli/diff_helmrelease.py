@@ -1,0 +1,190 @@
+"""``sluice diff helmrelease NAME [--path CHART]``: what the next Helm release would change.
+
+Flux has no such command; this one answers "what will this values change or
+chart bump do to my cluster?" before it happens, with the same output and
+exit code as ``sluice diff kustomization``:
+
+1. the HelmRelease's values are composed as the controller composes them
+   (`sluice.cli.helm_release.merged_values`);
+2. the chart is ``--path`` (a chart directory or a packaged ``.tgz``) or,
+   by default, the artifact of its source (the generated HelmChart, or the
+   ``chartRef`` HelmChart/OCIRepository), downloaded and checked against the
+   artifact digest; a source that is not ready fails with the controller's
+   ``<Kind> '<ns>/<name>' is not ready: ...``;
+3. Helm renders it (offline: ``lookup`` returns nothing, the capabilities are
+   Helm's defaults) with the release name and namespace the controller uses;
+   hooks and ``NOTES.txt`` are dropped (Helm does not keep hooks as release
+   objects), and the controller's post-renderer runs in-process
+   (``postRenderers``, ``commonMetadata``, Flux's origin labels);
+4. every object is dry-run with server-side apply as field manager ``helm``
+   (`sluice.kube.diff`, the code drift detection and ``diff kustomization``
+   use) and compared with the live object; objects of the current release
+   the new render no longer has are reported ``deleted`` (Helm removes them on
+   upgrade).
+
+Secret values are masked (``*** (before)`` / ``*** (after)``). Exit code 1
+when anything would change or an object cannot be applied. Chart CRDs
+(``crds/``) are not diffed: Helm applies them by ``install.crds`` /
+``upgrade.crds`` policy, outside the release manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+import yaml
+
+from sluice.api.helm import HelmRelease
+from sluice.cli import kinds as k
+from sluice.cli.clientctx import Client, connect_client, log, run
+from sluice.cli.failing import CommandError
+from sluice.cli.helm_release import merged_values, release_refs
+from sluice.cli.options import Globals, global_options
+from sluice.cli.parsing import SluiceCommand
+from sluice.controllers.helmrelease.drift import manifest_objects, resource_manager
+from sluice.controllers.helmrelease.errors import ChartLoadError
+from sluice.controllers.helmrelease.names import release_name
+from sluice.controllers.helmrelease.postrender import render as post_render
+from sluice.controllers.helmrelease.postrender import spec_for
+from sluice.controllers.helmrelease.source import SourceNotReady, source_ready, verify_digest
+from sluice.helmsdk import helm
+from sluice.helmsdk import run as helm_run
+from sluice.kube.diff import DiffReport, diff_objects
+from sluice.kube.errors import KubeError
+from sluice.kube.inventory import Inventory
+
+__all__ = ["diff_helmrelease", "render_release"]
+
+Obj = dict[str, Any]
+HOOK_ANNOTATION = "helm.sh/hook"
+
+
+def _source_of(hr: HelmRelease, obj: Mapping[str, Any]) -> tuple[k.FluxKind, str, str]:
+    if hr.spec.chart_ref is not None:
+        ref = hr.spec.chart_ref
+        fk = k.kind_by_name(ref.kind)
+        if fk is None:
+            raise CommandError(f"HelmRelease '{hr.namespace}/{hr.name}': chartRef kind "
+                               f"'{ref.kind}' is not supported")
+        return fk, ref.namespace or hr.namespace or "", ref.name
+    helm_chart = str((obj.get("status") or {}).get("helmChart") or "")
+    if "/" in helm_chart:
+        ns, _, name = helm_chart.partition("/")
+        return k.HELM_CHART, ns, name
+    return k.HELM_CHART, hr.helm_chart_namespace(), hr.helm_chart_name()
+
+
+async def _artifact_chart(client: Client, hr: HelmRelease, obj: Mapping[str, Any]) -> bytes:
+    fk, ns, name = _source_of(hr, obj)
+    source = await client.get_or_none(fk, name, ns)
+    try:
+        artifact = source_ready(fk.kind, source, ns, name)
+    except SourceNotReady as exc:
+        raise CommandError(exc.message) from None
+    url = str(artifact["url"])
+    try:
+        async with httpx.AsyncClient(timeout=client.timeout, follow_redirects=True) as http:
+            resp = await http.get(url)
+    except httpx.HTTPError as exc:
+        raise CommandError(f"failed to download artifact from {url}: "
+                           f"{type(exc).__name__}") from None
+    if resp.status_code >= 400:
+        raise CommandError(f"failed to download artifact from {url}: status "
+                           f"{resp.status_code}")
+    try:
+        verify_digest(resp.content, str(artifact.get("digest") or ""))
+    except ChartLoadError as exc:
+        raise CommandError(exc.message) from None
+    return resp.content
+
+
+def _render(source: bytes | Path, values: dict[str, Any], name: str, namespace: str,
+            upgrade: bool) -> dict[str, str]:
+    sdk = helm()
+    chart = sdk.Chart.load(str(source)) if isinstance(source, Path) \
+        else sdk.Chart.load_archive(source)
+    try:
+        rendered: dict[str, str] = chart.render(values, name=name, namespace=namespace,
+                                                is_install=not upgrade, is_upgrade=upgrade)
+        return rendered
+    finally:
+        chart.close()
+
+
+async def render_release(client: Client, obj: Mapping[str, Any],
+                         path: Path | None) -> list[Obj]:
+    """The objects the next release of ``obj`` would hold (hooks left out)."""
+    hr = HelmRelease.from_dict(dict(obj))
+    values = await merged_values(client, obj)
+    source: bytes | Path = path if path is not None else await _artifact_chart(client, hr, obj)
+    upgrade = bool(hr.status.history)
+    try:
+        templates = await helm_run(_render, source, values, release_name(hr),
+                                   hr.release_namespace(), upgrade)
+    except Exception as exc:  # Helm's load/render errors, one line each
+        detail = getattr(exc, "detail", None) or str(exc)
+        raise CommandError(f"HelmRelease '{hr.namespace}/{hr.name}': chart could not be "
+                           f"rendered: {detail}") from None
+    docs: list[str] = []
+    for template, text in sorted(templates.items()):
+        if template.endswith("NOTES.txt") or "/templates/" not in f"/{template}":
+            continue
+        for doc in yaml.safe_load_all(text):
+            if isinstance(doc, dict) and doc.get("kind") and \
+                    HOOK_ANNOTATION not in ((doc.get("metadata") or {}).get("annotations")
+                                            or {}):
+                docs.append(yaml.safe_dump(doc, sort_keys=False))
+    manifest = post_render("---\n".join(docs), spec_for(hr))
+    return manifest_objects(manifest, hr.release_namespace())
+
+
+async def _diff(client: Client, name: str, path: Path | None) -> DiffReport:
+    obj = await client.get(k.HELM_RELEASE, name)
+    objects = await render_release(client, obj, path)
+    hr = HelmRelease.from_dict(dict(obj))
+    current = Inventory.from_refs(await release_refs(client, obj))
+    try:
+        return await diff_objects(resource_manager(client.objects, hr), objects,
+                                  inventory=current, prune=True)
+    except KubeError as exc:
+        raise CommandError(str(exc)) from None
+
+
+@click.command("helmrelease", cls=SluiceCommand,
+               short_help="Diff a HelmRelease's next release against the cluster")
+@click.argument("args", nargs=-1, metavar="NAME")
+@click.option("--path", default="", help="a local chart directory or packaged chart to "
+                                         "render instead of the source's artifact")
+@global_options
+def diff_helmrelease(args: tuple[str, ...], path: str, globals_: Globals) -> None:
+    """Diff the release a HelmRelease would make against the cluster."""
+    from sluice.cli.diff import render_report
+
+    if not args:
+        raise CommandError("name is required")
+    chart_path = None
+    if path:
+        chart_path = Path(path).expanduser().resolve()
+        if not chart_path.exists():
+            raise CommandError(f"invalid chart path '{path}': no such file or directory")
+
+    async def main() -> DiffReport:
+        client = connect_client(globals_)
+        try:
+            return await _diff(client, args[0], chart_path)
+        finally:
+            await client.aclose()
+
+    report = run(main)
+    sys.stdout.write(render_report(report))
+    sys.stdout.flush()
+    for error in report.errors:
+        log.failure(error)
+    if report.has_changes or report.errors:
+        raise SystemExit(1)
+    log.success("no changes detected")
