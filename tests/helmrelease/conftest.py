@@ -272,3 +272,28 @@ async def seed_env(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIte
         await manager.shutdown()
         await server.close()
         await conn.aclose()
+
+
+@pytest.fixture
+async def oci_env(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIterator[Helm]:
+    """The real OCIRepository controller (with its artifact server) and the HelmRelease one."""
+    from sluice.controllers.source.artifact_server import ArtifactServer
+    from sluice.controllers.source.artifacts import Storage
+    from sluice.controllers.source.ocirepository import setup_ocirepository_controller
+
+    conn = connect(kubeconfig, field_manager="pytest")
+    store = tmp_path / "artifacts"
+    store.mkdir()
+    server = ArtifactServer(store, "127.0.0.1", 0)
+    await server.start()
+    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None,
+                                           concurrent=4))
+    await setup_ocirepository_controller(manager, Storage(store, server.address))
+    await setup_helmrelease_controller(manager, fast_options())
+    await manager.start()
+    try:
+        yield Helm(manager.objects, namespace, ChartSource(manager.objects, namespace))
+    finally:
+        await manager.shutdown()
+        await server.close()
+        await conn.aclose()

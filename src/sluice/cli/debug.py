@@ -30,10 +30,10 @@ import click
 
 from sluice.cli import kinds as k
 from sluice.cli.clientctx import connect_client, run
-from sluice.cli.create_flags import bool_flag, group_global_options
+from sluice.cli.create_flags import bool_flag
 from sluice.cli.failing import CommandError
 from sluice.cli.options import Globals, global_options
-from sluice.cli.parsing import SluiceCommand, SluiceGroup
+from sluice.cli.parsing import SluiceCommand, SluiceGroup, group_global_options
 from sluice.core import goyaml
 
 __all__ = ["debug"]

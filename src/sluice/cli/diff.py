@@ -1,7 +1,7 @@
 """``sluice diff kustomization NAME --path DIR``: what a reconcile of a local folder would change.
 
-(``sluice diff helmrelease`` lives in `sluice.cli.diff_helmrelease` and prints
-through `render_report` below.)
+``sluice diff helmrelease NAME [--path CHART]`` (beyond flux) previews the
+next Helm release the same way; its rendering is `sluice.cli.diff_helmrelease`.
 
 The folder is built exactly as ``sluice build kustomization`` builds it (the
 controller's steps), then every object is applied to the cluster as a
@@ -100,16 +100,6 @@ def diff() -> None:
     """Diff a flux object against the cluster."""
 
 
-def _add_helmrelease() -> None:
-    # In its own module (Helm's SDK, the HelmRelease controller's steps); see there.
-    from sluice.cli.diff_helmrelease import diff_helmrelease
-
-    diff.add_command(diff_helmrelease)
-
-
-_add_helmrelease()
-
-
 @diff.command("kustomization", cls=SluiceCommand,
               short_help="Diff a Kustomization built from a local folder")
 @click.argument("args", nargs=-1, metavar="NAME")
@@ -145,7 +135,10 @@ def diff_ks(args: tuple[str, ...], path: str, kustomization_file: str, strict_su
         finally:
             await client.aclose()
 
-    report = run(main)
+    _print_report(run(main))
+
+
+def _print_report(report: DiffReport) -> None:
     sys.stdout.write(render_report(report))
     sys.stdout.flush()
     for error in report.errors:
@@ -153,3 +146,34 @@ def diff_ks(args: tuple[str, ...], path: str, kustomization_file: str, strict_su
     if report.has_changes or report.errors:
         raise SystemExit(1)
     log.success("no changes detected")
+
+
+@diff.command("helmrelease", cls=SluiceCommand,
+              short_help="Diff a HelmRelease's next release against the cluster")
+@click.argument("args", nargs=-1, metavar="NAME")
+@click.option("--path", default="", help="a local chart directory or packaged chart to "
+                                         "render instead of the source's artifact")
+@global_options
+def diff_hr(args: tuple[str, ...], path: str, globals_: Globals) -> None:
+    """Diff the release a HelmRelease would make against the cluster."""
+    from pathlib import Path
+
+    if not args:
+        raise CommandError("name is required")
+    chart_path = None
+    if path:
+        chart_path = Path(path).expanduser().resolve()
+        if not chart_path.exists():
+            raise CommandError(f"invalid chart path '{path}': no such file or directory")
+
+    async def main() -> DiffReport:
+        # Imported here: Helm's SDK and the HelmRelease controller's steps.
+        from sluice.cli.diff_helmrelease import diff_release
+
+        client = connect_client(globals_)
+        try:
+            return await diff_release(client, args[0], chart_path)
+        finally:
+            await client.aclose()
+
+    _print_report(run(main))

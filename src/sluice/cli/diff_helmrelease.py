@@ -1,4 +1,4 @@
-"""``sluice diff helmrelease NAME [--path CHART]``: what the next Helm release would change.
+"""What ``sluice diff helmrelease NAME [--path CHART]`` compares: the next Helm release.
 
 Flux has no such command; this one answers "what will this values change or
 chart bump do to my cluster?" before it happens, with the same output and
@@ -10,7 +10,8 @@ exit code as ``sluice diff kustomization``:
    by default, the artifact of its source (the generated HelmChart, or the
    ``chartRef`` HelmChart/OCIRepository), downloaded and checked against the
    artifact digest; a source that is not ready fails with the controller's
-   ``<Kind> '<ns>/<name>' is not ready: ...``;
+   ``<Kind> '<ns>/<name>' is not ready: ...``; a chart from an OCIRepository
+   gets the controller's ``<version>+<digest>`` (its templates see it);
 3. Helm renders it (offline: ``lookup`` returns nothing, the capabilities are
    Helm's defaults) with the release name and namespace the controller uses;
    hooks and ``NOTES.txt`` are dropped (Helm does not keep hooks as release
@@ -30,22 +31,19 @@ when anything would change or an object cannot be applied. Chart CRDs
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import click
 import httpx
 import yaml
 
 from sluice.api.helm import HelmRelease
 from sluice.cli import kinds as k
-from sluice.cli.clientctx import Client, connect_client, log, run
+from sluice.cli.clientctx import Client
 from sluice.cli.failing import CommandError
 from sluice.cli.helm_release import merged_values, release_refs
-from sluice.cli.options import Globals, global_options
-from sluice.cli.parsing import SluiceCommand
+from sluice.controllers.helmrelease.chart_version import oci_chart_version, with_version
 from sluice.controllers.helmrelease.drift import manifest_objects, resource_manager
 from sluice.controllers.helmrelease.errors import ChartLoadError
 from sluice.controllers.helmrelease.names import release_name
@@ -58,7 +56,7 @@ from sluice.kube.diff import DiffReport, diff_objects
 from sluice.kube.errors import KubeError
 from sluice.kube.inventory import Inventory
 
-__all__ = ["diff_helmrelease", "render_release"]
+__all__ = ["diff_release", "render_release"]
 
 Obj = dict[str, Any]
 HOOK_ANNOTATION = "helm.sh/hook"
@@ -79,7 +77,9 @@ def _source_of(hr: HelmRelease, obj: Mapping[str, Any]) -> tuple[k.FluxKind, str
     return k.HELM_CHART, hr.helm_chart_namespace(), hr.helm_chart_name()
 
 
-async def _artifact_chart(client: Client, hr: HelmRelease, obj: Mapping[str, Any]) -> bytes:
+async def _artifact_chart(client: Client, hr: HelmRelease,
+                          obj: Mapping[str, Any]) -> tuple[bytes, str]:
+    """The chart archive, and the OCI revision when the chart's version tracks it."""
     fk, ns, name = _source_of(hr, obj)
     source = await client.get_or_none(fk, name, ns)
     try:
@@ -100,14 +100,21 @@ async def _artifact_chart(client: Client, hr: HelmRelease, obj: Mapping[str, Any
         verify_digest(resp.content, str(artifact.get("digest") or ""))
     except ChartLoadError as exc:
         raise CommandError(exc.message) from None
-    return resp.content
+    revision = str(artifact.get("revision") or "") if fk is k.OCI_REPOSITORY else ""
+    return resp.content, revision
 
 
 def _render(source: bytes | Path, values: dict[str, Any], name: str, namespace: str,
-            upgrade: bool) -> dict[str, str]:
+            upgrade: bool, oci_revision: str) -> dict[str, str]:
     sdk = helm()
     chart = sdk.Chart.load(str(source)) if isinstance(source, Path) \
         else sdk.Chart.load_archive(source)
+    if oci_revision and isinstance(source, bytes):
+        # The controller releases it as <version>+<digest>: templates see that version.
+        meta = chart.metadata
+        version, _ = oci_chart_version(str(meta.get("version") or ""), oci_revision)
+        chart.close()
+        chart = sdk.Chart.load_archive(with_version(source, str(meta.get("name")), version))
     try:
         rendered: dict[str, str] = chart.render(values, name=name, namespace=namespace,
                                                 is_install=not upgrade, is_upgrade=upgrade)
@@ -121,11 +128,15 @@ async def render_release(client: Client, obj: Mapping[str, Any],
     """The objects the next release of ``obj`` would hold (hooks left out)."""
     hr = HelmRelease.from_dict(dict(obj))
     values = await merged_values(client, obj)
-    source: bytes | Path = path if path is not None else await _artifact_chart(client, hr, obj)
+    source: bytes | Path
+    if path is not None:
+        source, oci_revision = path, ""
+    else:
+        source, oci_revision = await _artifact_chart(client, hr, obj)
     upgrade = bool(hr.status.history)
     try:
         templates = await helm_run(_render, source, values, release_name(hr),
-                                   hr.release_namespace(), upgrade)
+                                   hr.release_namespace(), upgrade, oci_revision)
     except Exception as exc:  # Helm's load/render errors, one line each
         detail = getattr(exc, "detail", None) or str(exc)
         raise CommandError(f"HelmRelease '{hr.namespace}/{hr.name}': chart could not be "
@@ -143,7 +154,8 @@ async def render_release(client: Client, obj: Mapping[str, Any],
     return manifest_objects(manifest, hr.release_namespace())
 
 
-async def _diff(client: Client, name: str, path: Path | None) -> DiffReport:
+async def diff_release(client: Client, name: str, path: Path | None) -> DiffReport:
+    """The diff report of HelmRelease ``name``'s next release (``path``: a local chart)."""
     obj = await client.get(k.HELM_RELEASE, name)
     objects = await render_release(client, obj, path)
     hr = HelmRelease.from_dict(dict(obj))
@@ -153,38 +165,3 @@ async def _diff(client: Client, name: str, path: Path | None) -> DiffReport:
                                   inventory=current, prune=True)
     except KubeError as exc:
         raise CommandError(str(exc)) from None
-
-
-@click.command("helmrelease", cls=SluiceCommand,
-               short_help="Diff a HelmRelease's next release against the cluster")
-@click.argument("args", nargs=-1, metavar="NAME")
-@click.option("--path", default="", help="a local chart directory or packaged chart to "
-                                         "render instead of the source's artifact")
-@global_options
-def diff_helmrelease(args: tuple[str, ...], path: str, globals_: Globals) -> None:
-    """Diff the release a HelmRelease would make against the cluster."""
-    from sluice.cli.diff import render_report
-
-    if not args:
-        raise CommandError("name is required")
-    chart_path = None
-    if path:
-        chart_path = Path(path).expanduser().resolve()
-        if not chart_path.exists():
-            raise CommandError(f"invalid chart path '{path}': no such file or directory")
-
-    async def main() -> DiffReport:
-        client = connect_client(globals_)
-        try:
-            return await _diff(client, args[0], chart_path)
-        finally:
-            await client.aclose()
-
-    report = run(main)
-    sys.stdout.write(render_report(report))
-    sys.stdout.flush()
-    for error in report.errors:
-        log.failure(error)
-    if report.has_changes or report.errors:
-        raise SystemExit(1)
-    log.success("no changes detected")

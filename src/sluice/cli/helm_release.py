@@ -27,7 +27,7 @@ from sluice.cli.clientctx import Client
 from sluice.cli.failing import CommandError
 from sluice.controllers.helmrelease.drift import manifest_objects
 from sluice.controllers.helmrelease.errors import StorageError, ValuesError
-from sluice.controllers.helmrelease.names import release_name
+from sluice.controllers.helmrelease.names import release_name, storage_namespace
 from sluice.controllers.helmrelease.storage import ReleaseStorage, StoredRelease
 from sluice.controllers.helmrelease.values import compose_values
 from sluice.kube.errors import KubeError
@@ -57,7 +57,7 @@ def release_location(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     hr = HelmRelease.from_dict(dict(obj))
     status = hr.status
     snap = status.history[0] if status.history else None
-    storage = status.storage_namespace or hr.storage_namespace()
+    storage = status.storage_namespace or storage_namespace(hr)
     if snap is not None:
         return storage, snap.namespace or hr.release_namespace(), snap.name or release_name(hr)
     return storage, hr.release_namespace(), release_name(hr)

@@ -47,6 +47,7 @@ from sluice.api.helm import (
 )
 from sluice.runtime import conditions
 
+from .crds import apply_crds
 from .errors import HelmActionError, HelmReleaseError
 from .history import push_snapshot
 from .request import ReleaseRequest, duration_text
@@ -89,7 +90,10 @@ async def _record_latest(req: ReleaseRequest, action: str, *,
         if stored is not None and stored.name == snap.name and stored.status != snap.status:
             snap.status = stored.status
             snap.digest = stored.digest()
-    push_snapshot(req.hr, rel.snapshot(req.config_digest, action), fresh=fresh)
+    entry = rel.snapshot(req.config_digest, action)
+    if req.chart.oci_digest and rel.chart_version == req.chart.version:
+        entry["ociDigest"] = req.chart.oci_digest
+    push_snapshot(req.hr, entry, fresh=fresh)
     history = req.hr.status.history or []
     return history[0] if history else None
 
@@ -117,6 +121,7 @@ async def install(req: ReleaseRequest) -> HelmActionError | None:
     started = time.monotonic()
     chart = await _load(req)
     try:
+        await apply_crds(req.storage.objects, hr, req.chart, "install", req.release_name)
         await req.runner.install(req.storage_namespace, req.user, chart, req.values, opts)
     except HelmActionError as exc:
         status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)
@@ -161,6 +166,7 @@ async def upgrade(req: ReleaseRequest) -> HelmActionError | None:
     started = time.monotonic()
     chart = await _load(req)
     try:
+        await apply_crds(req.storage.objects, hr, req.chart, "upgrade", req.release_name)
         await req.runner.upgrade(req.storage_namespace, req.user, chart, req.values, opts)
     except HelmActionError as exc:
         status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)

@@ -10,7 +10,8 @@
 6. *source* (`source`): ``SourceNotReady`` / ``ArtifactFailed``;
 7. *values* (`values`): ``ValuesError`` (a Warning event);
 8. *chart* download, digest check and Helm load (`source.ChartCache`):
-   ``ArtifactFailed`` ``Could not load chart: ...``;
+   ``ArtifactFailed`` ``Could not load chart: ...``; from an OCIRepository,
+   the version gets the OCI digest (`chart_version`): ``ChartMutateError``;
 9. *release target changed* (storage namespace, release namespace, release
    name or chart name differs from the latest snapshot): uninstall the old
    release, clear history and counters, requeue;
@@ -66,9 +67,10 @@ from sluice.runtime.status import (
 from . import actions
 from .atomic import AtomicRelease
 from .chart_template import delete_chart, reconcile_chart_template
+from .chart_version import oci_chart_version
 from .dependencies import DependencyNotReady, check_dependencies
 from .errors import ArtifactMissing, ChartLoadError, HelmReleaseError, ValuesError
-from .names import release_name
+from .names import release_name, storage_conflict, storage_namespace
 from .postrender import spec_for, write_spec
 from .request import LoadedChart, ReleaseRequest, seconds
 from .runner import HelmRunner
@@ -84,6 +86,8 @@ KIND = "HelmRelease"
 VALUES_ERROR = "ValuesError"
 SOURCE_NOT_READY = "SourceNotReady"
 STATE_ERROR = "StateError"
+CHART_MUTATE_ERROR = "ChartMutateError"
+INVALID_STORAGE = "InvalidStorageNamespace"
 
 
 @dataclass
@@ -177,7 +181,7 @@ class HelmReleaseReconciler:
         return ReleaseRequest(
             raw=raw, hr=hr, chart=chart, values=values, config_digest=digest,
             release_name=release_name(hr), release_namespace=hr.release_namespace(),
-            storage_namespace=hr.storage_namespace(), runner=self.runner, storage=self.storage,
+            storage_namespace=storage_namespace(hr), runner=self.runner, storage=self.storage,
             recorder=self.recorder, patcher=self.patcher, user=self._user(hr), written=written)
 
     # ---------------------------------------------------------- reconcile
@@ -203,6 +207,16 @@ class HelmReleaseReconciler:
             hr.status.observed_generation = hr.metadata.generation
             await self.patcher.patch_status(hr, written)
             return Result(outcome="error")
+        if (conflict := storage_conflict(hr)) is not None:
+            # Terminal until the spec changes; nothing was installed anywhere.
+            conditions.mark_stalled(hr.status, INVALID_STORAGE, conflict, hr.metadata.generation)
+            conditions.mark_false(hr.status, READY, INVALID_STORAGE, conflict,
+                                  hr.metadata.generation)
+            hr.status.observed_generation = hr.metadata.generation
+            record_reconcile_request(hr)
+            await self.patcher.patch_status(hr, written)
+            await self.recorder.warning(raw, INVALID_STORAGE, conflict)
+            return Result(outcome="stalled")
         started = time.monotonic()
         interval = seconds(hr.spec.interval, 600.0)
         state: dict[str, Any] = {"written": written}
@@ -288,6 +302,15 @@ class HelmReleaseReconciler:
             conditions.mark_false(status, READY, ARTIFACT_FAILED, exc.message, gen)
             raise _Stop(ARTIFACT_FAILED, exc.message, event=True) from None
 
+        if kind == "OCIRepository":
+            try:
+                version, oci_digest = oci_chart_version(chart.version,
+                                                        str(artifact.get("revision") or ""))
+                chart = await self.charts.with_version(chart, version, oci_digest)
+            except ChartLoadError as exc:
+                conditions.mark_false(status, READY, CHART_MUTATE_ERROR, exc.message, gen)
+                raise _Stop(CHART_MUTATE_ERROR, exc.message, event=True) from None
+
         digest = config_digest(values)
         req = self._request(raw, hr, chart, values, digest, state["written"])
         try:
@@ -306,6 +329,7 @@ class HelmReleaseReconciler:
         new_reset = bool(reset) and reset != status.last_handled_reset_at
         if (status.last_attempted_generation != gen
                 or status.last_attempted_revision != chart.version
+                or status.last_attempted_revision_digest != chart.oci_digest
                 or status.last_attempted_config_digest != digest or new_reset):
             status.failures = None
             status.install_failures = None
@@ -319,6 +343,7 @@ class HelmReleaseReconciler:
             status.last_handled_force_at = force
         status.last_attempted_generation = gen
         status.last_attempted_revision = chart.version
+        status.last_attempted_revision_digest = chart.oci_digest
         status.last_attempted_config_digest = digest
         status.last_attempted_values_checksum = None
         status.last_release_revision = None

@@ -51,6 +51,9 @@ class LoadedChart:
     data: bytes = field(repr=False)
     # Non-CRD files found in crds/ (ignored, as Flux 1.5.5), and the CRDs themselves.
     crds: list[dict[str, Any]] = field(default_factory=list)
+    # From an OCIRepository: the artifact's OCI digest (``version`` then carries its
+    # first 12 hex digits as build metadata; see `chart_version`).
+    oci_digest: str | None = None
 
 
 @dataclass

@@ -19,6 +19,7 @@ reconcile that finds nothing new downloads nothing and calls Helm zero times.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections import OrderedDict
 from typing import Any
@@ -28,6 +29,7 @@ import httpx
 from sluice.api.meta import READY, TRUE
 from sluice.runtime.informer import Informer
 
+from .chart_version import with_version
 from .errors import ArtifactMissing, ChartLoadError
 from .request import LoadedChart
 from .runner import HelmRunner
@@ -106,6 +108,21 @@ class ChartCache:
                 self._charts.popitem(last=False)
         self._locks.pop(key, None)
         return chart
+
+    async def with_version(self, chart: LoadedChart, version: str,
+                           oci_digest: str) -> LoadedChart:
+        """``chart`` re-packed with ``version`` (OCI digest tracking), loaded and cached."""
+        key = f"{chart.digest or chart.name}|{version}"
+        cached = self._charts.get(key)
+        if cached is None:
+            data = await asyncio.to_thread(with_version, chart.data, chart.name, version)
+            cached = await self._load(data, chart.digest)
+            self._charts[key] = cached
+            while len(self._charts) > self.size:
+                self._charts.popitem(last=False)
+        else:
+            self._charts.move_to_end(key)
+        return dataclasses.replace(cached, oci_digest=oci_digest)
 
     async def _download(self, url: str, digest: str) -> bytes:
         if self._client is None:
