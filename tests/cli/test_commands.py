@@ -8,6 +8,7 @@ import yaml
 
 from sluice import __version__
 
+from ..conftest import Kubectl
 from .conftest import BackgroundControllers, run_sluice
 
 
@@ -42,6 +43,35 @@ def test_check_pre_and_full_on_the_embedded_cluster(kubeconfig: Path, namespace:
     assert "✔ gitrepositories.source.toolkit.fluxcd.io/v1" in lines
     assert "✔ kustomizations.kustomize.toolkit.fluxcd.io/v1" in lines
     assert lines[-1] == "✔ all checks passed"
+
+
+def test_get_says_which_listed_kinds_no_process_serves(
+        kubeconfig: Path, namespace: str, controllers: BackgroundControllers,
+        kubectl: Kubectl) -> None:
+    # The background process runs the source and kustomize controllers, not helm-controller.
+    release = {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+               "metadata": {"name": "podinfo", "namespace": namespace},
+               "spec": {"interval": "10m", "chart": {"spec": {
+                   "chart": "podinfo", "sourceRef": {"kind": "HelmRepository",
+                                                     "name": "podinfo"}}}}}
+    repo = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+            "metadata": {"name": "podinfo", "namespace": namespace},
+            "spec": {"interval": "10m", "url": "http://127.0.0.1:9/charts", "suspend": True}}
+    kubectl.ok("apply", "-f", "-", input=yaml.safe_dump_all([repo, release]))
+    r = run_sluice(kubeconfig, "get", "helmreleases", "-n", namespace)
+    assert r.code == 0, r
+    assert r.stdout.startswith("NAME")
+    assert "⚠️ helm-controller is not running: no Sluice process serves HelmRelease objects " \
+        "on this cluster, they are not reconciled" in r.stderr, r
+    r = run_sluice(kubeconfig, "get", "sources", "helm", "-n", namespace)
+    assert r.code == 0, r
+    assert "not running" not in r.stderr, r
+    r = run_sluice(kubeconfig, "get", "all", "-n", namespace)
+    assert r.code == 0, r
+    assert [line for line in r.stderr.splitlines() if "not running" in line] == [
+        "⚠️ helm-controller is not running: no Sluice process serves HelmRelease objects on "
+        "this cluster, they are not reconciled (start `sluice up`, or `sluice controllers "
+        "run` with its group)"], r
 
 
 def test_completion_scripts() -> None:

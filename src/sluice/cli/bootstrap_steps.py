@@ -78,6 +78,7 @@ from sluice.core.sshkeys import (
 )
 from sluice.git.auth import GitAuth
 from sluice.kube.apply import ApplyError, ResourceManager
+from sluice.kube.components import is_embedded
 from sluice.kube.inventory import Owner
 
 __all__ = ["BootstrapOptions", "ProviderHooks", "clean_path", "read_ca_file", "run_bootstrap",
@@ -235,15 +236,6 @@ async def _scan(url: str) -> str:
             from None
 
 
-async def _is_embedded(client: Client) -> bool:
-    """Sluice's own cluster announces itself in its version (``v1.xx.0+sluice``)."""
-    try:
-        resp = await client.connection.http.get("/version")
-        return str(resp.json().get("gitVersion", "")).endswith("+sluice")
-    except (ValueError, AttributeError):
-        return False
-
-
 def _usable(secret: Obj | None, opts: BootstrapOptions) -> bool:
     """Whether the existing Secret is kept, as flux decides.
 
@@ -350,7 +342,7 @@ async def run_bootstrap(client: Client, opts: BootstrapOptions) -> None:
     """The bootstrap steps, printing flux's progress lines."""
     deadline = time.monotonic() + client.timeout
     namespace = client.namespace
-    embedded = await _is_embedded(client)
+    embedded = await is_embedded(client.objects)
     base = "flux-system" if opts.path == "." else f"{opts.path}/flux-system"
     url = sync_url(opts)
     known_hosts = await _scan(opts.url) if urlsplit(opts.url).scheme == "ssh" else ""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from sluice.cli.clientctx import Client, log
 from sluice.cli.failing import CommandError
 from sluice.cli.install import wait_for_deployments
-from sluice.runtime.heartbeat import running_components
+from sluice.kube.components import running_components
 
 __all__ = ["embedded_component_lines", "not_running_message", "report_components"]
 
@@ -57,3 +57,4 @@ async def report_components(client: Client, components: Sequence[str], embedded:
         await wait_for_deployments(client, sorted(components),
                                    max(deadline, time.monotonic() + 1.0))
     log.success("all components are healthy")
+

@@ -222,7 +222,8 @@ async def _list(client: Client, fk: FluxKind, flags: GetFlags, name: str | None)
 
 
 async def _one_kind(client: Client, fk: FluxKind, flags: GetFlags, globals_: Globals,
-                    args: Sequence[str], *, in_all: bool, show_source: bool) -> None:
+                    args: Sequence[str], *, in_all: bool, show_source: bool) -> bool:
+    """Print the kind's table; whether it had objects to show."""
     name = args[0] if args else None
     items = await _list(client, fk, flags, name)
     if not items:
@@ -233,13 +234,14 @@ async def _one_kind(client: Client, fk: FluxKind, flags: GetFlags, globals_: Glo
             raise CommandError(message)
         if not in_all:
             log.failure(f"no {fk.kind} objects found in {_scope(flags, globals_)} namespace")
-        return
+        return False
     text, count = table_for(fk, items, flags, include_kind=in_all, show_source=show_source)
     if in_all and count == 0:
-        return
+        return False
     _echo(text)
     if in_all:
         _echo("\n")
+    return count > 0
 
 
 async def _watch(client: Client, fk: FluxKind, flags: GetFlags, args: Sequence[str],
@@ -286,10 +288,12 @@ def _run_get(kinds_: Sequence[FluxKind], args: Sequence[str], flags: GetFlags,
             if flags.watch:
                 await _watch(client, kinds_[0], flags, args, show_source)
                 return
+            shown: list[str] = []
             for fk in kinds_:
                 try:
-                    await _one_kind(client, fk, flags, globals_, args, in_all=in_all,
-                                    show_source=show_source)
+                    if await _one_kind(client, fk, flags, globals_, args, in_all=in_all,
+                                       show_source=show_source):
+                        shown.append(fk.kind)
                 except NoKindMatch:
                     if not in_all:
                         raise
@@ -297,6 +301,10 @@ def _run_get(kinds_: Sequence[FluxKind], args: Sequence[str], flags: GetFlags,
                     if not in_all:
                         raise
                     log.failure(str(exc))
+            if shown:
+                # Imported here: the heartbeat reader is not needed to print an empty list.
+                from sluice.cli.unserved_warning import warn_unserved
+                await warn_unserved(client, shown)
         finally:
             await client.aclose()
 

@@ -23,8 +23,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
 
+from sluice.core.components import (
+    HEARTBEAT_LABEL,
+    HEARTBEAT_NAMESPACE,
+    lease_name,
+    micro_time,
+)
+from sluice.kube.components import is_embedded, running_components
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.objects import Obj, Objects
 from sluice.runtime.leader import default_identity
@@ -35,9 +41,6 @@ __all__ = ["HEARTBEAT_NAMESPACE", "add_component_heartbeat", "component_for_grou
 
 log = logging.getLogger("sluice.runtime.heartbeat")
 
-HEARTBEAT_NAMESPACE = "kube-system"
-_PREFIX = "sluice-"
-_LABEL = "sluice.dev/component-heartbeat"
 _DURATION = 15
 _PERIOD = 5.0
 
@@ -47,26 +50,13 @@ def component_for_group(group: str) -> str:
     return f"{group}-controller"
 
 
-def _micro_time(at: datetime | None = None) -> str:
-    return (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-async def is_embedded(objects: Objects) -> bool:
-    """Sluice's own cluster announces itself in its version (``v1.xx.0+sluice``)."""
-    try:
-        resp = await objects.connection.http.get("/version")
-        return str(resp.json().get("gitVersion", "")).endswith("+sluice")
-    except (ValueError, AttributeError, OSError):
-        return False
-
-
 def _lease(component: str, identity: str) -> Obj:
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": f"{_PREFIX}{component}", "namespace": HEARTBEAT_NAMESPACE,
-                         "labels": {_LABEL: "true",
+            "metadata": {"name": lease_name(component), "namespace": HEARTBEAT_NAMESPACE,
+                         "labels": {HEARTBEAT_LABEL: "true",
                                     "app.kubernetes.io/component": component}},
             "spec": {"holderIdentity": identity, "leaseDurationSeconds": _DURATION,
-                     "renewTime": _micro_time()}}
+                     "renewTime": micro_time()}}
 
 
 async def _beat(objects: Objects, components: Iterable[str], identity: str) -> None:
@@ -87,7 +77,7 @@ async def _beat(objects: Objects, components: Iterable[str], identity: str) -> N
 async def _release(objects: Objects, components: Iterable[str], identity: str) -> None:
     mapping = await objects.mapping("coordination.k8s.io/v1", "Lease")
     for component in components:
-        name = f"{_PREFIX}{component}"
+        name = lease_name(component)
         with contextlib.suppress(KubeError):
             live = await objects.get_or_none(mapping, name, HEARTBEAT_NAMESPACE)
             # Another process may have taken over the component meanwhile: leave its Lease.
@@ -114,24 +104,6 @@ def heartbeat(objects: Objects, components: Iterable[str], identity: str,
                 await asyncio.shield(_release(objects, names, identity))
 
     return run
-
-
-async def running_components(objects: Objects) -> set[str]:
-    """The components whose Lease was renewed within its duration."""
-    mapping = await objects.mapping("coordination.k8s.io/v1", "Lease")
-    items, _ = await objects.list(mapping, HEARTBEAT_NAMESPACE, label_selector=_LABEL)
-    now = datetime.now(UTC)
-    running: set[str] = set()
-    for item in items:
-        spec = item.get("spec") or {}
-        try:
-            renewed = datetime.strptime(str(spec.get("renewTime")),
-                                        "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        except ValueError:
-            continue
-        if (now - renewed).total_seconds() <= float(spec.get("leaseDurationSeconds") or 0):
-            running.add(str(item["metadata"]["name"]).removeprefix(_PREFIX))
-    return running
 
 
 async def add_component_heartbeat(manager: Manager, groups: Iterable[str]) -> None:

@@ -21,6 +21,7 @@ import hashlib
 from typing import Any
 
 from sluice.apiserver.schemas.discovery import GIT_VERSION
+from sluice.apiserver.simulation.components import NOT_RUNNING, ComponentPods, not_running_message
 from sluice.apiserver.simulation.context import (
     KUBELET,
     NODE_IP,
@@ -130,6 +131,7 @@ class Kubelet:
         self.sim = sim
         # (namespace, name) -> (uid, stage, due time on the loop clock)
         self._due: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self.components = ComponentPods(sim)
 
     # --------------------------------------------------------------- node
     def ensure_node(self) -> None:
@@ -205,13 +207,51 @@ class Kubelet:
             return
         status = pod.get("status") or {}
         statuses = status.get("containerStatuses") or []
+        component = self.components.component(pod)
         if not status.get("startTime") or not statuses:
             self._start(pod)
+        elif component is not None and not self._component_runs(pod, component):
+            self._hold(pod, component)
         elif any("waiting" in (cs.get("state") or {}) for cs in statuses):
             if self._is_due(pod, "running"):
                 self._run(pod)
         elif _runs_to_completion(pod) and self._is_due(pod, "complete"):
             self._complete(pod)
+
+    def _component_runs(self, pod: Obj, component: str) -> bool:
+        """Whether the component's Lease is live; if so, look again when it runs out."""
+        remaining = self.components.remaining(component)
+        if remaining <= 0:
+            return False
+        m = meta(pod)
+        self.sim.after(remaining + 0.05, ("pod", str(m.get("namespace") or ""), str(m.get("name"))))
+        return True
+
+    def _hold(self, pod: Obj, component: str) -> None:
+        """No process runs this component: its containers wait, the pod is not ready."""
+        spec = pod.get("spec") or {}
+        status = copy.deepcopy(pod.get("status") or {})
+        statuses = status.get("containerStatuses") or []
+        if statuses and all(((cs.get("state") or {}).get("waiting") or {}).get("reason")
+                            == NOT_RUNNING for cs in statuses):
+            return
+        names = sorted(str(c.get("name")) for c in spec.get("containers") or [])
+        unready = f"containers with unready status: [{' '.join(names)}]"
+        status["conditions"] = _conditions(status.get("conditions") or [], [
+            ("PodReadyToStartContainers", "True", "", ""),
+            ("Initialized", "True", "", ""),
+            ("Ready", "False", "ContainersNotReady", unready),
+            ("ContainersReady", "False", "ContainersNotReady", unready),
+            ("PodScheduled", "True", "", ""),
+        ], now())
+        message = not_running_message(component)
+        held = []
+        for c in _by_name(spec.get("containers")):
+            cs = self._waiting(c, NOT_RUNNING)
+            cs["state"]["waiting"]["message"] = message
+            held.append(cs)
+        status["containerStatuses"] = held
+        self.sim.write_status(PODS, pod, status, KUBELET)
 
     def _is_due(self, pod: Obj, stage: str, delay: float | None = None) -> bool:
         m = meta(pod)

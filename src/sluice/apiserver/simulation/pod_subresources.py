@@ -24,23 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from sluice.apiserver.errors import ApiError
+from sluice.core.components import COMPONENT_KINDS, COMPONENTS_NAMESPACE
 
 __all__ = ["COMPONENT_KINDS", "COMPONENT_LOG", "POD_SUBRESOURCES", "component_log",
            "component_of", "no_containers"]
 
 COMPONENT_LOG = "controllers.log"
-COMPONENTS_NAMESPACE = "flux-system"
 POD_SUBRESOURCES = ("log", "exec", "attach", "portforward")
-# Which objects' lines belong to which component (Flux's split of the kinds).
-COMPONENT_KINDS: dict[str, frozenset[str]] = {
-    "source-controller": frozenset({"GitRepository", "HelmRepository", "HelmChart",
-                                    "OCIRepository", "Bucket"}),
-    "kustomize-controller": frozenset({"Kustomization"}),
-    "helm-controller": frozenset({"HelmRelease"}),
-    "notification-controller": frozenset({"Alert", "Provider", "Receiver"}),
-    "image-reflector-controller": frozenset({"ImageRepository", "ImagePolicy"}),
-    "image-automation-controller": frozenset({"ImageUpdateAutomation"}),
-}
 # Logger names of lines that carry no object but belong to a component.
 _LOGGERS = {
     "source-controller": ("sluice.controllers.source",),

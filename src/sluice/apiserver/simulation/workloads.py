@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sluice.apiserver.rest.registry import Cluster
+from sluice.apiserver.simulation.components import LEASES
 from sluice.apiserver.simulation.context import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -204,6 +205,9 @@ class WorkloadSimulator:
                 yield ("pv", "", str(volume))
         elif key == PVS:
             yield ("pv", "", name)
+        elif key == LEASES:
+            # A component's heartbeat came, was renewed or went: its pods follow.
+            yield from self.kubelet.components.pods_for_lease(ns, name)
         elif key == NODES and name == NODE_NAME:
             if ev.type == "DELETED":
                 yield ("node", "", name)
