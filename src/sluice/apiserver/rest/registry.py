@@ -59,6 +59,7 @@ from sluice.apiserver.schemas.resources import (
 from sluice.apiserver.store import offload
 from sluice.apiserver.store.storage import Storage
 from sluice.apiserver.store.watch import Event, EventLog
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -157,7 +158,7 @@ class Cluster:
         converted = None
         if rt.is_custom and obj.get("apiVersion") != rt.api_version:
             converted = convert(rt.group, rt.kind, obj, rt.version)
-        out = converted if converted is not None else copy.deepcopy(obj)
+        out = converted if converted is not None else json_copy(obj)
         out["apiVersion"] = rt.api_version
         out["kind"] = rt.kind
         return out
@@ -568,7 +569,7 @@ class Cluster:
         converted = None
         if rt.is_custom and version != rt.api_version:
             converted = convert(rt.group, rt.kind, obj, version.rpartition("/")[2])
-        stored = converted if converted is not None else copy.deepcopy(obj)
+        stored = converted if converted is not None else json_copy(obj)
         stored["apiVersion"] = version
         return stored
 
