@@ -20,6 +20,7 @@ from tests.cli.conftest import run_sluice
 
 from sluice.helmsdk import helm
 from sluice.testing.background import BackgroundCluster
+from sluice.testing.polling import async_wait_for
 from sluice.testing.registry import OCI_MANIFEST, DockerRegistry, push_image
 
 from .charts import podinfo_chart
@@ -131,6 +132,10 @@ async def test_chart_from_an_oci_repository_with_digest_tracking(
             "artifact revision 7.0.0 does not match chart version 6.9.2"
         assert hr["status"]["history"][0]["chartVersion"] == new_version
         assert hr["status"]["history"][0]["status"] == "deployed"
-        assert "artifact revision 7.0.0 does not match chart version 6.9.2" in \
-            await env.messages("podinfo")
+        # The Warning event is recorded after the status write: poll for it.
+        async def warned() -> bool:
+            return "artifact revision 7.0.0 does not match chart version 6.9.2" in \
+                await env.messages("podinfo")
+
+        await async_wait_for(warned, timeout=20, what="the ChartMutateError event")
         await env.delete(HR_API, "HelmRelease", "podinfo")
