@@ -28,6 +28,7 @@ from sluice.kube.config import connect
 from sluice.kube.errors import is_not_found
 from sluice.kube.objects import Obj, Objects
 from sluice.runtime.manager import Manager, ManagerOptions
+from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.polling import async_wait_for
 
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -221,3 +222,17 @@ class start_flux:
         finally:
             await self.server.close()
             await self.conn.aclose()
+
+
+@pytest.fixture
+async def git(tmp_path: Path) -> AsyncIterator[GitHTTPServer]:
+    """A smart-HTTP Git server on loopback for the test's repositories."""
+    async with GitHTTPServer(tmp_path / "git") as srv:
+        yield srv
+
+
+@pytest.fixture
+async def local(kubeconfig: Path, tmp_path: Path, namespace: str) -> AsyncIterator[Flux]:
+    """Controllers watching only the test's namespace."""
+    async with start_flux(kubeconfig, tmp_path, namespace) as flux:
+        yield flux

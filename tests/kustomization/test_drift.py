@@ -8,31 +8,15 @@ field manager to a field the controller does not own is left alone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from sluice.controllers.kustomization.nochange import owner_key
 from sluice.testing.background import BackgroundCluster
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.requests import RequestCounter
 
-from .conftest import Flux, start_flux
+from .conftest import Flux
 from .test_nochange import _async, applied_and_watched, ks_controller, unchanged_count
 from .test_reconcile import CONFIGMAP, DEPLOYMENT, git_source, kustomization
-
-
-@pytest.fixture
-async def git(tmp_path: Path) -> AsyncIterator[GitHTTPServer]:
-    async with GitHTTPServer(tmp_path / "git") as srv:
-        yield srv
-
-
-@pytest.fixture
-async def local(kubeconfig: Path, tmp_path: Path, namespace: str) -> AsyncIterator[Flux]:
-    async with start_flux(kubeconfig, tmp_path, namespace) as flux:
-        yield flux
 
 
 async def test_kubectl_scale_and_delete_are_corrected_at_once(

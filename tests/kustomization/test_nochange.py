@@ -9,11 +9,6 @@ even to status, except ``lastHandledReconcileAt`` when a reconcile was asked.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from sluice.controllers.kustomization.nochange import owner_key
 from sluice.controllers.kustomization.reconciler import KustomizationReconciler
 from sluice.runtime.controller import Controller
@@ -22,22 +17,10 @@ from sluice.testing.background import BackgroundCluster
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.requests import RequestCounter
 
-from .conftest import Flux, start_flux
+from .conftest import Flux
 from .test_reconcile import CONFIGMAP, DEPLOYMENT, git_source, kustomization
 
 KS = "kustomize.toolkit.fluxcd.io/v1"
-
-
-@pytest.fixture
-async def git(tmp_path: Path) -> AsyncIterator[GitHTTPServer]:
-    async with GitHTTPServer(tmp_path / "git") as srv:
-        yield srv
-
-
-@pytest.fixture
-async def local(kubeconfig: Path, tmp_path: Path, namespace: str) -> AsyncIterator[Flux]:
-    async with start_flux(kubeconfig, tmp_path, namespace) as flux:
-        yield flux
 
 
 def ks_controller(flux: Flux) -> tuple[Controller, KustomizationReconciler]:

@@ -8,7 +8,6 @@ at: objects in the cluster, the Kustomization's conditions, events.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +47,6 @@ spec:
       - name: app
         image: nginx:1.27
 """
-
-
-@pytest.fixture
-async def git(tmp_path: Path) -> AsyncIterator[GitHTTPServer]:
-    async with GitHTTPServer(tmp_path / "git") as srv:
-        yield srv
-
-
-@pytest.fixture
-async def local(kubeconfig: Path, tmp_path: Path, namespace: str) -> AsyncIterator[Flux]:
-    """Controllers watching only the test's namespace."""
-    async with start_flux(kubeconfig, tmp_path, namespace) as flux:
-        yield flux
 
 
 async def git_source(flux: Flux, namespace: str, git: GitHTTPServer, repo: str,
