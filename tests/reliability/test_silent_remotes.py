@@ -30,15 +30,11 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.notification.conftest import NOTIFICATION_API, event_for, start_harness
-from tests.source.helm_harness import API, Sources, condition
+from tests.source.helm_harness import Sources, condition, running_sources
 
-from sluice.controllers.source.artifact_server import ArtifactServer
-from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
 from sluice.controllers.source.ocirepository import setup_ocirepository_controller
-from sluice.kube.config import connect
-from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.polling import async_wait_for
 from sluice.testing.registry import DockerRegistry
 from sluice.testing.silenthost import SilentHost, TricklingHost
@@ -46,27 +42,11 @@ from sluice.testing.silenthost import SilentHost, TricklingHost
 
 @pytest.fixture
 async def sources(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIterator[Sources]:
-    conn = connect(kubeconfig, field_manager="pytest")
-    (tmp_path / "artifacts").mkdir()
-    server = ArtifactServer(tmp_path / "artifacts", "127.0.0.1", 0)
-    await server.start()
-    storage = Storage(tmp_path / "artifacts", server.address)
-    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None))
-    await setup_ocirepository_controller(manager, storage)
-    await setup_helmrepository_controller(manager, storage)
-    await setup_helmchart_controller(manager, storage)
-    await manager.start()
-    objects = manager.objects
-    mappings = {kind: await objects.mapping(API, kind)
-                for kind in ("OCIRepository", "HelmRepository", "HelmChart")}
-    s = Sources(objects, mappings, await objects.mapping("v1", "Secret"),
-                await objects.mapping("v1", "Event"), namespace, storage)
-    try:
+    async with running_sources(kubeconfig, namespace, tmp_path, [
+            setup_ocirepository_controller, setup_helmrepository_controller,
+            setup_helmchart_controller], ["OCIRepository", "HelmRepository", "HelmChart"],
+            cleanup=False) as s:
         yield s
-    finally:
-        await manager.shutdown()
-        await server.close()
-        await conn.aclose()
 
 
 async def _delete_all(s: Sources) -> None:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from sluice.api.meta import RECONCILE_REQUEST_ANNOTATION
+from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
+from sluice.kube.config import connect
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Obj, Objects
+from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.polling import async_wait_for
 
 API = "source.toolkit.fluxcd.io/v1"
@@ -104,3 +109,48 @@ class Sources:
             resp = await http.get(url)
             resp.raise_for_status()
             return resp.content
+
+
+Setup = Callable[[Manager, Storage], Awaitable[object]]
+
+
+@contextlib.asynccontextmanager
+async def running_sources(kubeconfig: Path, namespace: str, tmp_path: Path,
+                          setups: Sequence[Setup], kinds: Sequence[str], *,
+                          concurrent: int = 2, cleanup: bool = True) -> AsyncIterator[Sources]:
+    """Source controllers watching `namespace`, an artifact server, and `Sources` over `kinds`.
+
+    With `cleanup`, the test's objects of `kinds` are deleted at the end and their
+    finalizers waited for, so no reconcile outlives the controllers.
+    """
+    conn = connect(kubeconfig, field_manager="pytest")
+    (tmp_path / "artifacts").mkdir()
+    server = ArtifactServer(tmp_path / "artifacts", "127.0.0.1", 0)
+    await server.start()
+    storage = Storage(tmp_path / "artifacts", server.address)
+    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None,
+                                           concurrent=concurrent))
+    try:
+        for setup in setups:
+            await setup(manager, storage)
+        await manager.start()
+        objects = manager.objects
+        mappings = {kind: await objects.mapping(API, kind) for kind in kinds}
+        yield Sources(objects, mappings, await objects.mapping("v1", "Secret"),
+                      await objects.mapping("v1", "Event"), namespace, storage)
+        if cleanup:
+            for mapping in mappings.values():
+                for item in (await objects.list(mapping, namespace))[0]:
+                    await objects.delete(mapping, item["metadata"]["name"], namespace)
+
+            async def all_gone() -> bool:
+                for mapping in mappings.values():
+                    if (await objects.list(mapping, namespace))[0]:
+                        return False
+                return True
+
+            await async_wait_for(all_gone, what="sources to be finalized")
+    finally:
+        await manager.shutdown()
+        await server.close()
+        await conn.aclose()

@@ -23,17 +23,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.source.helm_harness import API, KINDS, Sources, condition
+from tests.source.helm_harness import KINDS, Sources, condition, running_sources
 
 from sluice.apiserver.transport.tls import ensure_certificates
-from sluice.controllers.source.artifact_server import ArtifactServer
-from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
 from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
 from sluice.helmsdk import helm
-from sluice.kube.config import connect
-from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.helmrepo import HelmRepoServer, build_chart, build_podinfo_chart
 from sluice.testing.polling import async_wait_for
@@ -45,39 +41,10 @@ PASSWORD = "helm-Pa55-never-shown"
 
 @pytest.fixture
 async def sources(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIterator[Sources]:
-    conn = connect(kubeconfig, field_manager="pytest")
-    (tmp_path / "artifacts").mkdir()
-    server = ArtifactServer(tmp_path / "artifacts", "127.0.0.1", 0)
-    await server.start()
-    storage = Storage(tmp_path / "artifacts", server.address)
-    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None,
-                                           concurrent=4))
-    await setup_gitrepository_controller(manager, storage)
-    await setup_helmrepository_controller(manager, storage)
-    await setup_helmchart_controller(manager, storage)
-    await manager.start()
-    objects = manager.objects
-    mappings = {k: await objects.mapping(API, k) for k in KINDS}
-    s = Sources(objects, mappings, await objects.mapping("v1", "Secret"),
-                await objects.mapping("v1", "Event"), namespace, storage)
-    try:
+    async with running_sources(kubeconfig, namespace, tmp_path, [
+            setup_gitrepository_controller, setup_helmrepository_controller,
+            setup_helmchart_controller], KINDS, concurrent=4) as s:
         yield s
-        for kind in KINDS:
-            items, _ = await objects.list(mappings[kind], namespace)
-            for item in items:
-                await objects.delete(mappings[kind], item["metadata"]["name"], namespace)
-
-        async def all_gone() -> bool:
-            for kind in KINDS:
-                if (await objects.list(mappings[kind], namespace))[0]:
-                    return False
-            return True
-
-        await async_wait_for(all_gone, what="sources to be finalized")
-    finally:
-        await manager.shutdown()
-        await server.close()
-        await conn.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.source.helm_harness import API, Sources, condition
+from tests.source.helm_harness import Sources, condition, running_sources
 
-from sluice.controllers.source.artifact_server import ArtifactServer
-from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.ocirepository import setup_ocirepository_controller
-from sluice.kube.config import connect
-from sluice.runtime.manager import Manager, ManagerOptions
-from sluice.testing.polling import async_wait_for
 from sluice.testing.registry import OCI_MANIFEST, DockerRegistry, push_image
 
 USER = "oci-user"
@@ -77,32 +72,10 @@ def push_artifact(registry: DockerRegistry, tag: str, files: dict[str, str],
 
 @pytest.fixture
 async def sources(kubeconfig: Path, namespace: str, tmp_path: Path) -> AsyncIterator[Sources]:
-    conn = connect(kubeconfig, field_manager="pytest")
-    (tmp_path / "artifacts").mkdir()
-    server = ArtifactServer(tmp_path / "artifacts", "127.0.0.1", 0)
-    await server.start()
-    storage = Storage(tmp_path / "artifacts", server.address)
-    manager = Manager(conn, ManagerOptions(watch_namespace=namespace, metrics_addr=None,
-                                           concurrent=4))
-    await setup_ocirepository_controller(manager, storage)
-    await manager.start()
-    objects = manager.objects
-    mapping = await objects.mapping(API, "OCIRepository")
-    s = Sources(objects, {"OCIRepository": mapping}, await objects.mapping("v1", "Secret"),
-                await objects.mapping("v1", "Event"), namespace, storage)
-    try:
+    async with running_sources(kubeconfig, namespace, tmp_path,
+                               [setup_ocirepository_controller], ["OCIRepository"],
+                               concurrent=4) as s:
         yield s
-        for item in (await objects.list(mapping, namespace))[0]:
-            await objects.delete(mapping, item["metadata"]["name"], namespace)
-
-        async def gone() -> bool:
-            return not (await objects.list(mapping, namespace))[0]
-
-        await async_wait_for(gone, what="OCIRepositories to be finalized")
-    finally:
-        await manager.shutdown()
-        await server.close()
-        await conn.aclose()
 
 
 def _members(data: bytes) -> dict[str, bytes]:
