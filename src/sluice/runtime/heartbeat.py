@@ -9,7 +9,7 @@ connected. So each such process keeps, for every component it runs
 (``source-controller`` for the ``source`` group, ...), a Lease
 ``kube-system/sluice-<component>`` renewed every few seconds, the way
 kube-controller-manager keeps its Lease in ``kube-system``; it deletes them
-when it stops. `running_components` reads them back: a component runs when
+when it stops. `sluice.kube.components.running_components` reads them back: a component runs when
 its Lease was renewed within its ``leaseDurationSeconds``. ``sluice check``
 and ``bootstrap`` report a component healthy only then.
 
@@ -30,14 +30,13 @@ from sluice.core.components import (
     lease_name,
     micro_time,
 )
-from sluice.kube.components import is_embedded, running_components
+from sluice.kube.components import is_embedded
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.objects import Obj, Objects
 from sluice.runtime.leader import default_identity
 from sluice.runtime.manager import Manager
 
-__all__ = ["HEARTBEAT_NAMESPACE", "add_component_heartbeat", "component_for_group", "heartbeat", "is_embedded",
-           "running_components"]
+__all__ = ["add_component_heartbeat", "component_for_group", "heartbeat"]
 
 log = logging.getLogger("sluice.runtime.heartbeat")
 

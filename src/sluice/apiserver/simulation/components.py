@@ -15,7 +15,6 @@ again as soon as a process renews the Lease.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from sluice.apiserver.simulation.context import PODS, Sim, Work
 from sluice.apiserver.simulation.index import StorageKey
@@ -45,10 +44,6 @@ class ComponentPods:
 
     def __init__(self, sim: Sim) -> None:
         self.sim = sim
-
-    @staticmethod
-    def component(pod: dict[str, Any]) -> str | None:
-        return component_of(pod)
 
     def remaining(self, component: str) -> float:
         """Seconds the component's Lease still holds (<= 0: not running)."""

@@ -32,6 +32,7 @@ from sluice.apiserver.simulation.context import (
     TERMINATION_FINALIZER,
     Sim,
 )
+from sluice.apiserver.simulation.pod_subresources import component_of
 from sluice.apiserver.simulation.recorder import DEFAULT_SCHEDULER
 from sluice.apiserver.simulation.shapes import (
     controller_ref,
@@ -207,7 +208,7 @@ class Kubelet:
             return
         status = pod.get("status") or {}
         statuses = status.get("containerStatuses") or []
-        component = self.components.component(pod)
+        component = component_of(pod)
         if not status.get("startTime") or not statuses:
             self._start(pod)
         elif component is not None and not self._component_runs(pod, component):
