@@ -114,6 +114,14 @@ async def test_keyboard_moves_opens_searches_and_goes_home(ui: UI, namespace: st
     await page.locator("tr.cursor", has_text="beta").wait_for(timeout=5000)
     await page.keyboard.press("k")
     await page.locator("tr.cursor", has_text="alpha").wait_for(timeout=5000)
+    # A live update replaces alpha's row: the cursor and the ticked box stay on it.
+    await page.locator("tr", has_text="alpha").locator("input.select").check()
+    await ui.set_status(KS_API, "Kustomization", namespace, "alpha", ready(
+        "False", "BuildFailed", "kustomize build failed: live swap"))
+    swapped = page.locator("tr.state-failed", has_text="live swap")
+    await swapped.wait_for(timeout=5000)
+    await page.locator("tr.cursor.state-failed", has_text="alpha").wait_for(timeout=5000)
+    assert await swapped.locator("input.select").is_checked()
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"**/object/Kustomization/{namespace}/alpha", timeout=5000)
     await page.keyboard.press("g")

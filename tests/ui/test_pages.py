@@ -44,9 +44,28 @@ async def test_overview_groups_counts_and_flags_what_needs_attention(ui: UI,
 
 async def test_object_page_shows_conditions_spec_events_and_yaml(ui: UI, namespace: str) -> None:
     await ui.create(KS_API, "Kustomization", kustomization("app", namespace))
+    # Flux 2.5's status.history: one snapshot per desired state, newest first.
+    history = [
+        {"digest": "sha256:" + "1" * 64, "firstReconciled": "2026-12-06T09:00:00Z",
+         "lastReconciled": "2026-12-06T10:00:00Z", "lastReconciledDuration": "1.2s",
+         "lastReconciledStatus": "ReconciliationSucceeded", "totalReconciliations": 7,
+         "metadata": {"revision": "main@sha1:" + "c" * 40}},
+        {"digest": "sha256:" + "2" * 64, "firstReconciled": "2026-12-06T08:00:00Z",
+         "lastReconciled": "2026-12-06T08:30:00Z", "lastReconciledDuration": "40ms",
+         "lastReconciledStatus": "HealthCheckFailed", "totalReconciliations": 3,
+         "metadata": {"revision": "main@sha1:" + "b" * 40}}]
     await ui.set_status(KS_API, "Kustomization", namespace, "app", ready(
-        "True", "ReconciliationSucceeded", "Applied revision: main@sha1:" + "c" * 40))
+        "True", "ReconciliationSucceeded", "Applied revision: main@sha1:" + "c" * 40,
+        history=history))
     page = await _shown(ui, "ReconciliationSucceeded", f"/object/Kustomization/{namespace}/app")
+    table = page.split("<h2>Reconcile history</h2>", 1)[1].split("</table>", 1)[0]
+    rows = table.split("<tr")[2:]
+    assert len(rows) == 2, table
+    assert "main@sha1:" + "c" * 40 in rows[0] and "<td>7</td>" in rows[0]
+    assert "<td>ReconciliationSucceeded</td>" in rows[0] and "<td>1.2s</td>" in rows[0]
+    assert 'class="warning"' in rows[1] and "<td>HealthCheckFailed</td>" in rows[1]
+    assert "main@sha1:" + "b" * 40 in rows[1]
+    assert "Release history" not in page
     assert "Applied revision: main@sha1:" + "c" * 40 in page
     assert "sourceRef" in page  # the spec
     assert "managedFields" not in page  # noise left out of the YAML
