@@ -7,6 +7,7 @@ at: objects in the cluster, the Kustomization's conditions, events.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sluice.controllers.kustomization.impersonation import ImpersonatingClients
 from sluice.kube.config import connect
 from sluice.kube.objects import Objects
 from sluice.testing.gitserver import GitHTTPServer, GitRepo
+from sluice.testing.polling import async_wait_for
 
 from .conftest import KS_API, Flux, condition, fast_options, ready_status, start_flux
 
@@ -228,12 +230,25 @@ async def test_suspended_kustomization_applies_nothing(local: Flux, git: GitHTTP
 
 
 async def test_missing_path_and_missing_source(local: Flux, git: GitHTTPServer,
-                                               namespace: str) -> None:
+                                               namespace: str,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sluice.runtime.controller")
     await kustomization(local, namespace, "early", path="./app", targetNamespace=namespace)
     ks = await local.wait_ks(namespace, "early", "False", "ArtifactFailed")
     assert ready_status(ks)[2] == (  # type: ignore[index]
         "unable to get source 'GitRepository/repo': "
         'gitrepositories.source.toolkit.fluxcd.io "repo" not found')
+    # A source not there yet is a wait, as kustomize-controller logs it: an info line and
+    # the next try after --requeue-dependency (30s; 1s in these tests), not an error at the
+    # retry interval (the 10m interval here).
+    mine = f"Kustomization {namespace}/early "
+
+    async def outcome_lines() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.getMessage().startswith(mine)]
+
+    outcome = await async_wait_for(outcome_lines, what="the outcome line of the first reconcile")
+    assert outcome[0].levelno == logging.INFO, outcome[0].getMessage()
+    assert "next run in 1s" in outcome[0].getMessage(), outcome[0].getMessage()
     # The source appears: its first artifact triggers the Kustomization at once.
     head = (await git_source(local, namespace, git, "path.git", {
         "app/cm.yaml": CONFIGMAP.format(name="early")})).head()

@@ -155,12 +155,15 @@ class _Failed(Exception):
     """A failed step; the conditions already say why."""
 
     def __init__(self, reason: str, message: str, *, event: bool = True,
-                 requeue: float | None = None) -> None:
+                 requeue: float | None = None, outcome: str = "error") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.event = event
         self.requeue = requeue
+        # "dependency": a wait on something else (a source with no artifact yet), which
+        # kustomize-controller logs at info level, not a failure of this object.
+        self.outcome = outcome
 
 
 @dataclass
@@ -311,7 +314,7 @@ class KustomizationReconciler:
             # The runtime writes the one outcome line (error level) with this message.
             if failure.event:
                 await self._event(state, "error", failure.message)
-            return Result(requeue_after=retry, outcome="error",
+            return Result(requeue_after=retry, outcome=failure.outcome,
                           message=failure.message,
                           revision=obj.status.last_attempted_revision or "")
         if conditions.is_ready(obj.status) and result.outcome != "unchanged":
@@ -359,12 +362,15 @@ class KustomizationReconciler:
             message = (f"unable to get source '{ref}': {source_informer.mapping.plural}."
                        f"{source_informer.mapping.group} \"{ref.name}\" not found")
             log.info("%s %s/%s: Source '%s' not found", KIND, obj.namespace, obj.name, ref)
-            raise self._fail(state, ARTIFACT_FAILED, message, event=False, requeue=retry)
+            # kustomize-controller waits --requeue-dependency (30s) for a missing source or
+            # artifact, not the retry interval; the source's watch wakes it earlier.
+            raise self._fail(state, ARTIFACT_FAILED, message, event=False,
+                             requeue=self.options.requeue_dependency, outcome="dependency")
         artifact = artifact_of(source)
         if artifact is None:
             raise self._fail(state, ARTIFACT_FAILED,
                              f"Source '{ref}' is not ready, artifact not found", event=False,
-                             requeue=retry)
+                             requeue=self.options.requeue_dependency, outcome="dependency")
         state.revision = str(artifact["revision"])
         origin = (artifact.get("metadata") or {}).get(OCI_REVISION_ANNOTATION)
         state.origin_revision = str(origin) if origin else ""
