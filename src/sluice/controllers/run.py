@@ -136,6 +136,18 @@ CONTROLLERS: list[tuple[str, str, ControllerSetup]] = [
     ("Receiver", "notification", _notification),
 ]
 
+# Kinds a group serves with no reconciling controller of their own: v1beta3 Alerts and
+# Providers have no status; the notification group's dispatcher reads them per event.
+SERVED_WITHOUT_CONTROLLER: dict[str, tuple[str, ...]] = {"notification": ("Alert", "Provider")}
+
+
+def served_kinds(manager: Manager, groups: set[str]) -> set[str]:
+    """The Flux kinds this process answers for: what `unserved` must leave alone."""
+    served = {c.kind for c in manager.controllers}
+    for group in groups:
+        served.update(SERVED_WITHOUT_CONTROLLER.get(group, ()))
+    return served
+
 
 class Controllers:
     """The manager with its controllers and the artifact server, ready to run."""
@@ -177,9 +189,8 @@ class Controllers:
             raise
         manager.add_runnable("artifact-server", _closer(server))
         if settings.mark_unserved:
-            served = {c.kind for c in manager.controllers}
             manager.add_runnable("unserved-kinds", unserved_kinds_watcher(
-                manager.objects, served, manager.event_recorder("sluice")))
+                manager.objects, served_kinds(manager, groups), manager.event_recorder("sluice")))
         ctrls = cls(manager, storage, server)
         log.info("artifact server on %s, advertised as %s", server.url, ctrls.artifact_url)
         return ctrls
