@@ -5,9 +5,11 @@
   an existing CRD, ``CreateReplace`` does; ``maxHistory`` bounds Helm's
   release Secrets;
 * a composed release name over 53 characters becomes Flux's shortened one,
-  installed into the created ``targetNamespace`` and stored there (Helm's
-  own list there sees it); a ``storageNamespace`` elsewhere is refused
-  (Helm's SDK cannot store a release apart from its namespace);
+  installed into the created ``targetNamespace`` and stored, as Flux, in the
+  HelmRelease's namespace (Helm's own list and history there see it; hooks,
+  upgrades and the uninstall act in the target namespace, a cluster-scoped
+  object stays one); an explicit ``storageNamespace`` moves the release
+  there by uninstall and install, as Flux;
 * a release Helm installed by hand is adopted: the HelmRelease upgrades it
   (revision 2) instead of failing on an existing release.
 """
@@ -129,50 +131,123 @@ async def test_crd_policies_and_max_history(helm_env: Helm, tmp_path: Path,
             await env.objects.delete(m, f"widgets.{group}")
 
 
+APART = {
+    "templates/app.yaml": """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}
+data:
+  namespace: {{ .Release.Namespace }}
+  size: {{ .Values.size | quote }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ .Release.Name }}
+rules: []
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-hook
+  annotations:
+    helm.sh/hook: post-install,post-upgrade
+data:
+  revision: "{{ .Release.Revision }}"
+""",
+    "values.yaml": "size: small\n",
+}
+
+
+async def _release_secrets(env: Helm, namespace: str, name: str) -> list[str]:
+    m = await env.mapping("v1", "Secret")
+    items, _ = await env.objects.list(m, namespace, label_selector=f"owner=helm,name={name}")
+    return sorted(i["metadata"]["name"] for i in items)
+
+
 async def test_long_name_storage_namespace_and_adoption(
         helm_env: Helm, tmp_path: Path, sluice_cluster: BackgroundCluster) -> None:
     env, ns = helm_env, helm_env.namespace
-    env.source.add(podinfo_chart(tmp_path / "charts", "6.9.2"))
+    env.source.add(build_chart(tmp_path / "charts", "apart", "1.0.0", APART))
     target = f"{ns}-a-very-lengthy-target-namespace"
+    store = f"{ns}-store"
     name = "podinfo-with-a-rather-long-name"
     full = f"{target}-{name}"
     assert len(full) > 53
     short = f"{full[:40]}-{hashlib.sha256(full.encode()).hexdigest()[:12]}"
     ns_map = await env.mapping("v1", "Namespace")
+    cr_map = await env.mapping("rbac.authorization.k8s.io/v1", "ClusterRole")
+    kubeconfig = str(sluice_cluster.kubeconfig)
+    await env.objects.create(ns_map, {"apiVersion": "v1", "kind": "Namespace",
+                                      "metadata": {"name": store}})
     try:
-        # Helm's SDK stores a release where it installs it: another storageNamespace is
-        # refused, clearly and before anything is installed.
-        await env.apply(HR.format(name=name, chart="podinfo", version="*") + (
-            f"  targetNamespace: {target}\n  storageNamespace: {ns}\n"
+        # Stored in the release namespace, as Sluice did before it could store apart.
+        await env.apply(HR.format(name=name, chart="apart", version="*") + (
+            f"  targetNamespace: {target}\n  storageNamespace: {target}\n"
             "  install:\n    createNamespace: true\n"))
-        hr = await env.wait_hr(name, "False", "InvalidStorageNamespace")
-        assert condition(hr, "Ready")["message"].startswith(
-            f"spec.storageNamespace '{ns}' differs from the release namespace '{target}'")
-        assert condition(hr, "Stalled")["status"] == "True"
-        assert await env.objects.get_or_none(ns_map, target) is None
-
-        await env.patch(HR_API, "HelmRelease", name, {"spec": {"storageNamespace": target}})
         hr = await env.wait_hr(name, "True", "InstallSucceeded")
         assert condition(hr, "Ready")["message"] == \
-            f"Helm install succeeded for release {target}/{short}.v1 with chart podinfo@6.9.2"
-        assert hr["status"]["storageNamespace"] == target
+            f"Helm install succeeded for release {target}/{short}.v1 with chart apart@1.0.0"
         assert hr["status"]["history"][0]["name"] == short
-        assert await env.get("apps/v1", "Deployment", short, target) is not None
-        with helm().Config(kubeconfig_path=str(sluice_cluster.kubeconfig),
-                           namespace=target) as cfg:
-            assert [r["name"] for r in cfg.list()] == [short]
+        assert await _release_secrets(env, target, short) == [f"sh.helm.release.v1.{short}.v1"]
+
+        # Flux's default, storage in the HelmRelease's namespace: revision 1 is moved
+        # there (not reinstalled) and Helm's own list there sees it.
+        await env.patch(HR_API, "HelmRelease", name, {"spec": {"storageNamespace": None}})
+        await env.wait_for(lambda: env.hr(name),
+                           lambda o: o["status"].get("storageNamespace") == ns, "moved")
+        assert await _release_secrets(env, ns, short) == [f"sh.helm.release.v1.{short}.v1"]
+        assert await _release_secrets(env, target, short) == []
+        cm = await env.get("v1", "ConfigMap", short, target)
+        assert cm is not None and cm["data"]["namespace"] == target
+        hook = await env.get("v1", "ConfigMap", f"{short}-hook", target)
+        assert hook is not None and hook["data"]["revision"] == "1"
+        assert await env.objects.get_or_none(cr_map, short) is not None
+        with helm().Config(kubeconfig_path=kubeconfig, namespace=ns) as cfg:
+            listed = cfg.list()
+            assert [(r["name"], r["namespace"]) for r in listed] == [(short, target)]
+
+        # An upgrade runs from the storage namespace and still acts in the release's.
+        await env.patch(HR_API, "HelmRelease", name, {"spec": {"values": {"size": "big"}}})
+        hr = await env.wait_hr(name, "True", "UpgradeSucceeded")
+        assert await _release_secrets(env, ns, short) == [
+            f"sh.helm.release.v1.{short}.v1", f"sh.helm.release.v1.{short}.v2"]
+        cm = await env.get("v1", "ConfigMap", short, target)
+        assert cm is not None and cm["data"]["size"] == "big"
+        hook = await env.get("v1", "ConfigMap", f"{short}-hook", target)
+        assert hook is not None and hook["data"]["revision"] == "2"
+        with helm().Config(kubeconfig_path=kubeconfig, namespace=ns) as cfg:
+            assert [h["revision"] for h in cfg.history(short)] == [1, 2]
+
+        # Another storageNamespace: Flux uninstalls from the old storage and installs
+        # again (into the release namespace), stored there.
+        await env.patch(HR_API, "HelmRelease", name, {"spec": {"storageNamespace": store}})
+        hr = await env.wait_hr(name, "True", "InstallSucceeded",
+                               message=f"{target}/{short}.v1 ")
+        assert hr["status"]["storageNamespace"] == store
+        assert await _release_secrets(env, ns, short) == []
+        assert await _release_secrets(env, target, short) == []
+        assert await _release_secrets(env, store, short) == [f"sh.helm.release.v1.{short}.v1"]
+        cm = await env.get("v1", "ConfigMap", short, target)
+        assert cm is not None and cm["data"]["size"] == "big"
+        assert await env.get("v1", "ConfigMap", short, store) is None
+
         await env.delete(HR_API, "HelmRelease", name)
 
         async def uninstalled() -> bool | None:
-            return await env.get("apps/v1", "Deployment", short, target) is None or None
+            gone = await env.get("v1", "ConfigMap", short, target) is None
+            return (gone and await env.objects.get_or_none(cr_map, short) is None
+                    and not await _release_secrets(env, store, short)) or None
 
         await env.wait_for(uninstalled, lambda done: done, "release uninstalled")
     finally:
-        if await env.objects.get_or_none(ns_map, target) is not None:
-            await env.objects.delete(ns_map, target)
+        for space in (target, store):
+            if await env.objects.get_or_none(ns_map, space) is not None:
+                await env.objects.delete(ns_map, space)
 
     # A release installed with Helm itself, then taken over by a HelmRelease.
-    archive = tmp_path / "charts" / "podinfo-6.9.2.tgz"
+    archive = podinfo_chart(tmp_path / "charts", "6.9.2")
+    env.source.add(archive)
     with helm().Config(kubeconfig_path=str(sluice_cluster.kubeconfig), namespace=ns) as cfg:
         cfg.install(str(archive), "adopted", {"replicaCount": 1}, namespace=ns,
                     wait="watcher", timeout=60)

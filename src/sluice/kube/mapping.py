@@ -119,6 +119,41 @@ class RestMapper:
             raise NoKindMatch(api_version, kind)
         return known[kind]
 
+    async def cluster_scoped_kinds(self) -> frozenset[str]:
+        """``<group>/<Kind>`` of every cluster-scoped kind served (``""`` group for core).
+
+        One ``/apis`` listing, then each group-version from the cache (a
+        group-version not seen yet is discovered once). For callers that must
+        tell namespaced objects from cluster-scoped ones before any mapping
+        of theirs is known, e.g. a post-renderer defaulting namespaces.
+        """
+        versions = ["v1"]
+        try:
+            resp = await self._http.get("/apis", headers={"Accept": "application/json"})
+        except httpx2.HTTPError as exc:
+            raise DiscoveryError(f"discovery of /apis failed: {exc}") from None
+        if resp.status_code >= 400:
+            raise DiscoveryError(f"discovery of /apis failed: HTTP {resp.status_code}")
+        try:
+            groups = resp.json().get("groups") or []
+        except (ValueError, AttributeError):
+            raise DiscoveryError("discovery of /apis returned invalid JSON") from None
+        for group in groups:
+            for ver in (group.get("versions") or []) if isinstance(group, dict) else []:
+                if isinstance(ver, dict) and isinstance(ver.get("groupVersion"), str):
+                    versions.append(ver["groupVersion"])
+        out: set[str] = set()
+        for api_version in versions:
+            known = self._cache.get(api_version)
+            if known is None:
+                async with self._lock(api_version):
+                    known = self._cache.get(api_version)
+                    if known is None:
+                        known = await self._discover(api_version)
+                        self._cache[api_version] = known
+            out.update(f"{m.group}/{m.kind}" for m in known.values() if not m.namespaced)
+        return frozenset(out)
+
     def invalidate(self, api_version: str | None = None) -> None:
         """Forget cached discovery (all of it, or one group-version)."""
         if api_version is None:

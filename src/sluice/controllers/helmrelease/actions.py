@@ -98,6 +98,13 @@ async def _record_latest(req: ReleaseRequest, action: str, *,
     return history[0] if history else None
 
 
+async def _store_where_flux_does(req: ReleaseRequest) -> None:
+    """Move what Helm's install wrote in the release namespace to the storage namespace."""
+    if req.storage_namespace != req.release_namespace:
+        await req.storage.relocate(req.release_name, req.release_namespace,
+                                   req.storage_namespace)
+
+
 async def _load(req: ReleaseRequest) -> object:
     return await req.runner.load_chart(req.chart.data)
 
@@ -122,7 +129,10 @@ async def install(req: ReleaseRequest) -> HelmActionError | None:
     chart = await _load(req)
     try:
         await apply_crds(req.storage.objects, hr, req.chart, "install", req.release_name)
-        await req.runner.install(req.storage_namespace, req.user, chart, req.values, opts)
+        try:
+            await req.runner.install(req.user, chart, req.values, opts)
+        finally:
+            await _store_where_flux_does(req)
     except HelmActionError as exc:
         status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)
         if exc.released:

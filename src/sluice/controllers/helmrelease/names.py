@@ -1,14 +1,30 @@
 """Release names and namespaces, with helm-controller's rules.
 
-Storage namespace, a deviation from Flux forced by Helm's SDK: helm-python-sdk
-(helm-c) stores a release in the namespace it installs into, whatever
-namespace its ``Config`` names, so a release cannot be installed in one
-namespace and stored in another. Flux stores it in the HelmRelease's own
-namespace unless ``spec.storageNamespace`` says otherwise; Sluice stores it
-in the release namespace (``targetNamespace``, else the HelmRelease's), so a
-HelmRelease with a ``targetNamespace`` works, and refuses (`storage_conflict`)
-an explicit ``storageNamespace`` other than the release namespace instead of
-writing the release where nothing would find it.
+Storage namespace, as Flux: ``spec.storageNamespace``, else the
+HelmRelease's own namespace, which may differ from the release namespace
+(``targetNamespace``). helm-python-sdk (helm-c 0.2.2) cannot say so to one
+action: its ``install`` builds a Helm configuration for the install
+namespace, so storage, objects without a namespace and the release namespace
+are one; its ``upgrade`` requires the config's namespace. Helm's own SDK
+does take them apart (the storage driver's namespace is the Configuration's,
+the release namespace is the action's, and an upgrade, rollback, test or
+uninstall keeps the namespace recorded in the stored release). So when they
+differ Sluice:
+
+* installs from a config of the release namespace, then moves the revision
+  Helm wrote there to the storage namespace (`ReleaseStorage.relocate`; the
+  Secret is copied byte for byte, then deleted);
+* runs every later action from a config of the storage namespace, where
+  Helm keeps the release namespace of the stored revision;
+* has the post-renderer write the release namespace into every namespaced
+  object (and hook) that names none, since that config's objects would
+  otherwise default to the storage namespace.
+
+Sluice before this stored every release in its release namespace; such a
+release (``status.storageNamespace`` = release namespace, no
+``spec.storageNamespace``) is moved to the HelmRelease's namespace once,
+not uninstalled and installed again as Flux would for a changed storage
+namespace (the reconciler's ``_storage_in_place``).
 
 Helm refuses release names over 53 characters (they become label values and
 Secret names with a ``sh.helm.release.v1.`` prefix and ``.vN`` suffix). A
@@ -25,7 +41,7 @@ import hashlib
 from sluice.api.helm import HelmRelease
 
 __all__ = ["MAX_RELEASE_NAME", "chart_template_ref", "release_name", "shorten_name",
-           "storage_conflict", "storage_namespace"]
+           "storage_namespace"]
 
 MAX_RELEASE_NAME = 53
 
@@ -49,16 +65,5 @@ def chart_template_ref(hr: HelmRelease) -> str:
 
 
 def storage_namespace(hr: HelmRelease) -> str:
-    """Where Helm's release Secrets live (see the module docs)."""
-    return hr.spec.storage_namespace or hr.release_namespace()
-
-
-def storage_conflict(hr: HelmRelease) -> str | None:
-    """Why ``spec.storageNamespace`` cannot be honoured, None when it can."""
-    wanted = hr.spec.storage_namespace
-    if not wanted or wanted == hr.release_namespace():
-        return None
-    return (f"spec.storageNamespace '{wanted}' differs from the release namespace "
-            f"'{hr.release_namespace()}': Sluice's Helm SDK stores a release in the namespace "
-            f"it is installed into; remove spec.storageNamespace or set it to "
-            f"'{hr.release_namespace()}'")
+    """Where Helm's release Secrets live: ``spec.storageNamespace``, else the HR's namespace."""
+    return hr.storage_namespace()

@@ -15,6 +15,15 @@ PyYAML imported; kustomize patches import Sluice's kustomize engine). The
 manifest never leaves the machine and the spec file is private (0600) and
 removed after the action.
 
+Release namespace: Helm's SDK (helm-c) gives an action one namespace for
+its release storage and for objects that name no namespace; when Helm's
+storage lives elsewhere (``storageNamespace``, or Flux's default: the
+HelmRelease's namespace, while the release goes to ``targetNamespace``) the
+controller passes the release namespace and this script writes it into every
+namespaced object (hooks included: the plugin runs in Helm's ``combined``
+mode) that names none, so upgrades, rollbacks, tests and uninstalls run from
+the storage namespace still act in the release namespace (see `names`).
+
 Kustomize post-renderers: ``patches`` (strategic merge or JSON 6902, with
 targets) and ``images`` are applied with `sluice.kustomize`; the deprecated
 ``patchesStrategicMerge`` and ``patchesJson6902`` are converted to
@@ -59,16 +68,26 @@ def install_plugin(plugins: Path) -> str:
     return PLUGIN_NAME
 
 
-def spec_for(hr: Any) -> dict[str, Any]:
-    """What the post-renderer adds for a `HelmRelease` (the controller and ``sluice diff``)."""
+def spec_for(hr: Any, *, namespace: str | None = None,
+             cluster_scoped: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What the post-renderer adds for a `HelmRelease` (the controller and ``sluice diff``).
+
+    ``namespace`` (the release namespace, given when Helm's storage lives
+    elsewhere) is written into every namespaced object that names none;
+    ``cluster_scoped`` (``<group>/<Kind>``, from discovery) says which are not.
+    """
     from sluice.api.meta import HELM_NAME_LABEL, HELM_NAMESPACE_LABEL
 
-    return {
+    spec: dict[str, Any] = {
         "labels": {HELM_NAME_LABEL: hr.name, HELM_NAMESPACE_LABEL: hr.namespace},
         "commonMetadata": hr.spec.common_metadata.to_dict() if hr.spec.common_metadata
         else None,
         "postRenderers": [p.to_dict() for p in hr.spec.post_renderers or []],
     }
+    if namespace:
+        spec["namespace"] = namespace
+        spec["clusterScoped"] = sorted(cluster_scoped)
+    return spec
 
 
 def write_spec(spec: dict[str, Any]) -> str:
@@ -113,8 +132,14 @@ def render(text: str, spec: dict[str, Any]) -> str:
             docs = _kustomize(docs, kustomize)
     common = spec.get("commonMetadata") or {}
     labels = spec.get("labels") or {}
+    namespace = spec.get("namespace")
+    cluster_scoped = set(spec.get("clusterScoped") or ())
     for doc in docs:
         meta = doc.setdefault("metadata", {})
+        if namespace and not meta.get("namespace"):
+            group = str(doc.get("apiVersion") or "").rpartition("/")[0]
+            if f"{group}/{doc.get('kind')}" not in cluster_scoped:
+                meta["namespace"] = namespace
         if common.get("labels"):
             meta["labels"] = {**(meta.get("labels") or {}), **common["labels"]}
         if common.get("annotations"):

@@ -12,7 +12,9 @@
 8. *chart* download, digest check and Helm load (`source.ChartCache`):
    ``ArtifactFailed`` ``Could not load chart: ...``; from an OCIRepository,
    the version gets the OCI digest (`chart_version`): ``ChartMutateError``;
-9. *release target changed* (storage namespace, release namespace, release
+9. *storage in place*: revisions Sluice left outside the storage namespace
+   are moved there (`names`); then *release target changed* (storage
+   namespace, release namespace, release
    name or chart name differs from the latest snapshot): uninstall the old
    release, clear history and counters, requeue;
 10. ``status.storageNamespace``; reset the failure counters when the
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
+import yaml
 
 from sluice.api.helm import HelmRelease
 from sluice.api.meta import (
@@ -44,6 +47,8 @@ from sluice.api.meta import (
     ARTIFACT_FAILED,
     DEPENDENCY_NOT_READY,
     FORCE_REQUEST_ANNOTATION,
+    HELM_NAME_LABEL,
+    HELM_NAMESPACE_LABEL,
     PROGRESSING,
     READY,
     RECONCILING,
@@ -70,12 +75,12 @@ from .chart_template import delete_chart, reconcile_chart_template
 from .chart_version import oci_chart_version
 from .dependencies import DependencyNotReady, check_dependencies
 from .errors import ArtifactMissing, ChartLoadError, HelmReleaseError, ValuesError
-from .names import release_name, storage_conflict, storage_namespace
+from .names import release_name, storage_namespace
 from .postrender import spec_for, write_spec
 from .request import LoadedChart, ReleaseRequest, seconds
 from .runner import HelmRunner
 from .source import ChartCache, SourceNotReady, source_ready
-from .storage import ReleaseStorage
+from .storage import ReleaseStorage, StoredRelease
 from .values import compose_values, config_digest
 
 __all__ = ["KIND", "HelmReleaseOptions", "HelmReleaseReconciler"]
@@ -87,7 +92,6 @@ VALUES_ERROR = "ValuesError"
 SOURCE_NOT_READY = "SourceNotReady"
 STATE_ERROR = "StateError"
 CHART_MUTATE_ERROR = "ChartMutateError"
-INVALID_STORAGE = "InvalidStorageNamespace"
 
 
 @dataclass
@@ -124,11 +128,24 @@ class _Stop(Exception):
         self.terminal = terminal
 
 
+CLUSTER_SCOPED_TTL = 30.0
+
+
 def _rv_of(value: str | None) -> int:
     try:
         return int(value or 0)
     except ValueError:
         return 0
+
+
+def _labelled_for(rel: StoredRelease, hr: HelmRelease) -> bool:
+    """Whether a stored revision's objects carry this HelmRelease's post-renderer labels."""
+    for doc in yaml.safe_load_all(rel.manifest):
+        labels = ((doc or {}).get("metadata") or {}).get("labels") or {}
+        if labels.get(HELM_NAME_LABEL) == hr.name and \
+                labels.get(HELM_NAMESPACE_LABEL) == hr.namespace:
+            return True
+    return False
 
 
 def _rv(obj: Obj) -> int:
@@ -156,6 +173,7 @@ class HelmReleaseReconciler:
         self.runner = HelmRunner(objects.connection, post_renderer=post_renderer)
         self.storage = ReleaseStorage(objects)
         self.charts = ChartCache(self.runner, retries=self.options.http_retry)
+        self._cluster_scoped: tuple[float, frozenset[str]] = (0.0, frozenset())
 
     async def close(self) -> None:
         await self.charts.close()
@@ -207,16 +225,6 @@ class HelmReleaseReconciler:
             hr.status.observed_generation = hr.metadata.generation
             await self.patcher.patch_status(hr, written)
             return Result(outcome="error")
-        if (conflict := storage_conflict(hr)) is not None:
-            # Terminal until the spec changes; nothing was installed anywhere.
-            conditions.mark_stalled(hr.status, INVALID_STORAGE, conflict, hr.metadata.generation)
-            conditions.mark_false(hr.status, READY, INVALID_STORAGE, conflict,
-                                  hr.metadata.generation)
-            hr.status.observed_generation = hr.metadata.generation
-            record_reconcile_request(hr)
-            await self.patcher.patch_status(hr, written)
-            await self.recorder.warning(raw, INVALID_STORAGE, conflict)
-            return Result(outcome="stalled")
         started = time.monotonic()
         interval = seconds(hr.spec.interval, 600.0)
         state: dict[str, Any] = {"written": written}
@@ -314,6 +322,11 @@ class HelmReleaseReconciler:
         digest = config_digest(values)
         req = self._request(raw, hr, chart, values, digest, state["written"])
         try:
+            await self._storage_in_place(req)
+        except HelmReleaseError as exc:
+            conditions.mark_false(status, READY, STATE_ERROR, exc.message, gen)
+            raise _Stop(STATE_ERROR, exc.message, event=True) from None
+        try:
             moved = await self._target_changed(req)
         except HelmReleaseError as exc:
             state["written"] = req.written
@@ -350,7 +363,15 @@ class HelmReleaseReconciler:
 
         spec_file = None
         if self.runner.post_renderer:
-            spec_file = write_spec(spec_for(hr))
+            apart = req.storage_namespace != req.release_namespace
+            try:
+                cluster = await self._cluster_scoped_kinds() if apart else frozenset()
+            except KubeError as exc:
+                message = f"API discovery failed: {exc}"
+                conditions.mark_false(status, READY, "DiscoveryFailed", message, gen)
+                raise _Stop("DiscoveryFailed", message) from None
+            spec_file = write_spec(spec_for(
+                hr, namespace=req.release_namespace if apart else None, cluster_scoped=cluster))
             req.post_renderer_args = [spec_file]
         try:
             outcome = await AtomicRelease(req).run()
@@ -398,6 +419,43 @@ class HelmReleaseReconciler:
             if cached is None or _rv(cached) >= _rv_of(wanted):
                 return
             await asyncio.sleep(0.02)
+
+    async def _cluster_scoped_kinds(self) -> frozenset[str]:
+        """Discovery's cluster-scoped kinds, kept 30 s (no-change reconciles ask for them too)."""
+        at, kinds = self._cluster_scoped
+        if time.monotonic() - at > CLUSTER_SCOPED_TTL:
+            kinds = await self.objects.mapper.cluster_scoped_kinds()
+            self._cluster_scoped = (time.monotonic(), kinds)
+        return kinds
+
+    async def _storage_in_place(self, req: ReleaseRequest) -> None:
+        """Bring revisions to the storage namespace when Sluice itself left them elsewhere.
+
+        Two cases, both moves (never an uninstall): a HelmRelease released
+        by an older Sluice, which stored in the release namespace whatever
+        the spec said (``status.storageNamespace`` = release namespace,
+        ``spec.storageNamespace`` unset); and an install whose revision was
+        not moved yet (the controller stopped in between): the storage
+        namespace holds nothing, the release namespace holds this release,
+        labelled for this HelmRelease by the post-renderer.
+        """
+        hr, status = req.hr, req.hr.status
+        target, rel_ns = req.storage_namespace, req.release_namespace
+        if target == rel_ns:
+            return
+        snap = status.history[0] if status.history else None
+        if (hr.spec.storage_namespace is None and status.storage_namespace == rel_ns
+                and snap is not None and snap.namespace == rel_ns):
+            moved = await req.storage.relocate(snap.name, rel_ns, target)
+            log.info("%s %s/%s: moved %d Helm revision(s) of %s/%s to storage namespace %s",
+                     KIND, hr.namespace, hr.name, moved, rel_ns, snap.name, target)
+            status.storage_namespace = target
+            return
+        if status.history or await req.storage.latest(target, req.release_name) is not None:
+            return
+        left = await req.storage.latest(rel_ns, req.release_name)
+        if left is not None and left.namespace == rel_ns and _labelled_for(left, hr):
+            await req.storage.relocate(req.release_name, rel_ns, target)
 
     async def _target_changed(self, req: ReleaseRequest) -> bool:
         """Step 9: uninstall a release whose storage, namespace, name or chart moved."""

@@ -21,10 +21,12 @@ controller as Flux does, and the post-renderer plugin (`postrender`) that
 adds the ``helm.toolkit.fluxcd.io/name|namespace`` labels (and runs
 ``spec.postRenderers`` and ``commonMetadata``).
 
-One `helm_python.Config` is kept per (storage namespace, impersonated user),
-built from the controller's own connection as an inline kubeconfig (so the
-token stays in memory and in a private 0600 temporary file Helm's loader
-reads, removed when the config closes). Helm errors become `HelmActionError`
+One `helm_python.Config` is kept per (namespace, impersonated user): installs
+use the release namespace's, every other action the storage namespace's
+(`names` explains why they may differ). Each is built from the controller's
+own connection as an inline kubeconfig (so the token stays in memory and in
+a private 0600 temporary file Helm's loader reads, removed when the config
+closes). Helm errors become `HelmActionError`
 with the SDK's one-line detail.
 """
 
@@ -202,9 +204,13 @@ class HelmRunner:
         return "watcher" if opts.wait else "hookOnly"
 
     # ------------------------------------------------------------- actions
-    async def install(self, storage_ns: str, user: str | None, chart: Any,
+    async def install(self, user: str | None, chart: Any,
                       values: dict[str, Any], opts: ActionOptions) -> dict[str, Any]:
-        cfg = self._config(storage_ns, user)
+        """Install into ``opts.namespace``; helm-c stores the new release there too.
+
+        A caller keeping storage elsewhere moves it afterwards (`names`).
+        """
+        cfg = self._config(opts.namespace, user)
         payload: dict[str, Any] = {
             "namespace": opts.namespace, "timeout_seconds": _seconds(opts.timeout),
             "wait": self._wait(opts), "create_namespace": opts.create_namespace or None,
@@ -225,7 +231,9 @@ class HelmRunner:
         cfg = self._config(storage_ns, user)
         ssa = opts.server_side_apply
         payload: dict[str, Any] = {
-            "namespace": opts.namespace, "timeout_seconds": _seconds(opts.timeout),
+            # No namespace: helm-c refuses one other than the config's (the storage
+            # namespace) and Helm upgrades in the namespace of the stored release.
+            "timeout_seconds": _seconds(opts.timeout),
             "wait": self._wait(opts), "max_history": opts.max_history or None,
             "reset_values": opts.reset_values or None, "reuse_values": opts.reuse_values or None,
             "cleanup_on_fail": opts.cleanup_on_fail or None,

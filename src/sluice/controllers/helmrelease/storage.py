@@ -13,6 +13,10 @@ reconcile costs no thread:
   ``status.history`` and compares later (a release written by someone else
   no longer matches: the release is then "Unmanaged" and upgraded);
 * `StoredRelease.snapshot` is the ``status.history`` entry;
+* `ReleaseStorage.relocate` moves a release's revisions from one namespace
+  to another (copied byte for byte, then deleted): Helm's SDK writes a new
+  install where it installs, and Sluice keeps the storage where Flux does
+  (see `names`);
 * `ReleaseStorage.unlock` is helm-controller's unlock of a release left
   ``pending-*`` by a crash: the one write made outside a Helm action, as in
   Flux (which calls the storage driver's Update): status ``failed``,
@@ -219,6 +223,37 @@ class ReleaseStorage:
             if rel.version == version:
                 return rel
         return None
+
+    async def relocate(self, name: str, source: str, target: str) -> int:
+        """Move every stored revision of release ``name`` from ``source`` to ``target``.
+
+        Each Secret is created in ``target`` with the same name, type, labels
+        and data (Helm's encoding untouched), then deleted from ``source``;
+        one already in ``target`` with the same data is kept (a move cut
+        short earlier). Returns how many were moved.
+        """
+        moved = 0
+        try:
+            mapping = await self.objects.mapping("v1", "Secret")
+            for secret in await self._secrets(source, name):
+                meta = secret.get("metadata") or {}
+                copy = {"apiVersion": "v1", "kind": "Secret", "type": secret.get("type"),
+                        "metadata": {"name": meta["name"], "namespace": target,
+                                     "labels": dict(meta.get("labels") or {})},
+                        "data": dict(secret.get("data") or {})}
+                existing = await self.objects.get_or_none(mapping, meta["name"], target)
+                if existing is None:
+                    await self.objects.create(mapping, copy, target)
+                elif (existing.get("data") or {}) != copy["data"]:
+                    raise StorageError(f"cannot move Helm release '{name}' to namespace "
+                                       f"'{target}': Secret '{meta['name']}' already exists "
+                                       "there with other content")
+                await self.objects.delete(mapping, meta["name"], source)
+                moved += 1
+        except (KubeError, httpx2.HTTPError) as exc:
+            raise StorageError(f"failed to move Helm storage of release '{name}' from "
+                               f"'{source}' to '{target}': {exc}") from None
+        return moved
 
     async def unlock(self, namespace: str, rel: StoredRelease) -> None:
         """Mark a pending release ``failed`` so Helm's next action may proceed."""
