@@ -1,6 +1,6 @@
 """Notification pipeline throughput, and push -> webhook -> fetch -> apply latency.
 
-    .venv/bin/python bench/bench_notifications.py [--events 5000] [--objects 1000]
+    .venv/bin/python bench/bench_notifications.py [--events 5000] [--objects 1000] [--queue N]
 
 1. *Events per second*: this process runs the notification controller (its
    informers, event server, dispatcher) against an embedded cluster in a
@@ -9,8 +9,12 @@
    ``--objects`` distinct Kustomizations (so the rate limiter lets each
    through) are posted concurrently to the event server over HTTP, then
    handed in-process (the ``sluice up`` path); the clock stops when the sink
-   has every notification. Baseline in the same run: the same client
-   posting the same bodies straight to the sink (HTTP cost alone).
+   has every notification (or they were dropped: ``--queue`` bounds the
+   queue per provider address; by default the whole burst fits, so the
+   figures are delivery, not drops). Reported: events/s, the end-to-end
+   p50/p99 (event POSTed -> notification received by the sink) and the
+   process's peak RSS. Baseline in the same run: the same client posting
+   the same bodies straight to the sink (HTTP cost alone).
 2. *Push to apply*: a GitRepository (interval 10m, so polling plays no
    part), a Kustomization and a GitHub Receiver; a commit is pushed, the
    signed push webhook is sent, and the clock stops when the Kustomization
@@ -29,6 +33,7 @@ import base64
 import hashlib
 import hmac
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -47,6 +52,7 @@ from sluice.controllers.notification.controller import (
     NotificationOptions,
     setup_notification_controller,
 )
+from sluice.controllers.notification.lanes import LaneLimits
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
@@ -75,20 +81,42 @@ def event(i: int, n: int) -> dict[str, Any]:
             "reportingController": "kustomize-controller"}
 
 
-async def post_all(url: str, bodies: list[bytes], concurrency: int = 32) -> float:
+async def post_all(url: str, bodies: list[bytes], concurrency: int = 32,
+                   sent: dict[int, float] | None = None) -> float:
+    """POST every body with ``concurrency`` workers; ``sent[i]``: when body i left."""
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits) as client:
-        queue = list(bodies)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        queue = list(enumerate(bodies))
+        queue.reverse()
         start = time.perf_counter()
 
         async def worker() -> None:
             while queue:
-                body = queue.pop()
+                i, body = queue.pop()
+                if sent is not None:
+                    sent[i] = time.monotonic()
                 await client.post(url, content=body,
                                   headers={"Content-Type": "application/json"})
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return time.perf_counter() - start
+
+
+def _index(body: bytes) -> int:
+    return int(json.loads(body)["message"].rpartition(":")[2], 16)
+
+
+def end_to_end(sink: WebhookSink, sent: dict[int, float]) -> str:
+    """p50/p99 of event sent -> notification received by the sink, over every notification."""
+    waits = sorted(r.at - sent[_index(r.body)] for r in sink.requests)
+    if not waits:
+        return "no notification arrived"
+    return (f"p50 {waits[len(waits) // 2] * 1000:.0f} ms, "
+            f"p99 {waits[min(len(waits) - 1, len(waits) * 99 // 100)] * 1000:.0f} ms")
+
+
+def peak_rss() -> str:
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
 
 
 async def throughput(objects: Objects, manager: Manager, notification: Any, sink: WebhookSink,
@@ -109,28 +137,45 @@ async def throughput(objects: Objects, manager: Manager, notification: Any, sink
                          timeout=30, what="alerts cached")
     bodies = [json.dumps(event(i, n_objects)).encode() for i in range(total)]
     expected = total * 10
+    dispatcher = notification.dispatcher
+    print(f"peak RSS before: {peak_rss()}")
 
     base = await post_all(sink.url("/direct"), bodies)
     sink.clear()
+    sent: dict[int, float] = {}
     start = time.perf_counter()
-    await post_all(notification.event_server.url, bodies)
-    await sink.wait_for(expected, timeout=600)
+    intake = await post_all(notification.event_server.url, bodies, sent=sent)
+    await dispatcher.drain()
     http = time.perf_counter() - start
+    http_got, http_latency = len(sink.requests), end_to_end(sink, sent)
+    dropped_http = dispatcher.stats().dropped
+    rss_http = peak_rss()
     sink.clear()
 
     pipeline = notification.pipeline
     local = [event(i + total, n_objects) for i in range(total)]
+    sent = {}
     start = time.perf_counter()
-    for body in local:
+    for i, body in enumerate(local):
+        sent[i + total] = time.monotonic()
         await pipeline.handle(body)
-    await sink.wait_for(expected, timeout=600)
+    await dispatcher.drain()
     inproc = time.perf_counter() - start
-    print(f"events/s, {total} events x 10 matching alerts (20 alerts) over {n_objects} objects:")
+    local_got, local_latency = len(sink.requests), end_to_end(sink, sent)
+    dropped_local = dispatcher.stats().dropped - dropped_http
+    limits = dispatcher.options.lanes
+    print(f"events/s, {total} events x 10 matching alerts (20 alerts) over {n_objects} objects, "
+          f"one provider address ({limits.in_flight} in flight, queue {limits.queued}):")
     print(f"  baseline: same bodies POSTed straight to the sink   {total / base:8.0f} req/s")
     print(f"  event server over HTTP -> sink (notifications)     {total / http:8.0f} events/s"
-          f"  ({expected / http:.0f} notifications/s, {base / http:.2f}x baseline speed)")
+          f"  ({http_got / http:.0f} notifications/s, {base / http:.2f}x baseline speed)")
+    print(f"    intake alone (all {total} events answered)      {total / intake:8.0f} events/s")
+    print(f"    delivered {http_got}/{expected}, dropped {dropped_http}; event -> sink "
+          f"{http_latency}; peak RSS {rss_http}")
     print(f"  in-process (sluice up path) -> sink                {total / inproc:8.0f} events/s"
-          f"  ({expected / inproc:.0f} notifications/s)")
+          f"  ({local_got / inproc:.0f} notifications/s)")
+    print(f"    delivered {local_got}/{expected}, dropped {dropped_local}; event -> sink "
+          f"{local_latency}; peak RSS {peak_rss()}")
 
 
 async def latency(objects: Objects, manager: Manager, notification: Any, root: Path,
@@ -226,7 +271,8 @@ async def main(args: argparse.Namespace) -> None:
             await setup_kustomization_controller(manager, KustomizationOptions())
             notification = await setup_notification_controller(manager, NotificationOptions(
                 event_server_addr="127.0.0.1:0", receiver_addr="127.0.0.1:0",
-                record_deliveries=False))
+                record_deliveries=False,
+                lanes=LaneLimits(queued=args.queue or args.events * 10)))
             await manager.start()
             async with WebhookSink() as sink:
                 await throughput(objects, manager, notification, sink, args.events,
@@ -244,4 +290,8 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--queue", type=int, default=0,
+                        help="notifications queued per provider address before the oldest are "
+                             "dropped (default: the whole burst, events x 10; Sluice's default "
+                             "is 20000)")
     asyncio.run(main(parser.parse_args()))

@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.api.notification import ALERTS_VERSION, COMPONENT, GROUP, RECEIVER_VERSION
 from sluice.controllers.notification.dispatch import Delivery, Dispatcher, DispatchOptions
 from sluice.controllers.notification.event_server import EventServer, HTTPServer
 from sluice.controllers.notification.ingest import RateLimiter
+from sluice.controllers.notification.lanes import LaneLimits
 from sluice.controllers.notification.matching import AlertMatcher
 from sluice.controllers.notification.pipeline import EventPipeline
 from sluice.controllers.notification.receiver_server import (
@@ -61,6 +62,8 @@ class NotificationOptions:
     in_process: bool = True
     retry_wait_min: float = 2.0
     record_deliveries: bool = True
+    # Sends in flight and queued per provider address (see lanes.py).
+    lanes: LaneLimits = field(default_factory=LaneLimits)
 
 
 @dataclass
@@ -111,7 +114,8 @@ async def setup_notification_controller(manager: Manager,
     matcher = AlertMatcher(lambda: alerts.list(), labels_of, warn)
     dispatcher = Dispatcher(lambda ns, name: providers.get(ns, name), read_secret, warn,
                             DispatchOptions(no_cross_namespace_refs=options.no_cross_namespace_refs,
-                                            retry_wait_min=options.retry_wait_min),
+                                            retry_wait_min=options.retry_wait_min,
+                                            lanes=options.lanes),
                             delivered)
     pipeline = EventPipeline(matcher, dispatcher, RateLimiter(options.rate_limit_interval))
     if options.in_process:

@@ -15,8 +15,15 @@ Follows Flux's ``dispatchNotification``, in order:
 4. the metadata is combined (conflicts: a Warning ``MetadataAppendFailed``),
    the optional message template (Sluice annotation
    ``notification.sluice.dev/message-template`` on the Alert) rendered;
-5. the Provider's Secrets are read and the notifier is sent in a task,
-   bounded by ``spec.timeout`` (15 s).
+5. the Provider's Secrets are read and the notification is queued on the
+   `Lane` of the provider's address (see `lanes`): a few sends in flight
+   per address, each bounded by ``spec.timeout`` (15 s) from the moment it
+   is sent, a bounded queue whose oldest entries are dropped when full.
+
+A dropped notification is a Warning ``NotificationDropped`` on its Alert
+(``dropped <n> notification(s) for provider '<name>': <m> waiting for the
+provider's address``), at most one per Alert per `DROP_REPORT_INTERVAL`,
+the rest counted into the next one, and logged.
 
 Failures before sending are a Warning ``NotificationDispatchFailed``
 ``failed to dispatch notification for <Kind>/<ns>/<name>: <err>`` on the
@@ -28,11 +35,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from sluice.controllers.notification.errors import (
     DeliveryFailed,
@@ -41,6 +49,7 @@ from sluice.controllers.notification.errors import (
     mask,
 )
 from sluice.controllers.notification.ingest import EVENT_GROUP, Event
+from sluice.controllers.notification.lanes import Job, Lane, LaneLimits, Lanes, LaneStats
 from sluice.controllers.notification.matching import CONFLICT_MESSAGE, combine_metadata
 from sluice.controllers.notification.provider_config import SecretReader, provider_config
 from sluice.controllers.notification.providers.base import Sender
@@ -60,6 +69,10 @@ log = logging.getLogger("sluice.controllers.notification")
 
 MESSAGE_TEMPLATE_ANNOTATION = "notification.sluice.dev/message-template"
 DEFAULT_TIMEOUT = 15.0
+# Lane keys of the providers that build their address themselves.
+_NO_ADDRESS_KEY = {"telegram": "https://api.telegram.org"}
+# At most one NotificationDropped Warning per Alert per interval (seconds).
+DROP_REPORT_INTERVAL = 30.0
 
 Warn = Callable[[Mapping[str, Any], str, str, Mapping[str, str] | None], Awaitable[None]]
 
@@ -70,6 +83,7 @@ class DispatchOptions:
     # retryablehttp's RetryWaitMin (2 s in Flux); tests shorten it.
     retry_wait_min: float = 2.0
     retries: int = 4
+    lanes: LaneLimits = field(default_factory=LaneLimits)
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,7 @@ def commit_status_context(provider: Mapping[str, Any], alert: Mapping[str, Any],
 
 
 class Dispatcher:
-    """Sends matched events through Providers; keeps the tasks it started."""
+    """Sends matched events through Providers, one `Lane` per provider address."""
 
     def __init__(self, providers: Callable[[str, str], Mapping[str, Any] | None],
                  secrets: SecretReader, warn: Warn, options: DispatchOptions | None = None,
@@ -123,31 +137,55 @@ class Dispatcher:
         self.warn = warn
         self.options = options or DispatchOptions()
         self.on_delivery = on_delivery
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._client: httpx.AsyncClient | None = None
+        self.lanes = Lanes(self.options.lanes, self._dropped, self._idle)
+        # Drops not yet reported, and when each Alert was last warned about drops.
+        self._drops: dict[tuple[str, str], tuple[Job, int]] = {}
+        self._drops_warned: dict[tuple[str, str], float] = {}
+        self._reports: set[asyncio.Task[None]] = set()
 
-    def _shared(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=None, limits=httpx.Limits(
-                max_connections=64, max_keepalive_connections=16))
-        return self._client
+    def stats(self) -> LaneStats:
+        """Notifications queued, sent and dropped since start."""
+        return self.lanes.stats()
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        await self.lanes.aclose()
+        for task in list(self._reports):
             task.cancel()
-        for task in list(self._tasks):
-            try:
-                await task
-            except BaseException:  # shutting down; the outcome was already logged
-                pass
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await asyncio.gather(*self._reports, return_exceptions=True)
 
     async def drain(self) -> None:
-        """Wait for the notifications in flight (tests and the bench)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every queued notification was sent or failed (tests and the bench)."""
+        await self.lanes.drain()
+        while self._reports:
+            await asyncio.gather(*list(self._reports), return_exceptions=True)
+
+    def _dropped(self, job: Job) -> None:
+        _, count = self._drops.get(job.alert_key, (job, 0))
+        self._drops[job.alert_key] = (job, count + 1)
+        last = self._drops_warned.get(job.alert_key)
+        if last is None or time.monotonic() - last >= DROP_REPORT_INTERVAL:
+            self._report_drops(job.alert_key)
+
+    def _idle(self, lane: Lane) -> None:
+        # A burst is over: report what it dropped now rather than at the next drop.
+        for key in list(self._drops):
+            self._report_drops(key)
+
+    def _report_drops(self, key: tuple[str, str]) -> None:
+        job, count = self._drops.pop(key)
+        self._drops_warned[key] = time.monotonic()
+        message = (f"dropped {count} notification(s) for provider '{job.provider}': "
+                   f"the queue for the provider's address was full "
+                   f"({self.options.lanes.queued} waiting)")
+        log.warning("alert %s/%s: %s", key[0], key[1], message)
+        if job.alert is not None:
+            async def report(alert: Mapping[str, Any]) -> None:
+                await self.warn(alert, "NotificationDropped", message, None)
+
+            task = asyncio.get_running_loop().create_task(report(job.alert),
+                                                          name="notify-dropped")
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
 
     async def dispatch(self, event: Event, alert: Mapping[str, Any]) -> str | None:
         """Start sending; returns a reason when the event was dropped for this alert."""
@@ -204,12 +242,13 @@ class Dispatcher:
                    if ptype in COMMIT_STATUS_TYPES else "")
         cfg = await provider_config(provider, self.secrets, context)
         notifier = notifier_for(cfg)
-        sender = Sender(cfg, wait_min=self.options.retry_wait_min, retries=self.options.retries,
-                        shared=self._shared())
         timeout = _timeout(provider)
         label = (f"{alert_ns}/{alert_name}", f"{cfg.namespace}/{cfg.name}", ptype)
 
-        async def send() -> None:
+        async def send(client: aiohttp.ClientSession) -> None:
+            # Runs once the lane gives it a slot: the timeout starts here, not when queued.
+            sender = Sender(cfg, wait_min=self.options.retry_wait_min,
+                            retries=self.options.retries, shared=client)
             error = ""
             try:
                 async with asyncio.timeout(timeout):
@@ -234,7 +273,6 @@ class Dispatcher:
                 await self.on_delivery(Delivery(label[0], label[1], label[2], event.object_string(),
                                           notification.message, not error, error))
 
-        task = asyncio.get_running_loop().create_task(send(), name=f"notify-{ptype}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        lane = await self.lanes.get(cfg.address or _NO_ADDRESS_KEY.get(ptype, ptype))
+        lane.submit(Job(send, (alert_ns, alert_name), alert, cfg.name))
         return None
