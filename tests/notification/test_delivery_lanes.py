@@ -19,15 +19,16 @@ from sluice.testing.webhook_sink import WebhookSink
 from .conftest import NOTIFICATION_API, Harness, event_for, start_harness
 
 
-def _pair(namespace: str, name: str, address: str, timeout: str = "30s") -> str:
+def _pair(namespace: str, name: str, address: str, timeout: str, alerts: int = 1) -> str:
     return yaml.safe_dump_all([
         {"apiVersion": NOTIFICATION_API, "kind": "Provider",
          "metadata": {"name": name, "namespace": namespace},
          "spec": {"type": "generic", "address": address, "timeout": timeout}},
-        {"apiVersion": NOTIFICATION_API, "kind": "Alert",
-         "metadata": {"name": name, "namespace": namespace},
-         "spec": {"providerRef": {"name": name},
-                  "eventSources": [{"kind": "Kustomization", "name": "*"}]}}])
+        *({"apiVersion": NOTIFICATION_API, "kind": "Alert",
+           "metadata": {"name": f"{name}-{i}", "namespace": namespace},
+           "spec": {"providerRef": {"name": name},
+                    "eventSources": [{"kind": "Kustomization", "name": "*"}]}}
+          for i in range(alerts))])
 
 
 @pytest.fixture
@@ -37,42 +38,44 @@ async def slow() -> AsyncIterator[WebhookSink]:
         yield sink
 
 
-async def _setup(h: Harness, namespace: str, slow: WebhookSink, provider_timeout: str = "30s"
-                 ) -> None:
-    await h.apply(_pair(namespace, "slow", slow.url("/hook"), provider_timeout))
-    await h.apply(_pair(namespace, "fast", h.sink.url("/hook")))
+async def _setup(h: Harness, namespace: str, slow: WebhookSink, provider_timeout: str,
+                 slow_alerts: int) -> None:
+    await h.apply(_pair(namespace, "slow", slow.url("/hook"), provider_timeout, slow_alerts))
+    await h.apply(_pair(namespace, "fast", h.sink.url("/hook"), "30s"))
+    for alert in [f"slow-{i}" for i in range(slow_alerts)] + ["fast-0"]:
+        await h.wait_cached("Alert", namespace, alert)
     for name in ("slow", "fast"):
-        await h.wait_cached("Alert", namespace, name)
         await h.wait_cached("Provider", namespace, name)
 
 
 async def test_a_hanging_provider_holds_up_no_other(kubeconfig: Path, tmp_path: Path,
                                                     namespace: str, slow: WebhookSink) -> None:
-    limits = LaneLimits(in_flight=2, queued=5)
+    # Two Alerts send every event to the hanging address, one to the fast one. The fast
+    # address never has more than in_flight + queued notifications, so it never drops.
+    events, limits = 70, LaneLimits(in_flight=2, queued=68)
     async with start_harness(kubeconfig, tmp_path, namespace, lanes=limits) as h:
-        await _setup(h, namespace, slow)
-        # More events than the old shared pool had connections (64): every one is
-        # answered 202 at once and reaches the fast sink while the slow one hangs.
+        await _setup(h, namespace, slow, "2m", slow_alerts=2)
+        # More notifications for the hanging address (140) than the old shared pool had
+        # connections (64): every event is answered 202 at once and reaches the fast sink.
         async with httpx.AsyncClient() as client:
-            for i in range(80):
+            for i in range(events):
                 response = await client.post(h.events_url,
                                              json=event_for(namespace, name=f"app-{i}"))
                 assert response.status_code == 202
-        fast = await h.sink.wait_for(80, timeout=30)
+        fast = await h.sink.wait_for(events, timeout=30)
         assert sorted(r.json()["involvedObject"]["name"] for r in fast) == sorted(
-            f"app-{i}" for i in range(80))
-        # The slow address has only its 2 connections open; 5 wait, the oldest were dropped.
+            f"app-{i}" for i in range(events))
+        # The hanging address has only its 2 connections open; 68 wait, the oldest dropped.
         await slow.wait_for(2)
         assert len(slow.requests) == 2
-        stats = h.notification.dispatcher.stats()
-        assert stats.dropped == 80 - 2 - 5
-        warning = await h.wait_event(namespace, "Alert", "slow",
+        assert h.notification.dispatcher.stats().dropped == 2 * events - 2 - 68
+        warning = await h.wait_event(namespace, "Alert", "slow-0",
                                      lambda e: e["reason"] == "NotificationDropped", "drop")
         assert warning["type"] == "Warning"
         assert warning["message"] == (
             "dropped 1 notification(s) for provider 'slow': the queue for the provider's "
-            "address was full (5 waiting)")
-        assert not [e for e in await h.events_on(namespace, "Alert", "fast")
+            "address was full (68 waiting)")
+        assert not [e for e in await h.events_on(namespace, "Alert", "fast-0")
                     if e["type"] == "Warning"]
 
 
@@ -82,13 +85,13 @@ async def test_the_timeout_starts_when_the_send_does(kubeconfig: Path, tmp_path:
     # two seconds in the queue, yet is still sent (Flux's timeout covers the send).
     limits = LaneLimits(in_flight=1, queued=10)
     async with start_harness(kubeconfig, tmp_path, namespace, lanes=limits) as h:
-        await _setup(h, namespace, slow, provider_timeout="1s")
+        await _setup(h, namespace, slow, "1s", slow_alerts=1)
         for i in range(3):
             await h.post_event(event_for(namespace, name=f"app-{i}"))
         await h.notification.dispatcher.drain()
         assert [r.json()["involvedObject"]["name"] for r in slow.requests] == [
             "app-0", "app-1", "app-2"]
-        failures = [e for e in await h.events_on(namespace, "Alert", "slow")
+        failures = [e for e in await h.events_on(namespace, "Alert", "slow-0")
                     if e["reason"] == "NotificationDispatchFailed"]
         assert sorted(e["message"] for e in failures) == [
             f"failed to send notification for Kustomization/{namespace}/app-{i}: "
