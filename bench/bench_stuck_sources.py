@@ -8,19 +8,24 @@ a socket. This bench runs the real GitRepository controller in this process
 in a child process and a smart-HTTP Git server in another, and for each N
 (0 first: the baseline of the same run):
 
-1. creates N SSH GitRepositories on one `SilentHost` (``spec.timeout``
-   ``--timeout``, 60 s as in the issue) and waits until their fetches hang;
+1. creates N SSH GitRepositories spread over ``--hosts`` `SilentHost`s (one
+   by default; ``spec.timeout`` ``--timeout``, 60 s as in the issue) and
+   waits until their fetches hang: every one handed to the Git pool, and the
+   connections to the silent hosts steady for 3 s (the pool admits only part
+   of one host's operations, the others wait in its queue);
 2. creates a healthy GitRepository and measures the time until it is
    Ready (``ready``), then the round trip of ``--polls`` reconcile requests
    on it (``reconcile``: annotation patched -> lastHandledReconcileAt);
 3. deletes everything and, once the silent host saw every connection
    closed (and killed workers were reaped, 15 s at most), prints what is
    left over the stock taken before: threads, sockets to the silent host,
-   processes beyond the Git pool's.
+   processes beyond the Git pool's. Also printed: hung operations admitted
+   (``hung``), and operations the pool ended early to free a slot
+   (``preempted``, when more hosts hang than its long lane holds).
 
 Run by hand (not part of the test suite):
 
-    .venv/bin/python bench/bench_stuck_sources.py [--counts 0,1,20,100] [--timeout 60]
+    .venv/bin/python bench/bench_stuck_sources.py [--counts 0,1,20,100] [--timeout 60] [--hosts 1]
 
 Nothing is asserted; ratios are against N = 0.
 """
@@ -74,7 +79,7 @@ def ready(obj: Obj) -> bool:
 
 class Bench:
     def __init__(self, objects: Objects, repos: ResourceMapping, secrets: ResourceMapping,
-                 healthy_url: str, silent: SilentHost, timeout: int) -> None:
+                 healthy_url: str, silent: list[SilentHost], timeout: int) -> None:
         self.objects, self.repos, self.secrets = objects, repos, secrets
         self.healthy_url, self.silent, self.timeout = healthy_url, silent, timeout
         key = generate_key_pair("ed25519")
@@ -82,7 +87,15 @@ class Bench:
         self.ssh_data = {k: base64.b64encode(
             v if isinstance(v, bytes) else v.encode()).decode() for k, v in {
             "identity": key.private_key, "identity.pub": key.public_key,
-            "known_hosts": silent.known_hosts(host_key)}.items()}
+            "known_hosts": "\n".join(h.known_hosts(host_key) for h in silent)}.items()}
+
+    @property
+    def accepted(self) -> int:
+        return sum(h.accepted for h in self.silent)
+
+    @property
+    def open_connections(self) -> int:
+        return sum(h.open_connections for h in self.silent)
 
     async def create(self, name: str, url: str, within: str, secret: str | None) -> None:
         spec: dict[str, Any] = {"url": url, "interval": "1h", "timeout": within,
@@ -96,22 +109,29 @@ class Bench:
     async def get(self, name: str) -> Obj:
         return await self.objects.get(self.repos, name, NS)
 
-    async def round(self, n: int, polls: int) -> tuple[float, list[float]]:
+    async def round(self, n: int, polls: int) -> tuple[float, list[float], int]:
         if n:
             await self.objects.create(self.secrets, {
                 "apiVersion": "v1", "kind": "Secret",
                 "metadata": {"name": "silent-ssh", "namespace": NS}, "data": self.ssh_data})
-        before = self.silent.accepted
+        before = self.accepted
         for i in range(n):
-            await self.create(f"stuck-{i:03d}", self.silent.ssh_url(f"repo-{i}.git"),
+            host = self.silent[i % len(self.silent)]
+            await self.create(f"stuck-{i:03d}", host.ssh_url(f"repo-{i}.git"),
                               f"{self.timeout}s", "silent-ssh")
         pool = default_pool()
-        hanging = min(n, pool.max_workers + pool.max_long)
+        steady = [-1, time.monotonic()]  # connections seen, since when
 
         async def hung() -> bool:
-            return self.silent.accepted - before >= hanging
+            stats, seen = pool.stats(), self.accepted - before
+            if seen != steady[0]:
+                steady[:] = [seen, time.monotonic()]
+            return (stats.running + stats.long_running + stats.waiting >= n
+                    and seen >= stats.running + stats.long_running
+                    and time.monotonic() - steady[1] >= 3)
 
-        await until(hung, 60, f"{hanging} fetches hanging")
+        await until(hung, 60, f"{n} fetches hanging")
+        hanging = self.accepted - before
         started = time.perf_counter()
         await self.create("healthy", self.healthy_url, "60s", None)
         await until(lambda: self._ready("healthy"), 600, "healthy Ready")
@@ -129,7 +149,7 @@ class Bench:
 
             await until(handled, 600, "reconcile request handled")
             trips.append(time.perf_counter() - started)
-        return first, trips
+        return first, trips, hanging
 
     async def _ready(self, name: str) -> bool:
         return ready(await self.get(name))
@@ -146,13 +166,14 @@ class Bench:
         async def gone() -> bool:
             pool = default_pool().stats()
             return (not (await self.objects.list(self.repos, NS))[0]
-                    and self.silent.open_connections == 0
+                    and self.open_connections == 0
                     and pool.running == pool.long_running == pool.waiting == 0)
 
         await until(gone, 120, "objects deleted and connections closed")
 
 
-async def run(healthy_url: str, counts: list[int], within: int, polls: int, work: Path) -> None:
+async def run(healthy_url: str, counts: list[int], within: int, polls: int, hosts: int,
+              work: Path) -> None:
     cluster = ClusterProcess(work / "cluster")
     conn = connect(cluster.kubeconfig)
     (work / "artifacts").mkdir()
@@ -162,7 +183,8 @@ async def run(healthy_url: str, counts: list[int], within: int, polls: int, work
     await setup_gitrepository_controller(manager, Storage(work / "artifacts", artifacts.address))
     await manager.start()
     try:
-        async with SilentHost() as silent:
+        async with contextlib.AsyncExitStack() as stack:
+            silent = [await stack.enter_async_context(SilentHost()) for _ in range(hosts)]
             objects = manager.objects
             bench = Bench(objects, await objects.mapping(API, "GitRepository"),
                           await objects.mapping("v1", "Secret"), healthy_url, silent, within)
@@ -173,10 +195,13 @@ async def run(healthy_url: str, counts: list[int], within: int, polls: int, work
             threads, processes = own_threads(), descendants()
             pool = default_pool()
             print(f"pool: {pool.max_workers} shared slots, {pool.max_long} long-lane; "
-                  f"stuck sources' spec.timeout {within}s; {polls} reconcile requests per N")
+                  f"stuck sources' spec.timeout {within}s on {hosts} silent host(s); "
+                  f"{polls} reconcile requests per N")
             base_ready = base_trip = 0.0
             for n in counts:
-                first, trips = await bench.round(n, polls)
+                preempted = pool.stats().preempted
+                first, trips, hung = await bench.round(n, polls)
+                preempted = pool.stats().preempted - preempted
                 trip = statistics.median(trips) if trips else 0.0
                 if n == counts[0]:
                     base_ready, base_trip = first, trip
@@ -192,9 +217,10 @@ async def run(healthy_url: str, counts: list[int], within: int, polls: int, work
                 left_procs = len(descendants() - processes - pool.pids())
                 print(f"N={n:<4} ready {first * 1000:8.1f} ms (x{first / base_ready:5.1f})  "
                       f"reconcile median {trip * 1000:7.1f} ms max {max(trips) * 1000:7.1f} ms "
-                      f"(x{trip / base_trip:5.1f})  left: threads {left_threads:+d}, "
-                      f"sockets {sockets_to({silent.port})}, processes {left_procs}, "
-                      f"connections {silent.open_connections}")
+                      f"(x{trip / base_trip:5.1f})  hung {hung}, preempted {preempted}  "
+                      f"left: threads {left_threads:+d}, "
+                      f"sockets {sockets_to({h.port for h in silent})}, processes {left_procs}, "
+                      f"connections {bench.open_connections}")
     finally:
         await manager.shutdown()
         await artifacts.close()
@@ -207,6 +233,8 @@ def main() -> None:
     parser.add_argument("--counts", default="0,1,20,100")
     parser.add_argument("--timeout", type=int, default=60, help="stuck sources' spec.timeout")
     parser.add_argument("--polls", type=int, default=5)
+    parser.add_argument("--hosts", type=int, default=1,
+                        help="silent hosts the stuck sources are spread over")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -215,7 +243,7 @@ def main() -> None:
         server = GitServerProcess(work / "git")
         try:
             url = server.url + "/app.git"
-            asyncio.run(run(url, counts, args.timeout, args.polls, work))
+            asyncio.run(run(url, counts, args.timeout, args.polls, args.hosts, work))
         finally:
             server.stop()
 

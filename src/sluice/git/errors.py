@@ -12,7 +12,9 @@ it straight into a condition, an event or a log line::
     ├── GitOperationFailed       "GitOperationFailed": unreachable host,
     │   │                        missing ref, no semver match, server errors
     │   ├── GitTimeout           the deadline passed; the worker process was
-    │   │                        killed and its connection closed
+    │   │   │                    killed and its connection closed
+    │   │   └── GitPreempted     stopped before its deadline: it had hung for
+    │   │                        a while and its worker was needed by others
     │   ├── WorkerCrashed        the worker process died (e.g. a libssh2
     │   │                        crash): only this operation fails
     │   └── PushRejected         the remote refused the update (not a fast
@@ -31,6 +33,7 @@ __all__ = [
     "AuthenticationFailed",
     "GitError",
     "GitOperationFailed",
+    "GitPreempted",
     "GitTimeout",
     "InvalidURL",
     "PushRejected",
@@ -63,6 +66,10 @@ class GitTimeout(GitOperationFailed):
     """The operation's deadline passed and its worker was killed."""
 
 
+class GitPreempted(GitTimeout):
+    """Killed before its deadline: it was hanging and every worker was taken (`sluice.git.pool`)."""
+
+
 class WorkerCrashed(GitOperationFailed):
     """The worker process running the operation died."""
 
@@ -82,6 +89,6 @@ class InvalidURL(GitError):
 # Worker processes send errors back by name; these are the names they may use.
 BY_NAME: dict[str, type[GitError]] = {
     cls.__name__: cls
-    for cls in (GitError, AuthenticationFailed, GitOperationFailed, GitTimeout, WorkerCrashed,
-                PushRejected, InvalidURL)
+    for cls in (GitError, AuthenticationFailed, GitOperationFailed, GitTimeout, GitPreempted,
+                WorkerCrashed, PushRejected, InvalidURL)
 }

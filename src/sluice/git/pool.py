@@ -20,13 +20,32 @@ How:
   and the call fails with `GitTimeout`;
 * slots: at most `max_workers` operations start and run at once. One that
   is still running after `young_for` seconds (a big clone, or a remote that
-  hangs) moves to the *long* lane (at most `max_long` operations) and frees
-  its slot, so operations that are slow or stuck cannot take the
-  concurrency everyone shares; they cost a sleeping process each.
+  hangs) is *old*: it moves to the *long* lane (at most `max_long`
+  operations) and frees its slot, so operations that are slow or stuck
+  cannot take the concurrency everyone shares; they cost a sleeping
+  process each. At most `max_workers + max_long` processes ever run.
+* hosts (scheme, host and port of the URL): a host with an old operation
+  is *stalling*. Its operations may hold at most a quarter of the long lane
+  and, together with other stalling hosts' and suspects' (below), half of
+  the shared slots: the other half (the *reserve*) stays free for hosts
+  that answer, however many operations one silent host has queued (issue 15: 100 hung fetches used to take all 72
+  processes, and a healthy source waited one whole `spec.timeout`). Old
+  operations that found the long lane full wait in their shared slot and
+  move over as soon as it has room.
+* preemption: when even that is not enough (more hosts hang at once than
+  the long lane holds, each new one taking a reserve slot until it proves
+  silent), a caller that may use the reserve and finds no shared slot free
+  ends one of the old operations sitting in a shared slot: a suspect's
+  first, then the host with the most old operations, then the oldest. It
+  fails with `GitPreempted` (a `GitTimeout`), as it would have at its
+  deadline, only sooner. The processes stay bounded; what is lost is the
+  rest of that hung operation's `spec.timeout`.
 * fairness: callers name themselves (`key`, e.g. ``GitRepository/ns/name``);
   a key whose last operation timed out is *suspect* until it succeeds
   again, and suspects never hold more than half of either lane. Waiting
-  callers are served in arrival order, others before suspects.
+  callers are served others before suspects, then hosts that are not
+  stalling first, then the host with the fewest operations running, then
+  in arrival order.
 
 The pool works from whichever event loop calls it (one at a time): it
 holds only plain sockets and registers them with the running loop per call.
@@ -38,6 +57,7 @@ import asyncio
 import atexit
 import collections
 import contextlib
+import itertools
 import os
 import socket
 import subprocess
@@ -48,8 +68,15 @@ from pathlib import Path
 from typing import Any
 
 from sluice.git import wire
-from sluice.git.auth import safe_url
-from sluice.git.errors import BY_NAME, GitError, GitTimeout, PushRejected, WorkerCrashed
+from sluice.git.auth import check_url, safe_url
+from sluice.git.errors import (
+    BY_NAME,
+    GitError,
+    GitPreempted,
+    GitTimeout,
+    PushRejected,
+    WorkerCrashed,
+)
 
 __all__ = ["GitPool", "Op", "PoolStats", "default_pool"]
 
@@ -76,6 +103,8 @@ class PoolStats:
     idle: int
     spawned: int
     killed: int
+    stalling_hosts: int = 0  # hosts with an operation running past `young_for`
+    preempted: int = 0  # operations ended early to free a slot (since the pool started)
 
 
 @dataclass
@@ -85,16 +114,22 @@ class _Worker:
     trust: str = ""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Slot:
     suspect: bool
+    host: str  # scheme://host:port of the operation's URL
     long: bool = False
+    old: bool = False  # still running after `young_for`
+    started: float = 0.0
+    task: asyncio.Task[Any] | None = None  # the caller, preempted by cancelling it
+    preempted: bool = False
 
 
 @dataclass
 class _Waiter:
     slot: _Slot
     future: asyncio.Future[None]
+    order: int  # arrival
 
 
 @dataclass
@@ -123,13 +158,23 @@ class GitPool:
         self._used = [0, 0]
         self._by_suspects = [0, 0]
         self._suspects: dict[str, float] = {}
+        # Shared slots kept for hosts that are not stalling; long-lane places per host.
+        self._reserve = self.max_workers // 2
+        self._host_long = max(1, self.max_long // 4)
+        self._held: set[_Slot] = set()
+        self._running_by_host: collections.Counter[str] = collections.Counter()
+        self._old_by_host: collections.Counter[str] = collections.Counter()
+        self._long_by_host: collections.Counter[str] = collections.Counter()
+        self._arrivals = itertools.count()
         self._spawned = 0
         self._killed = 0
+        self._preempted = 0
 
     # -------------------------------------------------------------- reading
     def stats(self) -> PoolStats:
         return PoolStats(self._used[0], self._used[1], sum(self._by_suspects), len(self._waiters),
-                         len(self._idle), self._spawned, self._killed)
+                         len(self._idle), self._spawned, self._killed, len(self._old_by_host),
+                         self._preempted)
 
     def pids(self) -> set[int]:
         """Every process this pool owns: the zygote and its live workers."""
@@ -158,14 +203,15 @@ class GitPool:
                   trust: str = "") -> Any:
         """`op` in a worker; its result, or the GitError it raised."""
         deadline = time.monotonic() + timeout
-        slot = _Slot(self.is_suspect(key))
+        slot = _Slot(self.is_suspect(key), _host(op.url))
         try:
             await self._acquire(slot, deadline)
         except TimeoutError:
             raise GitTimeout(f"{op.step} '{safe_url(op.url)}': timed out after {timeout:g}s "
                              "waiting for a free git worker") from None
+        slot.task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        promotion = loop.call_later(self.young_for, self._promote, slot)
+        aging = loop.call_later(self.young_for, self._age, slot)
         worker: _Worker | None = None
         answered = False
         try:
@@ -178,11 +224,21 @@ class GitPool:
             raise GitTimeout(
                 f"{op.step} '{safe_url(op.url)}': timed out after {timeout:g}s"
             ) from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not slot.preempted or task is None or task.uncancel() > 0:
+                raise  # cancelled by its caller (or by both)
+            self._suspect(key)
+            raise GitPreempted(
+                f"{op.step} '{safe_url(op.url)}': stopped after "
+                f"{time.monotonic() - slot.started:.0f}s of its {timeout:g}s to free a git "
+                f"worker: {self._used[0] + self._used[1]} operations were hanging at once"
+            ) from None
         except (OSError, EOFError):
             raise WorkerCrashed(f"{op.step} '{safe_url(op.url)}': the git worker process "
                                 "exited unexpectedly") from None
         finally:
-            promotion.cancel()
+            aging.cancel()
             self._release(slot)
             if worker is not None and not answered:
                 # Timed out, cancelled or broken: the worker goes, whatever it was doing.
@@ -202,23 +258,41 @@ class GitPool:
         return wire.decode(await _recv_exactly(loop, worker.sock, size))
 
     # ---------------------------------------------------------------- slots
-    def _room(self, lane: int, suspect: bool) -> bool:
-        cap = (self.max_workers, self.max_long)[lane]
-        if self._used[lane] >= cap:
+    def _stalling(self, host: str) -> bool:
+        return self._old_by_host[host] > 0
+
+    def _restricted(self, slot: _Slot) -> bool:
+        """Kept out of the reserve: a suspect, or an operation of a stalling host."""
+        return slot.suspect or self._stalling(slot.host)
+
+    def _restricted_shared(self) -> int:
+        return sum(1 for s in self._held if not s.long and self._restricted(s))
+
+    def _fits_shared(self, slot: _Slot, restricted_shared: int) -> bool:
+        if self._used[0] >= self.max_workers:
             return False
-        return not suspect or self._by_suspects[lane] < max(1, cap // 2)
+        return (not self._restricted(slot)
+                or restricted_shared < self.max_workers - self._reserve)
+
+    def _fits_long(self, slot: _Slot) -> bool:
+        if self._used[1] >= self.max_long:
+            return False
+        if slot.suspect and self._by_suspects[1] >= max(1, self.max_long // 2):
+            return False
+        return self._long_by_host[slot.host] < self._host_long
 
     def _occupy(self, slot: _Slot, lane: int, delta: int) -> None:
         self._used[lane] += delta
         self._by_suspects[lane] += delta * slot.suspect
+        if lane:
+            _count(self._long_by_host, slot.host, delta)
 
     async def _acquire(self, slot: _Slot, deadline: float) -> None:
-        ahead = any(w.slot.suspect <= slot.suspect for w in self._waiters)
-        if self._room(0, slot.suspect) and not ahead:
-            self._occupy(slot, 0, 1)
-            return
-        waiter = _Waiter(slot, asyncio.get_running_loop().create_future())
+        waiter = _Waiter(slot, asyncio.get_running_loop().create_future(), next(self._arrivals))
         self._waiters.append(waiter)
+        self._wake()
+        if waiter.future.done():
+            return  # served at once
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
                 await waiter.future
@@ -229,29 +303,78 @@ class GitPool:
                 self._release(slot)  # handed a slot just as we gave up
             raise
 
-    def _promote(self, slot: _Slot) -> None:
-        """Still running after `young_for`: leave the shared slot for the long lane."""
-        if slot.long or not self._room(1, slot.suspect):
+    def _age(self, slot: _Slot) -> None:
+        """Still running after `young_for`: old, its host stalling; off to the long lane."""
+        slot.old = True
+        _count(self._old_by_host, slot.host, 1)
+        self._to_long(slot)
+        self._wake()
+
+    def _to_long(self, slot: _Slot) -> None:
+        if slot.long or not self._fits_long(slot):
             return
         self._occupy(slot, 0, -1)
         self._occupy(slot, 1, 1)
         slot.long = True
-        self._wake()
 
     def _release(self, slot: _Slot) -> None:
+        if slot not in self._held:
+            return
+        self._held.discard(slot)
         self._occupy(slot, int(slot.long), -1)
+        _count(self._running_by_host, slot.host, -1)
+        if slot.old:
+            _count(self._old_by_host, slot.host, -1)
+        if slot.long:
+            # Room in the long lane: old operations waiting in shared slots move over.
+            for waiting in sorted((s for s in self._held if s.old and not s.long),
+                                  key=lambda s: s.started):
+                self._to_long(waiting)
         self._wake()
 
     def _wake(self) -> None:
-        # Others first, then suspects, each in arrival order.
-        for wanted in (False, True):
-            for waiter in list(self._waiters):
-                if waiter.slot.suspect != wanted or not self._room(0, wanted):
+        """Hand free shared slots to waiters, best first (see the module docs)."""
+        while True:
+            restricted_shared = self._restricted_shared()
+            best: tuple[tuple[bool, bool, int, int], _Waiter] | None = None
+            for waiter in self._waiters:
+                slot = waiter.slot
+                if waiter.future.done() or not self._fits_shared(slot, restricted_shared):
                     continue
-                self._waiters.remove(waiter)
-                if not waiter.future.done():
-                    self._occupy(waiter.slot, 0, 1)
-                    waiter.future.set_result(None)
+                rank = (slot.suspect, self._stalling(slot.host),
+                        self._running_by_host[slot.host], waiter.order)
+                if best is None or rank < best[0]:
+                    best = (rank, waiter)
+            if best is None:
+                break
+            waiter = best[1]
+            self._waiters.remove(waiter)
+            waiter.slot.started = time.monotonic()
+            self._held.add(waiter.slot)
+            self._occupy(waiter.slot, 0, 1)
+            _count(self._running_by_host, waiter.slot.host, 1)
+            waiter.future.set_result(None)
+        self._preempt()
+
+    def _preempt(self) -> None:
+        """End old operations sitting in shared slots that callers of sound hosts wait for."""
+        if self._used[0] < self.max_workers:
+            return
+        shared = [s for s in self._held if not s.long]
+        needy = sum(1 for w in self._waiters
+                    if not w.future.done() and not self._restricted(w.slot))
+        needy -= sum(s.preempted for s in shared)
+        candidates = [s for s in shared if s.old and not s.preempted and s.task is not None]
+        while needy > 0 and candidates:
+            # Suspects' first, then the host with the most old operations, then the oldest.
+            victim = max(candidates, key=lambda s: (s.suspect, self._old_by_host[s.host],
+                                                    -s.started))
+            candidates.remove(victim)
+            victim.preempted = True
+            self._preempted += 1
+            assert victim.task is not None
+            victim.task.cancel()
+            needy -= 1
 
     # -------------------------------------------------------------- workers
     async def _take(self, trust: str) -> _Worker:
@@ -402,6 +525,21 @@ async def _recv_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket,
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+def _host(url: str) -> str:
+    """Whom an operation talks to: scheme://host:port of its URL."""
+    try:
+        scheme, where = check_url(url)
+    except GitError:
+        return url
+    return f"{scheme}://{where}"
+
+
+def _count(counter: collections.Counter[str], key: str, delta: int) -> None:
+    counter[key] += delta
+    if counter[key] <= 0:
+        del counter[key]
 
 
 def _result(reply: Any) -> Any:
