@@ -1,7 +1,8 @@
 """Release options a user notices: CRD policies, maxHistory, long names, storageNamespace, adoption.
 
 * a chart's ``crds/`` are applied before the release (its custom resource
-  then installs), with Flux's labels; ``Create`` (the default) never changes
+  then installs), with Flux's labels, as ``serviceAccountName`` (like Helm's
+  own requests); ``Create`` (the default) never changes
   an existing CRD, ``CreateReplace`` does; ``maxHistory`` bounds Helm's
   release Secrets;
 * a composed release name over 53 characters becomes Flux's shortened one,
@@ -22,6 +23,7 @@ from pathlib import Path
 from sluice.helmsdk import helm
 from sluice.testing.background import BackgroundCluster
 from sluice.testing.helmrepo import build_chart
+from sluice.testing.requests import RequestCounter
 
 from .charts import podinfo_chart
 from .conftest import HR_API, Helm, condition
@@ -81,9 +83,17 @@ async def test_crd_policies_and_max_history(helm_env: Helm, tmp_path: Path,
     for version, marker in (("1.0.0", "first"), ("1.1.0", "second"), ("1.2.0", "third")):
         env.source.add(_widgets(tmp_path / "charts", version, group, marker))
     try:
-        await env.apply(HR.format(name="widgets", chart="widgets", version="1.0.0")
-                        + "  maxHistory: 2\n")
-        await env.wait_hr("widgets", "True", "InstallSucceeded")
+        # As spec.serviceAccountName: Helm's actions and the controller's CRD apply.
+        with RequestCounter(sluice_cluster) as seen:
+            await env.apply(HR.format(name="widgets", chart="widgets", version="1.0.0")
+                            + "  maxHistory: 2\n  serviceAccountName: deployer\n")
+            await env.wait_hr("widgets", "True", "InstallSucceeded")
+        acting = f"system:serviceaccount:{ns}:deployer"
+        crd_writes = [r for r in seen.writes() if "/customresourcedefinitions" in r.path]
+        assert crd_writes and {r.user for r in crd_writes} == {acting}
+        release_writes = [r for r in seen.writes()
+                          if r.path.startswith(f"/api/v1/namespaces/{ns}/secrets")]
+        assert release_writes and {r.user for r in release_writes} == {acting}
         crd = await env.get(CRD_API, "CustomResourceDefinition", f"widgets.{group}")
         assert crd is not None
         assert crd["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == "widgets"

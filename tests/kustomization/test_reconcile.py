@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sluice.controllers.kustomization.impersonation import ImpersonatingClients
 from sluice.kube.config import connect
+from sluice.kube.impersonation import ImpersonatingClients
 from sluice.kube.objects import Objects
 from sluice.testing.gitserver import GitHTTPServer, GitRepo
 from sluice.testing.polling import async_wait_for

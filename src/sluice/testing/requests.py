@@ -37,6 +37,8 @@ class SeenRequest:
     dry_run: bool
     field_manager: str
     watch: bool
+    # Impersonate-User, when the client acted as someone else (a ServiceAccount).
+    user: str = ""
 
     @property
     def write(self) -> bool:
@@ -67,7 +69,8 @@ class RequestCounter:
         query = request.query
         seen = SeenRequest(request.method, path, "dryRun" in query,
                            query.get("fieldManager", ""),
-                           query.get("watch", "").lower() in ("true", "1"))
+                           query.get("watch", "").lower() in ("true", "1"),
+                           request.headers.get("Impersonate-User", ""))
         with self._lock:
             self.requests.append(seen)
 

@@ -128,7 +128,7 @@ async def install(req: ReleaseRequest) -> HelmActionError | None:
     started = time.monotonic()
     chart = await _load(req)
     try:
-        await apply_crds(req.storage.objects, hr, req.chart, "install", req.release_name)
+        await apply_crds(req.acting, hr, req.chart, "install", req.release_name)
         try:
             await req.runner.install(req.user, chart, req.values, opts)
         finally:
@@ -176,7 +176,7 @@ async def upgrade(req: ReleaseRequest) -> HelmActionError | None:
     started = time.monotonic()
     chart = await _load(req)
     try:
-        await apply_crds(req.storage.objects, hr, req.chart, "upgrade", req.release_name)
+        await apply_crds(req.acting, hr, req.chart, "upgrade", req.release_name)
         await req.runner.upgrade(req.storage_namespace, req.user, chart, req.values, opts)
     except HelmActionError as exc:
         status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)

@@ -10,7 +10,9 @@ them itself, according to ``spec.install.crds`` / ``spec.upgrade.crds``:
 * ``CreateReplace``: every CRD is created or updated (server-side apply,
   conflicts forced); none is ever deleted.
 
-They are applied as field manager ``helm`` with Flux's origin labels
+They are applied as ``spec.serviceAccountName`` (impersonated, as Helm's
+own actions and Flux's CRD install are), as field manager ``helm`` with
+Flux's origin labels
 (``helm.toolkit.fluxcd.io/name|namespace``), and waited for until
 ``Established``, so the release's own custom resources find their kind.
 Documents of ``crds/`` that are not CustomResourceDefinitions are ignored

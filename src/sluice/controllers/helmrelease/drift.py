@@ -142,7 +142,7 @@ async def detect_drift(req: ReleaseRequest, current: StoredRelease | None) -> Dr
     objects = [o for o in manifest_objects(current.manifest, req.release_namespace)
                if not any_in_metadata(o, DRIFT_ANNOTATION, "disabled")]
     objects = [_ignore(req.hr, o) for o in objects]
-    manager = resource_manager(req.storage.objects, req.hr)
+    manager = resource_manager(req.acting, req.hr)
     try:
         diff = await diff_objects(manager, objects, prune=False)
     except (KubeError, httpx2.HTTPError) as exc:
@@ -159,7 +159,7 @@ async def correct_drift(req: ReleaseRequest, report: DriftReport,
     wanted = {o.subject for o in report.drifted}
     from sluice.kube.ordering import ObjectRef
     targets = [o for o in report.objects if ObjectRef.of(o).subject in wanted]
-    manager = resource_manager(req.storage.objects, req.hr)
+    manager = resource_manager(req.acting, req.hr)
     try:
         changes = await manager.apply_all(targets, ApplyOptions(force=True))
     except ApplyError as exc:

@@ -57,6 +57,7 @@ from sluice.api.meta import (
 )
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
+from sluice.kube.impersonation import ImpersonatingClients, impersonated_user
 from sluice.kube.objects import Obj, Objects
 from sluice.runtime import conditions
 from sluice.runtime.informer import Informer
@@ -174,6 +175,8 @@ class HelmReleaseReconciler:
         self.storage = ReleaseStorage(objects)
         self.charts = ChartCache(self.runner, retries=self.options.http_retry)
         self._cluster_scoped: tuple[float, frozenset[str]] = (0.0, frozenset())
+        # CRDs and drift act as spec.serviceAccountName, as Helm's own actions do.
+        self.clients = ImpersonatingClients(objects, self.options.default_service_account)
 
     async def close(self) -> None:
         await self.charts.close()
@@ -186,7 +189,7 @@ class HelmReleaseReconciler:
 
     def _user(self, hr: HelmRelease) -> str | None:
         account = hr.spec.service_account_name or self.options.default_service_account
-        return f"system:serviceaccount:{hr.namespace}:{account}" if account else None
+        return impersonated_user(hr.namespace or "", account) if account else None
 
     def _source(self, hr: HelmRelease) -> tuple[str, str, str]:
         if hr.spec.chart_ref is not None:
@@ -200,7 +203,8 @@ class HelmReleaseReconciler:
             raw=raw, hr=hr, chart=chart, values=values, config_digest=digest,
             release_name=release_name(hr), release_namespace=hr.release_namespace(),
             storage_namespace=storage_namespace(hr), runner=self.runner, storage=self.storage,
-            recorder=self.recorder, patcher=self.patcher, user=self._user(hr), written=written)
+            recorder=self.recorder, patcher=self.patcher, user=self._user(hr), written=written,
+            kube=self.clients.client_for(hr.namespace or "", hr.spec.service_account_name))
 
     # ---------------------------------------------------------- reconcile
     async def reconcile(self, request: Request) -> Result:

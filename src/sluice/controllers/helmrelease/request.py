@@ -15,6 +15,7 @@ from typing import Any
 from sluice.api.helm import API_VERSION, DEFAULT_TIMEOUT, GROUP, HelmRelease
 from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
 from sluice.kube.events import EventRecorder
+from sluice.kube.objects import Objects
 from sluice.runtime.status import StatusPatcher
 
 from .runner import HelmRunner
@@ -72,10 +73,18 @@ class ReleaseRequest:
     patcher: StatusPatcher
     # Impersonated user (spec.serviceAccountName), None for the controller's own.
     user: str | None = None
+    # The client acting on the release's objects (CRDs, drift) as that user; None:
+    # the controller's own (``storage.objects``).
+    kube: Objects | None = None
     # Status as last written, for the merge patch of the next write.
     written: dict[str, Any] = field(default_factory=dict)
     forced: bool = False
     post_renderer_args: list[str] | None = None
+
+    @property
+    def acting(self) -> Objects:
+        """The client for the release's objects: impersonating, or the controller's."""
+        return self.kube if self.kube is not None else self.storage.objects
 
     @property
     def generation(self) -> int | None:

@@ -96,7 +96,6 @@ from sluice.controllers.kustomization.building import (
 )
 from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
 from sluice.controllers.kustomization.fetch import ArtifactFetchError, ArtifactNotFound
-from sluice.controllers.kustomization.impersonation import ImpersonatingClients
 from sluice.controllers.kustomization.nochange import (
     Applied,
     inputs_digest,
@@ -117,6 +116,7 @@ from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
 from sluice.kube.health import wait_for_health
+from sluice.kube.impersonation import ImpersonatingClients
 from sluice.kube.inventory import (
     ChangeSet,
     Inventory,

@@ -1,12 +1,12 @@
-"""Applying as a Kustomization's ServiceAccount (``spec.serviceAccountName``).
+"""Acting as a ServiceAccount (``spec.serviceAccountName``) for Kustomizations and HelmReleases.
 
-Multi-tenant clusters give each tenant's Kustomizations a ServiceAccount
-whose RBAC bounds what they may create; kustomize-controller then sends every
-apply, prune and health-check request with ``Impersonate-User:
-system:serviceaccount:<namespace>:<name>`` so the API server authorises it as
-that account (``--default-service-account`` picks one for Kustomizations
-that name none). Reading the source and the substitution variables stays
-with the controller's own identity, as in Flux.
+Multi-tenant clusters give each tenant's Kustomizations and HelmReleases a
+ServiceAccount whose RBAC bounds what they may create; kustomize-controller
+and helm-controller then send every request that acts on the tenant's objects
+with ``Impersonate-User: system:serviceaccount:<namespace>:<name>`` so the
+API server authorises it as that account (``--default-service-account``
+picks one for objects that name none). Reading sources, values and
+substitution variables stays with the controller's own identity, as in Flux.
 
 `ImpersonatingClients` hands out one `Objects` client per impersonated user:
 it shares the controller's connection pool, credentials, TLS settings and
@@ -27,7 +27,7 @@ IMPERSONATE_USER_HEADER = "Impersonate-User"
 
 
 def impersonated_user(namespace: str, service_account: str) -> str:
-    """The user a Kustomization applies as when it names a ServiceAccount."""
+    """The user a Kustomization or HelmRelease acts as when it names a ServiceAccount."""
     return f"system:serviceaccount:{namespace}:{service_account}"
 
 
