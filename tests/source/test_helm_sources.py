@@ -29,6 +29,7 @@ from sluice.apiserver.transport.tls import ensure_certificates
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
 from sluice.controllers.source.helmchart import setup_helmchart_controller
 from sluice.controllers.source.helmrepository import setup_helmrepository_controller
+from sluice.controllers.source.storing import store_file
 from sluice.helmsdk import helm
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.helmrepo import HelmRepoServer, build_chart, build_podinfo_chart
@@ -298,6 +299,42 @@ async def test_chart_from_git_with_values_files_and_revision_strategy(
         await s.patch("HelmChart", "app", {"spec": {"ignoreMissingValuesFiles": True}})
         ignored = await s.ready("HelmChart", "app", f"1.2.3+{sha2[:12]}.3")
         assert "merged values files" not in condition(ignored, "Ready")["message"]
+
+
+async def test_chart_from_a_bucket_artifact(sources: Sources, tmp_path: Path) -> None:
+    """A Bucket's artifact (the test writes it, as a Bucket controller would) holds the chart."""
+    s = sources
+    build_chart(tmp_path / "c", "app", "2.0.0", {"templates/cm.yaml": "kind: ConfigMap\n"})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(tmp_path / "c" / "src" / "app-2.0.0" / "app", arcname="charts/app")
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    bucket = await s.objects.mapping("source.toolkit.fluxcd.io/v1", "Bucket")
+    await s.objects.create(bucket, {
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "Bucket",
+        "metadata": {"name": "charts", "namespace": s.namespace},
+        "spec": {"interval": "1h", "bucketName": "charts", "endpoint": "minio.example.com"}})
+    stored = await store_file(s.storage, "Bucket", s.namespace, "charts", f"{digest}.tar.gz",
+                              data, f"sha256:{digest}")
+    await s.objects.patch_status(bucket, "charts", {"status": {
+        "artifact": stored.to_status(), "conditions": [{
+            "type": "Ready", "status": "True", "reason": "Succeeded",
+            "message": f"stored artifact for revision 'sha256:{digest}'",
+            "lastTransitionTime": "2026-12-07T10:00:00Z"}]}}, s.namespace)
+    await s.create("HelmChart", "app", {
+        "chart": "charts/app", "reconcileStrategy": "Revision",
+        "sourceRef": {"kind": "Bucket", "name": "charts"}})
+    version = f"2.0.0+{digest[:12]}"
+    chart = await s.ready("HelmChart", "app", version)
+    ready = condition(chart, "Ready")
+    assert (ready["reason"], ready["message"]) == (
+        "ChartPackageSucceeded", f"packaged 'app' chart with version '{version}'")
+    assert chart["status"]["observedSourceArtifactRevision"] == f"sha256:{digest}"
+    with tarfile.open(fileobj=io.BytesIO(await s.download(
+            chart["status"]["artifact"]["url"]))) as tar:
+        assert "app/templates/cm.yaml" in tar.getnames()
+    await s.objects.delete(bucket, "charts", s.namespace)
 
 
 # ------------------------------------------------------------------------ OCI

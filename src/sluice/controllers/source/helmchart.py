@@ -1,4 +1,4 @@
-"""The HelmChart reconciler: a chart version from a HelmRepository or a Git source, stored.
+"""The HelmChart reconciler: a chart version from a HelmRepository, a Git source or a Bucket, stored.
 
 Follows source-controller's HelmChart reconciler, because the HelmRelease
 controller (Sluice's or Flux's) consumes ``status.artifact`` exactly as Flux
@@ -29,8 +29,12 @@ file ``<name>-<version>.tgz``, ``sha256:`` digest, ``status.url`` pointing at
 Errors carry Flux's reasons: ``InvalidChartReference`` (stalls: no version
 satisfies the range), ``ChartPullError`` (unreachable, wrong digest),
 ``ValuesFilesError`` (stalls), ``DependencyBuildError``, ``ChartPackageError``,
-``AuthenticationFailed``. The previous artifact stays. Bucket sources are
-not built yet (``SourceUnavailable`` says so).
+``AuthenticationFailed``. The previous artifact stays.
+
+A Bucket is read like a GitRepository: its artifact (a tarball of the
+bucket's objects in the same storage) holds the chart directory at
+``spec.chart``. Sluice has no Bucket controller yet, so such artifacts come
+from whatever writes Bucket statuses into this storage (a test plays it).
 """
 
 from __future__ import annotations
@@ -155,7 +159,7 @@ class HelmChartReconciler(SourceReconciler[HelmChart]):
         if raw is None:
             if informer is None:
                 message = (f"failed to get source: unsupported source kind '{ref.kind}', "
-                           "must be one of: [HelmRepository GitRepository]")
+                           "must be one of: [HelmRepository GitRepository Bucket]")
             else:
                 message = (f'failed to get source: {_PLURALS.get(ref.kind, ref.kind)}.'
                            f'source.toolkit.fluxcd.io "{ref.name}" not found')
@@ -343,7 +347,8 @@ async def setup_helmchart_controller(manager: Manager, storage: Storage, *,
     informer = await manager.informer(API_VERSION, KIND)
     informer.add_index(SOURCE_INDEX, source_keys)
     sources = {"HelmRepository": await manager.informer(API_VERSION, "HelmRepository"),
-               "GitRepository": await manager.informer(API_VERSION, "GitRepository")}
+               "GitRepository": await manager.informer(API_VERSION, "GitRepository"),
+               "Bucket": await manager.informer(API_VERSION, "Bucket")}
     patcher = StatusPatcher(manager.objects, informer.mapping, COMPONENT)
     reconciler = HelmChartReconciler(informer, manager.objects, storage,
                                      manager.event_recorder(COMPONENT), patcher, sources)
