@@ -16,9 +16,11 @@ import base64
 import hashlib
 import io
 import json
+import ssl
 import tarfile
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -209,6 +211,49 @@ async def test_https_with_a_private_ca(sources: Sources, tmp_path: Path,
         await s.create("HelmChart", "tls-chart", {
             "chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "tls"}})
         await s.ready("HelmChart", "tls-chart", "6.9.2")
+
+    # A repository that wants a client certificate: certSecretRef's tls.crt/tls.key.
+    client_cert, client_key = _client_certificate()
+    (tmp_path / "client.crt").write_bytes(client_cert)
+    mutual = certs.server_context()
+    mutual.verify_mode = ssl.CERT_REQUIRED
+    mutual.load_verify_locations(str(tmp_path / "client.crt"))
+    async with HelmRepoServer(tmp_path / "mtls", ssl_context=mutual) as repo:
+        repo.add_chart(charts["6.9.2"])
+        await s.create("HelmRepository", "mtls", {"url": repo.url, "timeout": "5s",
+                                                  "certSecretRef": {"name": "ca"}})
+        refused = await s.failed("HelmRepository", "mtls", "Failed")
+        assert "failed to fetch Helm repository index" in condition(refused, "Ready")["message"]
+        await s.secret("client", {"ca.crt": certs.ca_cert.read_bytes(), "tls.crt": client_cert,
+                                  "tls.key": client_key}, "kubernetes.io/tls")
+        await s.patch("HelmRepository", "mtls", {"spec": {"certSecretRef": {"name": "client"}}})
+        await s.ready("HelmRepository", "mtls")
+        await s.create("HelmChart", "mtls-chart", {
+            "chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "mtls"}})
+        await s.ready("HelmChart", "mtls-chart", "6.9.2")
+        assert "BEGIN" not in await _all_text(s, "HelmRepository", "mtls")
+
+
+def _client_certificate() -> tuple[bytes, bytes]:
+    """A self-signed client certificate (its own trust anchor on the server) and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "flux-client")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
 
 
 async def test_chart_errors_use_fluxs_reasons(sources: Sources, tmp_path: Path,
