@@ -73,6 +73,7 @@ from sluice.controllers.source.artifacts import Storage, extract
 from sluice.controllers.source.errors import InvalidURL, SourceError, StorageOperationFailed
 from sluice.controllers.source.fetches import BackgroundFetches, Pending
 from sluice.controllers.source.git import Commit, GitAuth, GitRef, checkout, remote_revision
+from sluice.controllers.source.reconciling import reconcile_storage
 from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.core.sourceignore import load_ignore_rules
 from sluice.git.pool import default_pool
@@ -308,26 +309,10 @@ class GitRepositoryReconciler:
 
     # ----------------------------------------------------------------- storage
     async def _reconcile_storage(self, state: _State) -> None:
-        obj, status, gen = state.obj, state.obj.status, state.generation
-        art = status.artifact
-        try:
-            await asyncio.to_thread(self.storage.garbage_collect, KIND, obj.namespace, obj.name,
-                                    keep=self.retention, current=art.path if art else None)
-        except StorageOperationFailed as exc:
-            # Collecting garbage is housekeeping; report it without failing.
-            log.warning("%s %s/%s: %s", KIND, obj.namespace, obj.name, exc)
-        missing = art is not None and not self.storage.exists(art.path)
-        if missing:
-            status.artifact = None
-        if status.artifact is None:
-            message = "building artifact" + (": disappeared from storage" if missing else "")
-            conditions.mark_progressing(status, "Progressing", message, gen, overwrite_ready=True)
-            conditions.delete(status, ARTIFACT_IN_STORAGE)
+        if not await reconcile_storage(self.storage, KIND, self.retention, state.obj,
+                                       state.generation,
+                                       "stored artifact for revision '{revision}'"):
             await self._write(state)
-            return
-        status.artifact.url = self.storage.url_for(status.artifact.path)
-        conditions.mark_true(status, ARTIFACT_IN_STORAGE, "Succeeded",
-                             f"stored artifact for revision '{status.artifact.revision}'", gen)
 
     # ------------------------------------------------------------------ source
     async def _auth(self, state: _State) -> GitAuth:

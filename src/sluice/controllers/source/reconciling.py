@@ -16,8 +16,9 @@ steps differ. `SourceReconciler.reconcile` is that loop:
    in this final write, status written, a Warning event for a failure (with
    the artifact revision annotation), requeue after ``spec.interval``.
 
-The GitRepository reconciler predates this module and keeps its own copy of
-the loop (it belongs to the Git transport work); new kinds use this one.
+The GitRepository reconciler predates this module and keeps its own loop (it
+belongs to the Git transport work), sharing only the storage step
+(`reconcile_storage`); new kinds use this one.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from sluice.runtime.status import (
     record_reconcile_request,
 )
 
-__all__ = ["DIGEST_KEY", "REVISION_KEY", "SourceReconciler", "State", "StepFailed", "seconds"]
+__all__ = ["DIGEST_KEY", "REVISION_KEY", "SourceReconciler", "State", "StepFailed",
+           "reconcile_storage", "seconds"]
 
 log = logging.getLogger("sluice.controllers.source")
 
@@ -61,6 +63,37 @@ def seconds(text: str | None, default: str) -> float:
         return parse_duration(text or default) / SECOND
     except DurationError:
         return parse_duration(default) / SECOND
+
+
+async def reconcile_storage(storage: Storage, kind: str, retention: int, obj: Any, gen: int | None,
+                            ready_message: str) -> bool:
+    """source-controller's reconcileStorage, the first step of every source kind.
+
+    Collects old artifacts (a failure there is only logged: it is housekeeping),
+    notices an artifact that vanished from storage and refreshes the artifact's URL
+    (the artifact server's address may have changed since it was stored). Returns
+    False when there is no artifact: the status then says ``building artifact`` and
+    the caller writes it before fetching.
+    """
+    status = obj.status
+    art = status.artifact
+    try:
+        await asyncio.to_thread(storage.garbage_collect, kind, obj.namespace, obj.name,
+                                keep=retention, current=art.path if art else None)
+    except StorageOperationFailed as exc:
+        log.warning("%s %s/%s: %s", kind, obj.namespace, obj.name, exc)
+    missing = art is not None and not storage.exists(art.path)
+    if missing:
+        status.artifact = None
+    if status.artifact is None:
+        message = "building artifact" + (": disappeared from storage" if missing else "")
+        conditions.mark_progressing(status, "Progressing", message, gen, overwrite_ready=True)
+        conditions.delete(status, ARTIFACT_IN_STORAGE)
+        return False
+    status.artifact.url = storage.url_for(status.artifact.path)
+    conditions.mark_true(status, ARTIFACT_IN_STORAGE, "Succeeded",
+                         ready_message.format(revision=status.artifact.revision), gen)
+    return True
 
 
 class StepFailed(Exception):
@@ -211,26 +244,9 @@ class SourceReconciler(Generic[R]):
 
     async def storage_step(self, state: State[R], ready_message: str) -> None:
         """Collect old artifacts, notice a vanished one, refresh its URL."""
-        obj, status, gen = state.obj, state.status, state.generation
-        art = status.artifact
-        try:
-            await asyncio.to_thread(self.storage.garbage_collect, self.kind, obj.namespace,
-                                    obj.name, keep=self.retention,
-                                    current=art.path if art else None)
-        except StorageOperationFailed as exc:
-            log.warning("%s %s/%s: %s", self.kind, obj.namespace, obj.name, exc)
-        missing = art is not None and not self.storage.exists(art.path)
-        if missing:
-            status.artifact = None
-        if status.artifact is None:
-            message = "building artifact" + (": disappeared from storage" if missing else "")
-            conditions.mark_progressing(status, "Progressing", message, gen, overwrite_ready=True)
-            conditions.delete(status, ARTIFACT_IN_STORAGE)
+        if not await reconcile_storage(self.storage, self.kind, self.retention, state.obj,
+                                       state.generation, ready_message):
             await self.write(state)
-            return
-        status.artifact.url = self.storage.url_for(status.artifact.path)
-        conditions.mark_true(status, ARTIFACT_IN_STORAGE, "Succeeded",
-                             ready_message.format(revision=status.artifact.revision), gen)
 
     async def collect(self, obj: R, current: str) -> None:
         try:
