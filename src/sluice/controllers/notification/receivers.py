@@ -5,7 +5,10 @@ For each Receiver (``notification.toolkit.fluxcd.io/v1``), as Flux:
 1. deleted -> drop the finalizer; otherwise add ``finalizers.fluxcd.io``;
 2. suspended -> only acknowledge ``requestedAt`` (the receiver server
    answers 503 while suspended);
-3. compile the CEL ``resourceFilter`` and ``resources[].filter``
+3. a type Sluice does not serve (``gcr``, ``generic-oidc``) is terminal:
+   ``Ready=False`` and ``Stalled=True`` ``ValidationFailed`` with Flux's
+   ``recevier type "<t>" not supported`` (Flux's spelling), never a 500;
+   compile the CEL ``resourceFilter`` and ``resources[].filter``
    (`resource_filters.validate_filters`): an invalid one is terminal,
    ``Ready=False`` and ``Stalled=True`` ``InvalidCELExpression`` with a
    Warning event, no requeue (the next spec change retries), the webhook
@@ -30,8 +33,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sluice.api.meta import INVALID_CEL_EXPRESSION, READY, RECONCILING, STALLED, SUCCEEDED
-from sluice.api.notification import TOKEN_NOT_FOUND, WEBHOOK_PATH_PREFIX, Receiver
+from sluice.api.notification import (
+    TOKEN_NOT_FOUND,
+    VALIDATION_FAILED,
+    WEBHOOK_PATH_PREFIX,
+    Receiver,
+)
 from sluice.controllers.notification.resource_filters import validate_filters
+from sluice.controllers.notification.signatures import SUPPORTED_TYPES, unsupported_message
 from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
@@ -114,18 +123,14 @@ class ReceiverReconciler:
             return Result(outcome="suspended")
         status = obj.status
         generation = obj.metadata.generation or 0
-        invalid = validate_filters(raw.get("spec") or {})
+        spec = raw.get("spec") or {}
+        kind = str(spec.get("type") or "")
+        if kind not in SUPPORTED_TYPES:
+            return await self._stall(obj, raw, before, VALIDATION_FAILED,
+                                     unsupported_message(kind))
+        invalid = validate_filters(spec)
         if invalid is not None:
-            conditions.mark_false(status, READY, INVALID_CEL_EXPRESSION, invalid, generation)
-            conditions.mark_stalled(status, INVALID_CEL_EXPRESSION, invalid, generation)
-            conditions.delete(status, RECONCILING)
-            record_reconcile_request(obj)
-            status.observed_generation = generation
-            await self.patcher.patch_status(obj, before)
-            log.error("Receiver %s: %s", request, invalid)
-            if self.recorder is not None:
-                await self.recorder.warning(raw, INVALID_CEL_EXPRESSION, invalid)
-            return Result(outcome="stalled")
+            return await self._stall(obj, raw, before, INVALID_CEL_EXPRESSION, invalid)
         try:
             ref = obj.spec.secret_ref.name if obj.spec.secret_ref else ""
             if not ref:
@@ -152,3 +157,20 @@ class ReceiverReconciler:
         record_reconcile_request(obj)
         await self.patcher.patch_status(obj, before)
         return Result(requeue_after=_interval(obj))
+
+    async def _stall(self, obj: Receiver, raw: Mapping[str, Any], before: dict[str, Any],
+                     reason: str, message: str) -> Result:
+        """Terminal: Ready=False and Stalled=True, a Warning, no requeue (a spec change retries);
+        the webhook path is kept and calls get 503 while not Ready."""
+        status = obj.status
+        generation = obj.metadata.generation or 0
+        conditions.mark_false(status, READY, reason, message, generation)
+        conditions.mark_stalled(status, reason, message, generation)
+        conditions.delete(status, RECONCILING)
+        record_reconcile_request(obj)
+        status.observed_generation = generation
+        await self.patcher.patch_status(obj, before)
+        log.error("Receiver %s/%s: %s", obj.metadata.namespace, obj.metadata.name, message)
+        if self.recorder is not None:
+            await self.recorder.warning(raw, reason, message)
+        return Result(outcome="stalled")

@@ -3,8 +3,18 @@
 Each check takes the request's headers (case-insensitive mapping), body and
 the Receiver's token and returns the event type (for the ``events``
 filter) or raises `Rejected` with Flux's message. Comparisons of secrets are
-constant-time. Types that need a cloud identity (``gcr``, ``acr``,
-``generic-oidc``) and ``cdevents`` are refused as not supported here.
+constant-time.
+
+``acr`` and ``quay``/``dockerhub`` only parse the payload (the secret path is
+the authentication, as in Flux). ``cdevents`` checks the CloudEvents
+``Ce-Type`` header against ``events`` and the body's CDEvents v0.4 shape
+(``context`` with ``version``, ``id``, ``source``, ``type`` =
+``dev.cdevents.<subject>.<predicate>.<version>`` and ``timestamp``, and a
+``subject`` with an ``id``); Flux validates it against the full CDEvents
+JSON schema, Sluice checks those required fields only. ``gcr`` (a Google
+OIDC token) and ``generic-oidc`` (an OIDC issuer's JWKS) are not served:
+`SUPPORTED_TYPES` leaves them out, and the reconciler stalls such Receivers
+with Flux's ``recevier type ... not supported``.
 """
 
 from __future__ import annotations
@@ -16,7 +26,15 @@ from collections.abc import Mapping
 
 from sluice.controllers.notification.errors import Rejected
 
-__all__ = ["validate"]
+__all__ = ["SUPPORTED_TYPES", "unsupported_message", "validate"]
+
+SUPPORTED_TYPES = frozenset({"generic", "generic-hmac", "github", "gitlab", "bitbucket",
+                             "harbor", "dockerhub", "quay", "nexus", "acr", "cdevents"})
+
+
+def unsupported_message(kind: str) -> str:
+    """Flux's wording, spelling included (receiver_handlers.go)."""
+    return f'recevier type "{kind}" not supported'
 
 _ALGOS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 
@@ -108,4 +126,38 @@ def validate(kind: str, headers: Mapping[str, str], body: bytes, token: str,
             raise Rejected("invalid Nexus signature")
         _json(body, "Nexus")
         return ""
-    raise Rejected(f"receiver type {kind!r} not supported by Sluice".replace("'", '"'))
+    if kind == "acr":
+        doc = _json(body, "ACR")
+        if not isinstance(doc.get("action", ""), str) or not isinstance(
+                doc.get("target", {}), dict):
+            raise Rejected("cannot decode ACR webhook payload")
+        return ""
+    if kind == "cdevents":
+        event = headers.get("Ce-Type", "")
+        _cdevent(body)
+        if events and not any(event.lower() == e.lower() for e in events):
+            raise Rejected(f'the CDEvent "{event}" is not authorised')
+        return event
+    raise Rejected(unsupported_message(kind))
+
+
+_CDEVENT_CONTEXT = ("version", "id", "source", "type", "timestamp")
+
+
+def _cdevent(body: bytes) -> None:
+    """The required fields of a CDEvents v0.4 event (see the module docs)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected("unable to validate CDEvent event: invalid JSON") from None
+    context = doc.get("context") if isinstance(doc, dict) else None
+    subject = doc.get("subject") if isinstance(doc, dict) else None
+    if not isinstance(context, dict) or not isinstance(subject, dict):
+        raise Rejected("unable to validate CDEvent event: 'context' and 'subject' are required")
+    missing = [k for k in _CDEVENT_CONTEXT if not isinstance(context.get(k), str)
+               or not context.get(k)]
+    if missing:
+        raise Rejected(f"unable to validate CDEvent event: context.{missing[0]} is required")
+    if not str(context["type"]).startswith("dev.cdevents.") or not subject.get("id"):
+        raise Rejected("unable to validate CDEvent event: unknown CDEvent type "
+                       f"{context['type']!r} or subject without id".replace("'", '"'))

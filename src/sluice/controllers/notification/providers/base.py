@@ -115,16 +115,19 @@ class Sender:
             self._own = None
 
     async def post_json(self, url: str, payload: Any, headers: Mapping[str, str] | None = None,
-                        method: str = "POST", retries: int | None = None) -> Reply:
+                        method: str = "POST", retries: int | None = None,
+                        check: bool = True) -> Reply:
         body = payload if isinstance(payload, bytes) else marshal(payload)
         return await self.request(method, url, body,
                                   {"Content-Type": "application/json", **(headers or {})},
-                                  retries=retries)
+                                  retries=retries, check=check)
 
     async def request(self, method: str, url: str, body: bytes | None = None,
                       headers: Mapping[str, str] | None = None,
-                      retries: int | None = None) -> Reply:
-        """``retries`` overrides the policy's (0 for clients that never retry)."""
+                      retries: int | None = None, check: bool = True) -> Reply:
+        """``retries`` overrides the policy's (0 for clients that never retry);
+        ``check=False`` returns the last answer whatever its status (for the
+        providers whose Go client words its own errors)."""
         session = self._session()
         tls: ssl.SSLContext | bool = self.config.tls or True
         retries = self.retries if retries is None else retries
@@ -145,7 +148,10 @@ class Sender:
                 status = reply.status_code
                 last = (f"request failed: request failed with status code {status}: "
                         f"{reply.text}")
-                if not (status == 429 or (status >= 500 and status != 501)):
+                retryable = status == 429 or (status >= 500 and status != 501)
+                if not check and (not retryable or attempt == retries):
+                    return reply
+                if not retryable:
                     raise DeliveryFailed(last)
             if attempt < retries:
                 await asyncio.sleep(wait)

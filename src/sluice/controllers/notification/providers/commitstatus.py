@@ -27,7 +27,8 @@ from sluice.controllers.notification.errors import ProviderError
 from sluice.controllers.notification.ingest import Event
 from sluice.controllers.notification.providers.base import ProviderConfig, Sender
 
-__all__ = ["description", "gitea", "github", "gitlab", "parse_git_address", "parse_revision"]
+__all__ = ["commit_of", "description", "gitea", "github", "gitlab", "parse_git_address",
+           "parse_revision"]
 
 _HEX = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 
@@ -82,7 +83,8 @@ def description(reason: str) -> str:
     return " ".join(_split_camelcase(reason)).lower()
 
 
-def _commit(event: Event) -> str:
+def commit_of(event: Event) -> str:
+    """The commit an event names: ``commit``, ``originRevision`` or ``revision``."""
     for key in ("commit", "originRevision", "revision"):
         if event.metadata.get(key):
             return parse_revision(event.metadata[key])
@@ -116,7 +118,7 @@ async def github(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
         return
     host, repo_id = parse_git_address(cfg.address)
     owner, repo = _owner_repo(repo_id)
-    sha = _commit(event)
+    sha = commit_of(event)
     state = "failure" if event.severity == "error" else "success"
     desc = description(event.reason)
     api = "https://api.github.com" if host == "https://github.com" else f"{host}/api/v3"
@@ -136,7 +138,7 @@ async def gitlab(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
     if event.reason == "Progressing":
         return
     host, repo_id = parse_git_address(cfg.address)
-    sha = _commit(event)
+    sha = commit_of(event)
     state = "failed" if event.severity == "error" else "success"
     desc = description(event.reason)
     token = cfg.token or cfg.password
@@ -159,7 +161,7 @@ async def gitlab(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
 async def gitea(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
     host, repo_id = parse_git_address(cfg.address)
     owner, repo = _owner_repo(repo_id)
-    sha = _commit(event)
+    sha = commit_of(event)
     if event.reason == "Progressing":
         state = "pending"
     else:

@@ -6,7 +6,14 @@ from collections.abc import Awaitable, Callable
 
 from sluice.controllers.notification.errors import ProviderError
 from sluice.controllers.notification.ingest import Event
-from sluice.controllers.notification.providers import chat, commitstatus, webhooks
+from sluice.controllers.notification.providers import (
+    azuredevops,
+    bitbucket,
+    chat,
+    commitstatus,
+    incidents,
+    webhooks,
+)
 from sluice.controllers.notification.providers.base import ProviderConfig, Sender
 
 __all__ = ["COMMIT_STATUS_TYPES", "GENERIC_TYPES", "Notifier", "notifier_for"]
@@ -28,6 +35,12 @@ NOTIFIERS: dict[str, Notifier] = {
     "github": commitstatus.github,
     "gitlab": commitstatus.gitlab,
     "gitea": commitstatus.gitea,
+    "bitbucket": bitbucket.bitbucket,
+    "bitbucketserver": bitbucket.bitbucketserver,
+    "azuredevops": azuredevops.azuredevops,
+    "opsgenie": incidents.opsgenie,
+    "pagerduty": incidents.pagerduty,
+    "datadog": incidents.datadog,
 }
 
 COMMIT_STATUS_TYPES = frozenset({"github", "gitlab", "gitea", "bitbucket", "bitbucketserver",
