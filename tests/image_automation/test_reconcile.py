@@ -183,22 +183,6 @@ async def test_push_branch_of_its_own(harness: Harness) -> None:
     assert auto["status"]["observedSourceRevision"] == f"main@sha1:{base}"
 
 
-async def test_signing_key_stalls_instead_of_pushing_unsigned(harness: Harness) -> None:
-    repo = await seed_setup(harness, git={
-        "commit": {"author": {"name": "FluxCD", "email": "flux@example.com"},
-                   "signingKey": {"secretRef": {"name": "gpg"}}},
-        "push": {"branch": "main"}})
-    base = repo.head()
-    auto = await harness.wait_automation(
-        lambda o: any(c["type"] == "Stalled" for c in o["status"].get("conditions") or []),
-        "Stalled")
-    assert ready(auto) == ("False", "GitOperationFailed",
-                           "failed to update source: commit signing "
-                           "(spec.git.commit.signingKey) is not supported by Sluice yet; "
-                           "remove signingKey to push unsigned commits")
-    assert repo.head() == base
-
-
 async def test_deleted_automation_releases_its_finalizer(harness: Harness) -> None:
     await seed_setup(harness)
     auto = await harness.wait_automation(pushed, "a push")

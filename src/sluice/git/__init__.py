@@ -26,6 +26,7 @@ Modules:
 * `session`: libgit2 callbacks: credentials, SSH host-key pinning, CA;
 * `auth`: `GitAuth` (a Flux Git Secret), validation, secret scrubbing;
 * `refs`: `GitRef`, `Commit`, `PushResult`, Flux revision strings;
+* `signing`: OpenPGP commit signatures through GnuPG (`OpenPGPKey`, `check_key`);
 * `errors`: the error tree, each error carrying its Flux reason.
 """
 
@@ -38,9 +39,11 @@ from sluice.git.errors import (
     GitTimeout,
     InvalidURL,
     PushRejected,
+    SigningKeyError,
     WorkerCrashed,
 )
 from sluice.git.refs import DEFAULT_BRANCH, Author, Commit, GitRef, PushResult, Signature
+from sluice.git.signing import OpenPGPKey, check_key
 
 __all__ = [
     "DEFAULT_BRANCH",
@@ -54,11 +57,14 @@ __all__ = [
     "GitRef",
     "GitTimeout",
     "InvalidURL",
+    "OpenPGPKey",
     "PushRejected",
     "PushResult",
     "Scrubber",
     "Signature",
+    "SigningKeyError",
     "WorkerCrashed",
+    "check_key",
     "checkout",
     "commit_and_push",
     "remote_revision",

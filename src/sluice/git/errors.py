@@ -17,8 +17,12 @@ it straight into a condition, an event or a log line::
     │   │                        a while and its worker was needed by others
     │   ├── WorkerCrashed        the worker process died (e.g. a libssh2
     │   │                        crash): only this operation fails
-    │   └── PushRejected         the remote refused the update (not a fast
-    │                            forward, or a hook said no)
+    │   ├── PushRejected         the remote refused the update (not a fast
+    │   │                        forward, or a hook said no)
+    │   └── SigningKeyError      the commit signing key cannot sign
+    │                            (`.problem`: unreadable, multiple,
+    │                            passphrase_required, bad_passphrase,
+    │                            unusable, unavailable)
     └── InvalidURL               "URLInvalid": not http(s):// or ssh://
 
 Controllers map these onto their own error types (the source controller's
@@ -37,6 +41,7 @@ __all__ = [
     "GitTimeout",
     "InvalidURL",
     "PushRejected",
+    "SigningKeyError",
     "WorkerCrashed",
 ]
 
@@ -82,6 +87,14 @@ class PushRejected(GitOperationFailed):
         self.non_fast_forward = non_fast_forward
 
 
+class SigningKeyError(GitOperationFailed):
+    """An OpenPGP signing key that cannot sign; `problem` names the failed check."""
+
+    def __init__(self, message: str, problem: str = "unusable") -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 class InvalidURL(GitError):
     reason = "URLInvalid"
 
@@ -90,5 +103,5 @@ class InvalidURL(GitError):
 BY_NAME: dict[str, type[GitError]] = {
     cls.__name__: cls
     for cls in (GitError, AuthenticationFailed, GitOperationFailed, GitTimeout, GitPreempted,
-                WorkerCrashed, PushRejected, InvalidURL)
+                WorkerCrashed, PushRejected, SigningKeyError, InvalidURL)
 }

@@ -44,6 +44,7 @@ from sluice.git.errors import (
 )
 from sluice.git.refs import DEFAULT_BRANCH, Author, Commit, GitRef, PushResult, Signature, revision
 from sluice.git.session import Cancelled, Refused, Session
+from sluice.git.signing import OpenPGPKey, sign
 
 __all__ = ["checkout", "commit_push", "remote_revision"]
 
@@ -300,8 +301,28 @@ def _push(session: Session, repo: pygit2.Repository, specs: list[str],
             f"'{refname}': {reason}", non_fast_forward=non_ff)
 
 
+def _create_commit(repo: pygit2.Repository, sig: pygit2.Signature, message: str,
+                   tree: pygit2.Oid, parents: list[pygit2.Oid | str],
+                   signing: OpenPGPKey | None) -> pygit2.Oid:
+    """A commit object (no ref moved); with `signing`, carrying a ``gpgsig`` header.
+
+    A signed commit is built as ``git commit -S`` builds it: the commit's
+    bytes are signed as they are, and the armored signature is inserted as
+    the ``gpgsig`` header.
+    """
+    if signing is None:
+        oid: pygit2.Oid = repo.create_commit(None, sig, sig, message, tree, parents)
+        return oid
+    # pygit2's stub says Oid; it returns the commit's text.
+    content: object = repo.create_commit_string(sig, sig, message, tree, list(parents))
+    assert isinstance(content, str)
+    signature = sign(signing, content.encode())
+    signed: pygit2.Oid = repo.create_commit_with_signature(content, signature, "gpgsig")
+    return signed
+
+
 def _rebase(session: Session, repo: pygit2.Repository, ours: pygit2.Commit, branch: str,
-            author: pygit2.Signature) -> pygit2.Commit | None:
+            author: pygit2.Signature, signing: OpenPGPKey | None) -> pygit2.Commit | None:
     """Re-apply `ours` on the remote's new tip of `branch`; None when nothing is left."""
     remote = repo.remotes.create_anonymous(session.url)
     _fetch(session, remote, [f"+refs/heads/{branch}:{_REMOTE_TIP}"], 1)
@@ -316,7 +337,7 @@ def _rebase(session: Session, repo: pygit2.Repository, ours: pygit2.Commit, bran
     tree = index.write_tree(repo)
     if tree == tip.tree.id:
         return None  # the remote already has these changes
-    oid = repo.create_commit(None, author, author, ours.message, tree, [tip.id])
+    oid = _create_commit(repo, author, ours.message, tree, [tip.id], signing)
     commit = repo.get(oid)
     assert isinstance(commit, pygit2.Commit)
     repo.references.create(f"refs/heads/{branch}", oid, force=True)
@@ -329,8 +350,12 @@ def _rebase(session: Session, repo: pygit2.Repository, ours: pygit2.Commit, bran
 def commit_push(workdir: str, url: str, auth: GitAuth, branch: str, message: str,
                 author: Author, force: bool, refspecs: Sequence[str],
                 push_options: Sequence[str], rebase_attempts: int,
-                timeout: float) -> PushResult:
-    """Commit the changes in `workdir` on `branch` and push (see the module docs)."""
+                signing: OpenPGPKey | None, timeout: float) -> PushResult:
+    """Commit the changes in `workdir` on `branch` and push (see the module docs).
+
+    With `signing`, every commit made (including one re-applied on a moved
+    branch) carries an OpenPGP signature (`sluice.git.signing`).
+    """
     session = _session(url, auth, timeout)
     scrub = Scrubber(url, auth)
     try:
@@ -341,7 +366,7 @@ def commit_push(workdir: str, url: str, auth: GitAuth, branch: str, message: str
             if tree == head.tree.id:
                 return PushResult(pushed=False, branch=branch, base=str(head.id))
             sig = pygit2.Signature(author.name, author.email)
-            oid = repo.create_commit(None, sig, sig, message, tree, [head.id])
+            oid = _create_commit(repo, sig, message, tree, [head.id], signing)
             ours = repo.get(oid)
             assert isinstance(ours, pygit2.Commit)
             local = f"refs/heads/{branch}"
@@ -350,7 +375,7 @@ def commit_push(workdir: str, url: str, auth: GitAuth, branch: str, message: str
             repo.set_head(local)
             try:
                 return _push_retrying(session, repo, ours, branch, sig, force, refspecs,
-                                      push_options, rebase_attempts)
+                                      push_options, rebase_attempts, signing)
             except BaseException:
                 # Leave the work tree as it was given (edits uncommitted on the
                 # original commit) so that the caller may simply try again.
@@ -366,7 +391,8 @@ def commit_push(workdir: str, url: str, auth: GitAuth, branch: str, message: str
 
 def _push_retrying(session: Session, repo: pygit2.Repository, ours: pygit2.Commit, branch: str,
                    sig: pygit2.Signature, force: bool, refspecs: Sequence[str],
-                   push_options: Sequence[str], rebase_attempts: int) -> PushResult:
+                   push_options: Sequence[str], rebase_attempts: int,
+                   signing: OpenPGPKey | None) -> PushResult:
     local = f"refs/heads/{branch}"
     specs = [f"{'+' if force else ''}{local}:{local}", *refspecs]
     attempts = 0
@@ -383,7 +409,7 @@ def _push_retrying(session: Session, repo: pygit2.Repository, ours: pygit2.Commi
         except PushRejected as err:
             if force or attempts > rebase_attempts or not err.non_fast_forward:
                 raise
-        rebased = _rebase(session, repo, ours, branch, sig)
+        rebased = _rebase(session, repo, ours, branch, sig, signing)
         if rebased is None:
             tip = repo.references[_REMOTE_TIP].target
             return PushResult(pushed=False, branch=branch, base=str(tip),

@@ -10,15 +10,12 @@ The reconciler turns them into ``Ready=False`` (or ``Stalled``) with
     ├── AccessDenied                "AccessDenied" (stalled): cross-namespace
     │                               source refused
     ├── SourceNotReady              "SourceManagerFailed": the GitRepository
-    │                               or its Secret cannot be read
+    │                               or its Secret cannot be read, the
+    │                               signing key cannot sign
     ├── UpdateError                 "UpdateFailed": the update path is
     │                               missing, setters could not run
     ├── TemplateFailed              "GitOperationFailed": the commit message
     │                               template does not parse or fails
-    ├── SigningNotSupported         "GitOperationFailed" (stalled): a
-    │                               signingKey is set, and Sluice does not
-    │                               sign commits yet (nothing is pushed
-    │                               rather than an unsigned commit)
     └── GitFailed                   "GitOperationFailed" (or the Git layer's
                                     reason): clone, commit or push failed
 """
@@ -40,7 +37,6 @@ __all__ = [
     "AutomationError",
     "GitFailed",
     "InvalidSourceConfiguration",
-    "SigningNotSupported",
     "SourceNotReady",
     "TemplateFailed",
     "UpdateError",
@@ -80,11 +76,6 @@ class UpdateError(AutomationError):
 
 class TemplateFailed(AutomationError):
     reason = GIT_OPERATION_FAILED
-
-
-class SigningNotSupported(AutomationError):
-    reason = GIT_OPERATION_FAILED
-    stalled = True
 
 
 class GitFailed(AutomationError):

@@ -7,7 +7,8 @@ image-automation-controller's run, in its order and with its status:
 2. ``Reconciling`` ``reconciliation in progress``; ``lastAutomationRunTime``;
 3. *policies* (`policies`): those in the namespace matching
    ``policySelector`` that have a ``latestRef``;
-4. *source* (`source`): the GitRepository, its Secret, the branches;
+4. *source* (`source`): the GitRepository, its Secret, the branches; the
+   commit signing key, checked before any clone (`signing`);
 5. *short-circuit*: same policies as last time, not switching branches, no
    refspec, and the checkout ref still at ``observedSourceRevision`` (one
    ls-remote) -> nothing to do, no clone (Flux's "no change since last
@@ -18,7 +19,7 @@ image-automation-controller's run, in its order and with its status:
 7. *setters* over ``update.path`` (`setters`) -> ``UpdateFailed``
    ``failed to apply policies: ...``; no change -> ``repository up-to-date``;
 8. *commit and push*: message from the template (`message`), author from
-   the spec, push to the push branch (plus ``push.refspec`` and
+   the spec, an OpenPGP signature with ``signingKey``, push to the push branch (plus ``push.refspec`` and
    ``push.options``). A push rejected because the branch moved is retried on
    the new tip by checking it out again and re-running the setters there
    (never forced, except Flux's switch-branch push);
@@ -60,7 +61,6 @@ from sluice.controllers.image_automation import pullrequest
 from sluice.controllers.image_automation.errors import (
     AutomationError,
     GitFailed,
-    SigningNotSupported,
     TemplateFailed,
     UpdateError,
 )
@@ -68,9 +68,17 @@ from sluice.controllers.image_automation.message import render_message, template
 from sluice.controllers.image_automation.policies import select_policies
 from sluice.controllers.image_automation.setters import Result as SetterResult
 from sluice.controllers.image_automation.setters import apply_setters
+from sluice.controllers.image_automation.signing import signing_key
 from sluice.controllers.image_automation.source import GitSource, resolve_source
 from sluice.core.durations import SECOND, DurationError, parse_duration
-from sluice.git import Author, GitError, checkout, commit_and_push, remote_revision
+from sluice.git import (
+    Author,
+    GitError,
+    OpenPGPKey,
+    checkout,
+    commit_and_push,
+    remote_revision,
+)
 from sluice.kube.errors import KubeError
 from sluice.kube.events import EventRecorder
 from sluice.kube.mapping import ResourceMapping
@@ -206,12 +214,7 @@ class ImageUpdateAutomationReconciler:
         observed = _observed(selected)
         source = await resolve_source(auto, self.repositories, self.objects, self.secrets,
                                       no_cross_namespace_refs=self.options.no_cross_namespace_refs)
-        if auto.spec.git is not None and auto.spec.git.commit.signing_key is not None:
-            # The Git layer cannot sign yet; pushing unsigned commits to a
-            # repository that expects signed ones would be worse than stopping.
-            raise SigningNotSupported(
-                "failed to update source: commit signing (spec.git.commit.signingKey) is not "
-                "supported by Sluice yet; remove signingKey to push unsigned commits")
+        signing = await signing_key(auto, self.objects, self.secrets)
         push = auto.spec.git.push if auto.spec.git is not None else None
         refspec = (push.refspec if push is not None else None) or ""
         key = f"{KIND}/{auto.namespace}/{auto.name}"
@@ -234,13 +237,14 @@ class ImageUpdateAutomationReconciler:
 
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sluice-iua-"))
         try:
-            return await self._update(auto, source, selected, observed, workdir / "tree", key)
+            return await self._update(auto, source, selected, observed, workdir / "tree", key,
+                                      signing)
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     async def _update(self, auto: ImageUpdateAutomation, source: GitSource,
                       selected: dict[tuple[str, str], ImageRef], observed: dict[str, ImageRef],
-                      tree: Path, key: str) -> str:
+                      tree: Path, key: str, signing: OpenPGPKey | None) -> str:
         status = auto.status
         git = auto.spec.git
         assert git is not None  # resolve_source refused it otherwise
@@ -278,7 +282,7 @@ class ImageUpdateAutomationReconciler:
                 tree, source.url, source.auth, branch=source.push_branch, message=message,
                 author=author, force=source.switch_branch, refspecs=refspecs,
                 push_options=options, timeout=source.timeout,
-                attempts=self.options.push_attempts, reapply=reapply, key=key)
+                attempts=self.options.push_attempts, reapply=reapply, signing=signing, key=key)
         except GitError as exc:
             raise GitFailed(f"failed to update source: {exc.message}", exc.reason) from None
         if not pushed.pushed:
