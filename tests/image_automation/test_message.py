@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -121,3 +122,73 @@ async def test_bad_templates_name_the_error(result: Result, template: str, messa
     with pytest.raises(TemplateFailed) as err:
         await render_message(template, data)
     assert err.value.message == message
+
+
+async def test_go_typed_values_read_as_in_flux(result: Result) -> None:
+    # .AutomationObject is a NamespacedName (fields, and "ns/name" printed);
+    # each file's object map ranges with identifier keys; a bare identifier
+    # prints as Go prints it; .Changed.ImageResult is v1beta2's .Updated.
+    template = (
+        "{{ .AutomationObject.Namespace }}|{{ $.AutomationObject.Name }}|"
+        "{{ .AutomationObject }}\n"
+        "{{ range $f, $objs := .Changed.FileChanges }}{{ $f }}:"
+        "{{ range $o, $cs := $objs }} {{ $o.Kind | default \"-\" }}={{ len $cs }}{{ end }}\n"
+        "{{ end }}"
+        "{{ range $r, $_ := .Changed.Objects }}{{ if $r.Name }}{{ $r }}{{ end }}{{ end }}\n"
+        "{{ range .Changed.ImageResult.Images }}{{ . }}{{ end }}"
+    )
+    data = template_data("flux-system", "agnhost", result, None)
+    assert await render_message(template, data) == (
+        "flux-system|agnhost|flux-system/agnhost\n"
+        "kustomization.yml: Kustomization=2\n"
+        "mixed.yaml: -=3 Deployment=2\n"
+        "{{{apps/v1 Deployment} {agnhost agnhost}}}\n"
+        "registry.k8s.io/e2e-test-images/agnhost:2.10"
+    )
+
+
+GERRIT = """Perform automatic image update
+
+Automation name: {{ .AutomationObject }}
+
+{{- $ChangeId := .AutomationObject -}}
+{{- $ChangeId = printf "%s%s" $ChangeId ( .Changed.FileChanges | toString ) -}}
+{{- $ChangeId = printf "%s%s" $ChangeId ( .Changed.Objects | toString ) -}}
+{{- $ChangeId = printf "%s%s" $ChangeId ( .Changed.Changes | toString ) }}
+Change-Id: {{ printf "I%s" ( sha256sum $ChangeId | trunc 40 ) }}
+"""
+
+FILTERED = """{{ range $resource, $changes := .Changed.Objects -}}
+{{ if $resource.Kind }}- {{ $resource.Kind | lower }} {{ $resource.Name | lower }}:
+{{- range $_, $change := $changes }}
+{{- if contains "2.10" $change.NewValue }} {{ $change.OldValue }} -> {{ $change.NewValue }}
+{{- else }} [skip]{{ end }}{{ end }}
+{{ end }}{{ end -}}"""
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    # the examples of Flux's ImageUpdateAutomation docs
+    ("Automated image update by Flux for cluster {{ .Values.cluster }}.",
+     "Automated image update by Flux for cluster prod."),
+    ("{{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}",
+     "ghcr.io/old/agnhost -> registry.k8s.io/e2e-test-images/agnhost\n2.39 -> 2.10\n"
+     "registry.k8s.io/e2e-test-images/agnhost:2.39 -> "
+     "registry.k8s.io/e2e-test-images/agnhost:2.10\n"),
+    (FILTERED, "- deployment agnhost: registry.k8s.io/e2e-test-images/agnhost:2.39 -> "
+               "registry.k8s.io/e2e-test-images/agnhost:2.10 2.39 -> 2.10\n"
+               "- kustomization : [skip] 2.39 -> 2.10\n"),
+])
+async def test_flux_docs_examples(result: Result, template: str, message: str) -> None:
+    data = template_data("flux-system", "agnhost", result, {"cluster": "prod"})
+    assert await render_message(template, data) == message
+
+
+async def test_gerrit_change_id_is_stable_per_change(result: Result) -> None:
+    data = template_data("flux-system", "agnhost", result, None)
+    message = await render_message(GERRIT, data)
+    head, change_id = message.rsplit("Change-Id: ", 1)
+    assert head == "Perform automatic image update\n\nAutomation name: flux-system/agnhost\n"
+    assert re.fullmatch(r"I[0-9a-f]{40}\n", change_id)
+    assert await render_message(GERRIT, data) == message
+    other = template_data("flux-system", "other", result, None)
+    assert await render_message(GERRIT, other) != message
