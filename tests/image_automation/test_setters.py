@@ -93,3 +93,26 @@ def test_value_styles(tmp_path: Path, line: str, expected: str) -> None:
     (tmp_path / "f.yaml").write_text(line.replace("# M", marker) + "\n")
     apply_setters(tmp_path, None, {("ns", "p"): ImageRef(name="img", tag="2.10")})
     assert (tmp_path / "f.yaml").read_text() == expected.replace("# M", marker) + "\n"
+
+
+def test_markers_after_tabs_and_odd_spacing(tmp_path: Path) -> None:
+    # Go's yaml.v3 takes tabs as separation and kyaml drops every leading '#'
+    # then wants a JSON object of strings: these all update, byte for byte.
+    original = (
+        'a: img:1\t# {"$imagepolicy": "ns:p"}\n'
+        'b:\timg:1\t\t#{"$imagepolicy":"ns:p"}\n'
+        'c: "img:1"\t # { "$imagepolicy" : "ns:p" }  \n'
+        'd: img:1 ##{"$imagepolicy": "ns:p"}\n'
+        'e: 1 #\t{"$imagepolicy":\t"ns:p:tag"}\r\n'
+        'f:\n  -\timg:1\t# {"$imagepolicy": "ns:p"}\n'
+        # not markers: text after the JSON, a non-string value, '#' after a space
+        'g: img:1 # {"$imagepolicy": "ns:p"} later\n'
+        'h: img:1 # {"$imagepolicy": "ns:p", "n": 1}\n'
+        'i: img:1 # #{"$imagepolicy": "ns:p"}\n'
+    )
+    (tmp_path / "f.yaml").write_bytes(original.encode())
+    result = apply_setters(tmp_path, None, {("ns", "p"): ImageRef(name="img", tag="2")})
+    expected = (original.replace("img:1\t", "img:2\t").replace("img:1 ##", "img:2 ##")
+                .replace("e: 1 ", 'e: "2" ').replace('"img:1"', '"img:2"'))
+    assert (tmp_path / "f.yaml").read_bytes() == expected.encode()
+    assert len(result.file_changes["f.yaml"][ObjectId()]) == 6

@@ -5,6 +5,10 @@ A marker is a YAML line comment holding JSON, right after a scalar value::
     image: ghcr.io/org/app:1.0.0 # {"$imagepolicy": "flux-system:app"}
     tag: "1.0.0"  # {"$imagepolicy": "flux-system:app:tag"}
 
+Spaces or tabs may separate the value and the comment, the comment may
+start with several ``#`` and the JSON may hold any whitespace, as kyaml
+reads it (`_marker`, `_parseable`).
+
 ``<ns>:<name>`` sets the policy's ``latestRef`` as ``name:tag[@digest]``;
 the suffixes ``:tag``, ``:name`` and ``:digest`` set one part (the digest is
 empty when none is reflected). Markers naming a policy that is not in scope
@@ -56,6 +60,7 @@ __all__ = [
 MARKER = "$imagepolicy"
 _TOKEN = f'"{MARKER}"'.encode()
 _COMMENT = re.compile(r"[ \t]+#(?P<text>[^\r\n]*)")
+_AFTER_INDENT = re.compile(r"(?m)^([ \t]*)([^\n]*)$")
 # Plain scalars that stay plain: no indicator first, no ": " or " #" inside.
 _PLAIN_SAFE = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\r\n]*")
 
@@ -203,7 +208,7 @@ def _update_text(text: str, rel: str, setters: Mapping[str, tuple[str, str]],
                  result: Result) -> str | None:
     """The text with marked values replaced (None if it does not parse)."""
     try:
-        documents = list(YAML(typ="rt").compose_all(text))
+        documents = list(YAML(typ="rt").compose_all(_parseable(text)))
     except YAMLError:
         return None
     edits: list[tuple[int, int, str]] = []
@@ -235,6 +240,20 @@ def _update_text(text: str, rel: str, setters: Mapping[str, tuple[str, str]],
     return out
 
 
+def _parseable(text: str) -> str:
+    """`text` with each tab after a line's first non-blank character read as a space.
+
+    YAML 1.2 (Go's yaml.v3, which Flux uses) accepts tabs as separation
+    (``image: app:1.0<TAB># {"$imagepolicy": ...}``, ``key:<TAB>value``);
+    ruamel.yaml refuses the whole file. One character for one keeps every
+    parser mark an index into the original text, which is what is spliced;
+    tabs that indent a line stay, and stay an error, as in Go.
+    """
+    if "\t" not in text:
+        return text
+    return _AFTER_INDENT.sub(lambda m: m.group(1) + m.group(2).replace("\t", " "), text)
+
+
 def _value_scalars(node: Node) -> Iterator[ScalarNode]:
     """Scalars in value position (mapping values, sequence items), each once."""
     seen: set[int] = set()
@@ -257,15 +276,20 @@ def _marker(text: str, node: ScalarNode) -> str | None:
     m = _COMMENT.match(text, node.end_mark.index)
     if m is None:
         return None
-    body = m.group("text").strip()
+    # kyaml's reading: every leading '#' dropped, then the rest must be a
+    # JSON object of strings (Go's json.Unmarshal into map[string]string,
+    # which allows whitespace around it and nothing else).
+    body = m.group("text").lstrip("#").strip(" \t\r\n")
     if not body.startswith("{"):
         return None
     try:
         meta = json.loads(body)
     except ValueError:
         return None
-    setter = meta.get(MARKER) if isinstance(meta, dict) else None
-    return setter if isinstance(setter, str) else None
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        return None
+    setter = meta.get(MARKER)
+    return setter or None
 
 
 def _value_span(text: str, node: ScalarNode) -> tuple[int, int] | None:
