@@ -5,7 +5,8 @@ on the remote branch; an unchanged tree pushes nothing; when the branch
 moved after the checkout, the change is re-applied on the new tip (merge
 when the edits do not overlap, `reapply` callback when they do) instead of
 failing; a conflicting change without `reapply` is refused with the file
-named; a push to a new branch (Flux's "switch branch") works; SSH pushes.
+named; a push to a new branch (Flux's "switch branch") works; SSH pushes; push
+options a server does not advertise are dropped (as go-git does).
 """
 
 from __future__ import annotations
@@ -116,3 +117,16 @@ async def test_push_to_a_new_branch_over_ssh(ssh_server: GitSSHServer, client_ke
     assert result.pushed and result.branch == "auto/update"
     assert repo.head("auto/update") == result.commit == repo.head("also")
     assert repo.head() == base.hash  # main untouched
+
+
+async def test_push_options_to_a_server_without_them_are_dropped(
+        http_server: GitHTTPServer, tmp_path: Path) -> None:
+    # go-git (Flux) sends push options only when the server advertises them.
+    repo = http_server.create_repo("plain.git", {"a.yaml": "a: 1\n"})
+    url = http_server.repo_url("plain.git")
+    work = tmp_path / "work"
+    await checkout(url, MAIN, None, work)
+    (work / "a.yaml").write_text("a: 2\n")
+    result = await commit_and_push(work, url, branch="main", message="m", author=BOT,
+                                   push_options=("merge_request.create=",))
+    assert result.pushed and repo.head() == result.commit

@@ -3,7 +3,8 @@
 Against `sluice.testing.forge` (both REST dialects, repositories over smart
 HTTP with the token as password): the first update opens a pull request
 from the push branch to the checkout branch titled with the commit
-message; a later update force-pushes the branch and updates the same
+message; a later update goes on top of the branch (a person's commit
+pushed there meanwhile is kept, as Flux keeps it) and updates the same
 request; the checkout branch is never written.
 """
 
@@ -69,14 +70,19 @@ async def test_updates_are_proposed_in_one_pull_request(harness: Harness, tmp_pa
                    for m in messages), messages
         assert not any("s3cret-token" in m for m in messages)
 
+        # a person fixes something on the pull request's branch meanwhile
+        first = repo.head("flux/image-updates")
+        fix = repo.git.commit({"NOTES.md": "reviewed\n"}, "review fix",
+                              branch="flux/image-updates")
         await harness.policy("agnhost", AGNHOST, "2.11")
         await harness.wait_automation(pushed_to("2.11"), "the proposal updated")
         await harness.wait_for(lambda: _async(repo.pulls[0].body), lambda b: "2.11" in b,
                                "the pull request body updated")
         assert len(repo.pulls) == 1
         assert repo.head("main") == main
-        # one commit on top of main, whatever the number of updates
-        assert [c[0] for c in repo.log("flux/image-updates")][1] == main
+        # as Flux: the update goes on top of the branch, the person's fix is kept
+        assert [c[0] for c in repo.log("flux/image-updates")][1:4] == [fix, first, main]
+        assert repo.files("flux/image-updates")["NOTES.md"] == "reviewed\n"
 
 
 async def _async(value: Any) -> Any:

@@ -183,6 +183,79 @@ async def test_push_branch_of_its_own(harness: Harness) -> None:
     assert auto["status"]["observedSourceRevision"] == f"main@sha1:{base}"
 
 
+async def test_push_branch_that_exists_gets_the_update_on_its_tip(harness: Harness) -> None:
+    # Flux switches to a push branch the remote has: what it holds is kept.
+    repo = harness.git.create_repo("fleet.git", {
+        "agnhost/deployment.yaml": DEPLOY.replace("NS", harness.namespace)})
+    base = repo.head()
+    repo.branch("image-updates")
+    other = repo.commit({"NOTES.md": "kept\n"}, "someone's commit on the push branch",
+                        branch="image-updates")
+    await harness.git_repository("fleet.git")
+    await harness.policy("agnhost", AGNHOST, "2.10")
+    await harness.automation(git={
+        "checkout": {"ref": {"branch": "main"}},
+        "commit": {"author": {"name": "FluxCD", "email": "flux@example.com"}},
+        "push": {"branch": "image-updates"}})
+    auto = await harness.wait_automation(pushed, "a push")
+    update = commit_of(repo, "image-updates")
+    assert str(update.id) == auto["status"]["lastPushCommit"]
+    assert [str(p) for p in update.parent_ids] == [other]
+    assert file_at(repo, "NOTES.md", "image-updates") == "kept\n"
+    assert ":2.10 " in file_at(repo, "agnhost/deployment.yaml", "image-updates")
+    assert repo.head() == base
+    assert auto["status"]["observedSourceRevision"] == f"main@sha1:{base}"
+
+
+# Records the push options and the updated refs the server received.
+HOOK = """#!/bin/sh
+{{
+i=0
+while [ "$i" -lt "${{GIT_PUSH_OPTION_COUNT:-0}}" ]; do
+  eval "echo option \\$GIT_PUSH_OPTION_$i"
+  i=$((i + 1))
+done
+cat
+}} >> {log}
+"""
+
+
+async def test_push_options_and_refspec_reach_the_git_server(harness: Harness) -> None:
+    repo = harness.git.create_repo("fleet.git", {
+        "agnhost/deployment.yaml": DEPLOY.replace("NS", harness.namespace)})
+    base = repo.head()
+    pygit2.Repository(str(repo.path)).config["receive.advertisePushOptions"] = True
+    received = repo.path / "received.log"
+    hook = repo.path / "hooks" / "post-receive"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(HOOK.format(log=received))
+    hook.chmod(0o755)
+    await harness.git_repository("fleet.git")
+    await harness.policy("agnhost", AGNHOST, "2.10")
+    # the Gerrit example of Flux's docs: update on `auto`, then auto -> main
+    refspec = "refs/heads/auto:refs/heads/main"
+    await harness.automation(git={
+        "checkout": {"ref": {"branch": "main"}},
+        "commit": {"author": {"name": "FluxCD", "email": "flux@example.com"}},
+        "push": {"branch": "auto", "refspec": refspec,
+                 "options": {"merge_request.create": "", "ci.variable": "TEAM=platform"}}})
+    auto = await harness.wait_automation(pushed, "a push")
+    sha = auto["status"]["lastPushCommit"]
+    assert repo.head("auto") == sha and repo.head("main") == sha
+    assert [str(p) for p in commit_of(repo).parent_ids] == [base]
+    lines = received.read_text().splitlines()
+    # go-git sends every option as key=value, the empty value included
+    assert [ln for ln in lines if ln.startswith("option ")] == [
+        "option ci.variable=TEAM=platform", "option merge_request.create="]
+    assert sorted(ln.split()[2] for ln in lines if not ln.startswith("option ")) == [
+        "refs/heads/auto", "refs/heads/main"]
+    messages = await harness.wait_for(
+        lambda: harness.events("ImageUpdateAutomation", "auto"),
+        lambda ms: any(m.startswith("pushed commit") for m in ms), "the push event")
+    assert (f"pushed commit '{sha[:7]}' to branch 'auto' and refspecs '{refspec}'\n"
+            "Update from image update automation") in messages
+
+
 async def test_deleted_automation_releases_its_finalizer(harness: Harness) -> None:
     await seed_setup(harness)
     auto = await harness.wait_automation(pushed, "a push")

@@ -39,6 +39,7 @@ from sluice.git.errors import (
     GitTimeout,
     InvalidURL,
     PushRejected,
+    RefNotFound,
     SigningKeyError,
     WorkerCrashed,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "OpenPGPKey",
     "PushRejected",
     "PushResult",
+    "RefNotFound",
     "Scrubber",
     "Signature",
     "SigningKeyError",

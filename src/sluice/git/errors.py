@@ -17,6 +17,7 @@ it straight into a condition, an event or a log line::
     │   │                        a while and its worker was needed by others
     │   ├── WorkerCrashed        the worker process died (e.g. a libssh2
     │   │                        crash): only this operation fails
+    │   ├── RefNotFound          the branch, tag or ref is not on the remote
     │   ├── PushRejected         the remote refused the update (not a fast
     │   │                        forward, or a hook said no)
     │   └── SigningKeyError      the commit signing key cannot sign
@@ -41,6 +42,7 @@ __all__ = [
     "GitTimeout",
     "InvalidURL",
     "PushRejected",
+    "RefNotFound",
     "SigningKeyError",
     "WorkerCrashed",
 ]
@@ -79,6 +81,10 @@ class WorkerCrashed(GitOperationFailed):
     """The worker process running the operation died."""
 
 
+class RefNotFound(GitOperationFailed):
+    """The ref asked for is not on the remote (``couldn't find remote ref``)."""
+
+
 class PushRejected(GitOperationFailed):
     """The remote refused a ref update; `non_fast_forward` tells why."""
 
@@ -103,5 +109,5 @@ class InvalidURL(GitError):
 BY_NAME: dict[str, type[GitError]] = {
     cls.__name__: cls
     for cls in (GitError, AuthenticationFailed, GitOperationFailed, GitTimeout, GitPreempted,
-                WorkerCrashed, PushRejected, SigningKeyError, InvalidURL)
+                WorkerCrashed, PushRejected, RefNotFound, SigningKeyError, InvalidURL)
 }

@@ -41,6 +41,7 @@ from sluice.git.errors import (
     GitOperationFailed,
     GitTimeout,
     PushRejected,
+    RefNotFound,
 )
 from sluice.git.refs import DEFAULT_BRANCH, Author, Commit, GitRef, PushResult, Signature, revision
 from sluice.git.session import Cancelled, Refused, Session
@@ -175,7 +176,7 @@ def remote_revision(url: str, ref: GitRef, auth: GitAuth, timeout: float) -> str
         return revision(f"refs/tags/{tag}", refs[f"refs/tags/{tag}"], False)
     name, absolute = _target(ref)
     if name not in refs:
-        raise GitOperationFailed(
+        raise RefNotFound(
             f"unable to list references of '{safe_url(url)}': couldn't find remote ref \"{name}\""
         )
     return revision(name, refs[name], absolute)
@@ -238,7 +239,7 @@ def _checkout(session: Session, ref: GitRef, dest: Path, recurse: bool,
             if reference:
                 _fetch(session, remote, [f"+{reference}:{_FETCHED}"], 0)
                 if _FETCHED not in repo.references:
-                    raise GitOperationFailed(f'{where}: couldn\'t find remote ref "{reference}"')
+                    raise RefNotFound(f'{where}: couldn\'t find remote ref "{reference}"')
             else:
                 _fetch(
                     session,
@@ -266,7 +267,7 @@ def _checkout(session: Session, ref: GitRef, dest: Path, recurse: bool,
                 reference, absolute = _target(ref)
             _fetch(session, remote, [f"+{reference}:{_FETCHED}"], 1)
             if _FETCHED not in repo.references:
-                raise GitOperationFailed(f'{where}: couldn\'t find remote ref "{reference}"')
+                raise RefNotFound(f'{where}: couldn\'t find remote ref "{reference}"')
             commit = repo.references[_FETCHED].peel(pygit2.Commit)
         repo.checkout_tree(  # type: ignore[no-untyped-call]
             commit.tree, strategy=pygit2.enums.CheckoutStrategy.FORCE
@@ -291,8 +292,16 @@ def _stage_all(repo: pygit2.Repository) -> pygit2.Oid:
 def _push(session: Session, repo: pygit2.Repository, specs: list[str],
           options: Sequence[str]) -> None:
     remote = repo.remotes.create_anonymous(session.url)
-    with session.connection() as callbacks:
-        remote.push(specs, callbacks=callbacks, push_options=list(options) or None)
+    try:
+        with session.connection() as callbacks:
+            remote.push(specs, callbacks=callbacks, push_options=list(options) or None)
+    except pygit2.GitError as err:
+        if not options or "push-options not supported" not in str(err):
+            raise
+        # go-git (Flux) sends push options only to a server that advertises
+        # them and pushes without them otherwise; libgit2 refuses instead.
+        with session.connection() as callbacks:
+            remote.push(specs, callbacks=callbacks)
     if callbacks.rejected:
         refname, reason = sorted(callbacks.rejected.items())[0]
         non_ff = any(h in reason.lower() for h in _NON_FAST_FORWARD)

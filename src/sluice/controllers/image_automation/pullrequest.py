@@ -2,9 +2,10 @@
 
 Opt-in per automation with the annotation ``sluice.dev/pull-request: "true"``
 and a ``spec.git.push.branch`` different from the checkout branch. The
-reconciler pushes the commit to that branch as usual (a switch-branch push,
-so the branch always holds exactly one update on top of the checkout
-branch); this module then opens a pull request from it against the checkout
+reconciler pushes the commit to that branch as Flux pushes to a push branch
+of its own (on top of what the branch already holds, so a fix pushed to the
+pull request's branch by a person is kept; a new branch starts from the
+checkout branch); this module then opens a pull request from it against the checkout
 branch, or updates the one already open, with the commit message's first
 line as the title and the whole message as the body. One pull request per
 push branch, whatever the number of runs.

@@ -18,6 +18,8 @@ image-automation-controller's run, in its order and with its status:
    ``failed to checkout source: ...``;
 7. *setters* over ``update.path`` (`setters`) -> ``UpdateFailed``
    ``failed to apply policies: ...``; no change -> ``repository up-to-date``;
+   with a push branch of its own that already exists, the update is made
+   on that branch's tip instead (Flux's switch to the push branch);
 8. *commit and push*: message from the template (`message`), author from
    the spec, an OpenPGP signature with ``signingKey``, push to the push branch (plus ``push.refspec`` and
    ``push.options``). A push rejected because the branch moved is retried on
@@ -74,7 +76,9 @@ from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.git import (
     Author,
     GitError,
+    GitRef,
     OpenPGPKey,
+    RefNotFound,
     checkout,
     commit_and_push,
     remote_revision,
@@ -251,6 +255,8 @@ class ImageUpdateAutomationReconciler:
         try:
             commit = await checkout(source.url, source.checkout, source.auth, tree,
                                     source.timeout, key=key)
+            if source.switch_branch:
+                tree = await self._push_branch_tree(source, tree, key)
         except GitError as exc:
             raise GitFailed(f"failed to checkout source: {exc.message}", exc.reason) from None
 
@@ -270,7 +276,9 @@ class ImageUpdateAutomationReconciler:
         author = Author(git.commit.author.name or "", git.commit.author.email)
         push = git.push
         refspecs = (push.refspec,) if push is not None and push.refspec else ()
-        options = tuple(f"{k}={v}" if v else k for k, v in sorted(
+        # go-git sends each option as `key=value`, an empty value included
+        # (`merge_request.create=`); sorted here, where Go's map order is random.
+        options = tuple(f"{k}={v}" for k, v in sorted(
             ((push.options or {}) if push is not None else {}).items()))
 
         async def reapply(fresh: Path) -> bool:
@@ -305,6 +313,25 @@ class ImageUpdateAutomationReconciler:
         if pullrequest.enabled(auto):
             summary += await pullrequest.propose(auto, source, message, self.options.forge)
         return f"{summary}\n{message}"
+
+    async def _push_branch_tree(self, source: GitSource, tree: Path, key: str) -> Path:
+        """Where a switch-branch update is made: the push branch's tip when it exists.
+
+        Flux (GitAllBranchReferences, on by default) fetches every branch and
+        switches to the push branch when the remote has it, so the setters
+        run on that branch and the commit goes on top of whatever it already
+        holds (earlier updates, a person's fix on a pull-request branch);
+        only a push branch that does not exist yet starts from the checkout
+        commit (`tree`).
+        """
+        pushed = tree.parent / "push-branch"
+        try:
+            await checkout(source.url, GitRef(branch=source.push_branch), source.auth, pushed,
+                           source.timeout, key=key)
+        except RefNotFound:
+            await asyncio.to_thread(shutil.rmtree, pushed, True)
+            return tree
+        return pushed
 
     async def _apply(self, tree: Path, path: str | None,
                      selected: dict[tuple[str, str], ImageRef]) -> SetterResult:

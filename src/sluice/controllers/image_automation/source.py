@@ -13,9 +13,10 @@ source controller decodes it) and works out the branches:
   else ``push spec not provided, and cannot be inferred from
   .spec.git.checkout.ref or GitRepository .spec.ref``;
 * it is a *switch branch* when the push branch differs from the checkout
-  branch (``master`` when the checkout ref names none): the commit is made
-  on the push branch from the checkout commit and force-pushed, as Flux does
-  with its default ``GitForcePushBranch`` gate.
+  branch (``master`` when the checkout ref names none): the update is made
+  on the push branch's tip when the remote has it (else from the checkout
+  commit), committed on top and force-pushed, as Flux does with its default
+  ``GitAllBranchReferences`` and ``GitForcePushBranch`` gates.
 """
 
 from __future__ import annotations
