@@ -3,14 +3,19 @@
 The Kustomization controller keeps the live state of what it applied from
 watches (`sluice.runtime.livestate`); when the source revision, the build
 inputs and the live objects are as it left them, a reconcile (the interval's,
-or one requested with ``flux reconcile``) makes no dry run and no write, not
-even to status, except ``lastHandledReconcileAt`` when a reconcile was asked.
+or one requested with ``flux reconcile``) makes no dry run and writes no
+object, not even status, except ``lastHandledReconcileAt`` when a reconcile
+was asked. It still records Flux's ``Reconciliation finished`` Event, which
+notification forwards, as Flux does at every interval.
 """
 
 from __future__ import annotations
 
+import re
+
 from sluice.controllers.kustomization.nochange import owner_key
 from sluice.controllers.kustomization.reconciler import KustomizationReconciler
+from sluice.kube.events import RecordedEvent
 from sluice.runtime.controller import Controller
 from sluice.runtime.reconciler import Request
 from sluice.testing.background import BackgroundCluster
@@ -45,6 +50,11 @@ def unchanged_count(flux: Flux) -> float:
     return flux.manager.metrics.reconcile_total.value("Kustomization", "unchanged")
 
 
+def object_writes(seen: RequestCounter) -> list[str]:
+    """Writes other than the Events the controller records."""
+    return [str(w) for w in seen.writes() if "/events" not in w.path]
+
+
 async def test_no_change_reconcile_makes_no_write_and_no_dry_run(
         local: Flux, git: GitHTTPServer, namespace: str,
         sluice_cluster: BackgroundCluster) -> None:
@@ -61,16 +71,30 @@ async def test_no_change_reconcile_makes_no_write_and_no_dry_run(
     before = await local.ks(namespace, "app")
     deploy = await local.get("apps/v1", "Deployment", namespace, "web")
     assert before is not None and deploy is not None
-    finished = [m for m in await local.messages(namespace, "Kustomization", "app")
-                if m.startswith("Reconciliation finished")]
+    sent: list[RecordedEvent] = []
+
+    async def hook(event: RecordedEvent) -> None:
+        if event.involved_object.name == "app" and event.involved_object.namespace == namespace:
+            sent.append(event)
+
+    reconciler.recorder.add_hook(hook)
 
     with RequestCounter(sluice_cluster, namespace=namespace) as seen:
-        # The interval's reconcile: nothing at all is written or dry-run.
+        # The interval's reconcile: no object written, nothing dry-run.
         count = unchanged_count(local)
         controller.queue.add(Request(namespace, "app"))
         await local.wait_for(lambda: _async(unchanged_count(local)),
                              lambda n: n == count + 1, "an unchanged reconcile")
-        assert seen.writes() == [] and seen.dry_runs() == []
+        assert object_writes(seen) == [] and seen.dry_runs() == []
+        # Flux's one event of an unchanged reconcile, as forwarded to notification.
+        assert len(sent) == 1
+        payload = sent[0].to_payload()
+        assert re.fullmatch(r"Reconciliation finished in \S+, next run in 1h0m0s",
+                            payload["message"]), payload
+        assert (payload["severity"], payload["reason"]) == ("info", "ReconciliationSucceeded")
+        assert payload["metadata"] == {"kustomize.toolkit.fluxcd.io/revision": revision,
+                                       "kustomize.toolkit.fluxcd.io/commit_status": "update"}
+        assert [w.method for w in seen.writes()] == ["POST"]  # the Event itself
         # The health check (wait: true) was still evaluated, with reads only.
         assert any(r.method == "GET" and r.path.endswith("/deployments/web")
                    for r in seen.snapshot())
@@ -80,10 +104,12 @@ async def test_no_change_reconcile_makes_no_write_and_no_dry_run(
         handled = await local.reconcile_ks(namespace, "app")
         stamp = handled["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"]
         # (less the test's own request: the annotation ``flux reconcile`` sets)
-        writes = [str(w) for w in seen.writes() if not w.path.endswith("/kustomizations/app")]
+        writes = [w for w in object_writes(seen) if not w.startswith(
+            f"PATCH /apis/{KS}/namespaces/{namespace}/kustomizations/app ")]
         assert writes == [f"PATCH /apis/{KS}/namespaces/{namespace}/kustomizations/app/status "
                           "[gotk-kustomize-controller]"]
         assert seen.dry_runs() == []
+    reconciler.recorder.hooks.remove(hook)
 
     after = await local.ks(namespace, "app")
     assert after is not None
@@ -93,9 +119,6 @@ async def test_no_change_reconcile_makes_no_write_and_no_dry_run(
     live = await local.get("apps/v1", "Deployment", namespace, "web")
     assert live is not None
     assert live["metadata"]["resourceVersion"] == deploy["metadata"]["resourceVersion"]
-    # No new "Reconciliation finished" event (an Event is a write too).
-    assert [m for m in await local.messages(namespace, "Kustomization", "app")
-            if m.startswith("Reconciliation finished")] == finished
 
 
 async def test_a_new_revision_still_applies(local: Flux, git: GitHTTPServer,

@@ -17,6 +17,9 @@ How an applier uses it (one ``owner`` string per applying object, e.g.
     live.abort(owner)                     # after a failure instead
     ...
     if live.is_clean(owner): skip         # next time: nothing changed since
+    drift = live.drift(owner)             # or: only these objects changed
+    observe = live.begin(owner, partial=True)   # re-apply just those ...
+    await live.commit(owner, their_refs, partial=True)
     live.forget(owner)                    # the owner is gone
 
 What is recorded, per applied object: its key (group, kind, namespace, name),
@@ -38,9 +41,19 @@ stopped when no owner needs the kind any more. A watch event then means:
   drift and is not fought over;
 * different digest (``kubectl scale`` or ``edit`` takes the field's ownership
   away; ``kubectl apply --server-side --force-conflicts`` too), or a deletion
-  (or leaving the label selector): the owner is *dirty*, and ``on_drift``
-  is called at once so the controller reconciles within moments, not at its
-  next interval.
+  (or leaving the label selector): the object has *drifted*, and
+  ``on_drift`` is called at once (once per object until an apply records it
+  again) so the controller reconciles within moments, not at its next
+  interval.
+
+`drift` names the drifted objects (`Drift`: key, and whether it was
+deleted), so an applier can put back just those instead of re-checking
+everything: a partial apply (``begin(owner, partial=True)`` and
+``commit(owner, refs, partial=True)`` with only the re-applied objects)
+updates their records and keeps every other record as it was. Whatever
+cannot be pinned on given objects (an apply that failed, a relist after
+``410 Gone``, a kind whose watch cannot start) makes `drift` answer None:
+the owner must be reconciled in full.
 
 Events that arrive while the owner is applying are held until `commit`: one
 explained by what the apply itself observed afterwards (its own write, or a
@@ -77,7 +90,7 @@ from sluice.kube.errors import KubeError, NoKindMatch, is_gone
 from sluice.kube.mapping import ResourceMapping, split_api_version
 from sluice.kube.objects import Obj, Objects
 
-__all__ = ["LiveState", "Observer", "owned_digest"]
+__all__ = ["Drift", "LiveState", "Observer", "owned_digest"]
 
 log = logging.getLogger("sluice.runtime.livestate")
 
@@ -155,6 +168,17 @@ def owned_digest(obj: Mapping[str, Any], field_manager: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=_DIGEST_BYTES).digest()
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Drift:
+    """One applied object changed (or deleted) in the cluster since its owner's apply."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    deleted: bool = False
+
+
 @dataclass(slots=True)
 class _Entry:
     rv: str
@@ -162,15 +186,26 @@ class _Entry:
     owners: tuple[str, ...]
 
 
+Ident = tuple[Kind, Key]
+
+
 @dataclass
 class _Owner:
     kinds: dict[Kind, set[Key]] = field(default_factory=dict)
     committed: bool = False
-    dirty: bool = False
+    # Needs a full reconcile: something changed that no object list explains.
+    full: bool = False
+    # Objects that drifted since the last commit -> deleted?
+    drifted: dict[Ident, bool] = field(default_factory=dict)
     applying: bool = False
-    # While applying: what the apply saw, and events on the owner's objects.
-    seen: dict[tuple[Kind, Key], tuple[str, bytes, str]] = field(default_factory=dict)
-    window: dict[tuple[Kind, Key], str] = field(default_factory=dict)
+    # While applying: what the apply saw, and events on the owner's objects
+    # (newest resourceVersion, deleted?).
+    seen: dict[Ident, tuple[str, bytes, str]] = field(default_factory=dict)
+    window: dict[Ident, tuple[str, bool]] = field(default_factory=dict)
+
+    @property
+    def dirty(self) -> bool:
+        return self.full or bool(self.drifted)
 
 
 class _KindWatch:
@@ -335,11 +370,17 @@ class LiveState:
         self.drift_count = 0
 
     # ------------------------------------------------------------ appliers
-    def begin(self, owner: str) -> Observer:
-        """An apply by ``owner`` starts; the returned observer records what it sees."""
+    def begin(self, owner: str, *, partial: bool = False) -> Observer:
+        """An apply by ``owner`` starts; the returned observer records what it sees.
+
+        ``partial``: the apply re-applies only some of the owner's objects (the
+        drifted ones); what is known about the others is kept.
+        """
         state = self._owners.setdefault(owner, _Owner())
         state.applying = True
-        state.dirty = False
+        if not partial:
+            state.full = False
+            state.drifted.clear()
         state.seen.clear()
         state.window.clear()
 
@@ -356,12 +397,14 @@ class LiveState:
 
         return observe
 
-    async def commit(self, owner: str, refs: Iterable[Any]) -> None:
+    async def commit(self, owner: str, refs: Iterable[Any], *, partial: bool = False) -> None:
         """``owner``'s apply succeeded; ``refs`` (group, kind, namespace, name, version
         attributes, e.g. `sluice.kube.ordering.ObjectRef`) are its objects now.
 
         Objects the apply did not see (skipped ones) are not tracked; the owner
         stays dirty if anything changed during the apply that it did not explain.
+        With ``partial`` (after ``begin(owner, partial=True)``), ``refs`` are the
+        objects re-applied: their records are renewed, the others' kept.
         """
         state = self._owners.setdefault(owner, _Owner())
         wanted: dict[Kind, set[Key]] = {}
@@ -370,10 +413,17 @@ class LiveState:
             kind = (str(ref.group), str(ref.kind))
             key = (str(ref.namespace), str(ref.name))
             if (kind, key) not in state.seen:
+                if partial and (kind, key) in state.drifted:
+                    state.full = True  # re-applied but not seen: cannot tell
                 continue
             wanted.setdefault(kind, set()).add(key)
             versions.setdefault(kind, str(ref.version) or state.seen[(kind, key)][2])
-        dirty = state.dirty
+        drifted: dict[Ident, bool] = dict(state.drifted) if partial else {}
+        if partial:
+            # Drift on objects this apply did not touch is still to correct.
+            drifted.update((ident, deleted) for ident, (_, deleted) in state.window.items()
+                           if ident[1] not in wanted.get(ident[0], ()))
+        full = state.full
         for kind, keys in wanted.items():
             watch = self._watches.get(kind)
             if watch is None:
@@ -382,7 +432,7 @@ class LiveState:
                         f"{kind[0]}/{versions[kind]}" if kind[0] else versions[kind], kind[1])
                 except (NoKindMatch, KubeError, httpx2.HTTPError) as exc:
                     log.info("no live-state watch for %s: %s", kind[1], exc)
-                    dirty = True
+                    full = True
                     continue
                 watch = self._watches.get(kind)
                 if watch is None:
@@ -398,20 +448,27 @@ class LiveState:
                     entry.rv, entry.digest = rv, digest
                     if owner not in entry.owners:
                         entry.owners = (*entry.owners, owner)
+                drifted.pop((kind, key), None)
                 changed = state.window.get((kind, key))
                 recent = watch.recent.pop(key, None)
-                for seen_rv in (changed, recent):
-                    if seen_rv is not None and _newer(seen_rv, rv):
-                        dirty = True  # changed after the apply last saw it
-        self._release(owner, state, wanted)
-        state.kinds = wanted
+                if changed is not None and _newer(changed[0], rv):
+                    drifted[(kind, key)] = changed[1]  # changed after the apply last saw it
+                elif recent is not None and _newer(recent, rv):
+                    drifted[(kind, key)] = False
+        if partial:
+            for kind, keys in wanted.items():
+                state.kinds.setdefault(kind, set()).update(keys)
+        else:
+            self._release(owner, state, wanted)
+            state.kinds = wanted
         state.seen.clear()
         state.window.clear()
         state.applying = False
         state.committed = True
-        state.dirty = dirty
+        state.full = full
+        state.drifted = drifted
         await self._stop_unused()
-        if dirty:
+        if state.dirty:
             self._notify(owner)
 
     def abort(self, owner: str) -> None:
@@ -419,7 +476,7 @@ class LiveState:
         state = self._owners.get(owner)
         if state is not None:
             state.applying = False
-            state.dirty = True
+            state.full = True
             state.seen.clear()
             state.window.clear()
 
@@ -430,16 +487,27 @@ class LiveState:
             self._release(owner, state, {})
             await self._stop_unused()
 
-    def is_clean(self, owner: str) -> bool:
-        """Nothing ``owner`` applied changed since its last commit, as far as watches show."""
+    def drift(self, owner: str) -> list[Drift] | None:
+        """What changed in ``owner``'s objects since its last commit, as far as watches show.
+
+        ``[]``: nothing (clean). A list: only these objects changed, every
+        other one is as applied. None: no such claim can be made (never
+        committed, applying, an apply failed, events may have been missed, a
+        watch is not following its stream): reconcile in full.
+        """
         state = self._owners.get(owner)
-        if state is None or not state.committed or state.dirty or state.applying:
-            return False
+        if state is None or not state.committed or state.full or state.applying:
+            return None
         for kind in state.kinds:
             watch = self._watches.get(kind)
             if watch is None or not watch.synced:
-                return False
-        return True
+                return None
+        return sorted(Drift(kind[0], kind[1], key[0], key[1], deleted)
+                      for (kind, key), deleted in state.drifted.items())
+
+    def is_clean(self, owner: str) -> bool:
+        """Nothing ``owner`` applied changed since its last commit, as far as watches show."""
+        return self.drift(owner) == []
 
     def tracked(self, owner: str) -> int:
         """How many of ``owner``'s objects are recorded."""
@@ -485,15 +553,22 @@ class LiveState:
             state = self._owners.get(owner)
             if state is None:
                 continue
+            ident = (watch.kind, key)
             if state.applying:
-                state.window[(watch.kind, key)] = rv or "deleted"
+                before = state.window.get(ident)
+                state.window[ident] = (rv or "deleted", deleted or bool(before and before[1]))
                 continue
             if not state.dirty:
+                self.drift_count += 1
+            known = ident in state.drifted
+            state.drifted[ident] = deleted or state.drifted.get(ident, False)
+            if not known:
+                # Once per object until it is corrected: the events that follow a
+                # change (the status updates after a ``kubectl scale``) add nothing,
+                # and the controller paces corrections by these calls.
                 log.info("%s: %s %s/%s changed in the cluster%s", owner, watch.kind[1],
                          key[0] or "-", key[1], " (deleted)" if deleted else "")
-                state.dirty = True
-                self.drift_count += 1
-            self._notify(owner)
+                self._notify(owner)
 
     def _relisted(self, watch: _KindWatch) -> None:
         """Events may have been missed: every owner of this kind reconciles in full."""
@@ -501,7 +576,7 @@ class LiveState:
         for owner in sorted(owners):
             state = self._owners.get(owner)
             if state is not None:
-                state.dirty = True
+                state.full = True
                 self._notify(owner)
 
     def _notify(self, owner: str) -> None:

@@ -4,8 +4,12 @@
 ``sluice up`` call: it creates the shared Kustomization informer with its
 ``sourceRef`` and ``dependsOn`` indexes, the informers of the source kinds
 the cluster serves, the reconciler, and a `Controller` watching all of them
-(see `watches`), and the live-state watches on the objects Kustomizations
-applied: a drifted object enqueues its Kustomization at once (`nochange`).
+(see `watches`), the ConfigMaps and Secrets that ``postBuild.substituteFrom``
+and ``decryption.secretRef`` name (those labelled
+``reconcile.fluxcd.io/watch: Enabled``, `sluice.runtime.config_watch`, as
+Flux's ``--watch-configs-label-selector``), and the live-state watches on the
+objects Kustomizations applied: a drifted object enqueues its Kustomization at
+once (`nochange`, `drift`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sluice.api.kustomize import API_VERSION, COMPONENT
 from sluice.api.source import API_VERSION as SOURCE_API_VERSION
@@ -32,6 +36,8 @@ from sluice.controllers.kustomization.watches import (
     source_keys,
 )
 from sluice.kube.errors import NoKindMatch
+from sluice.kube.objects import Obj
+from sluice.runtime.config_watch import watch_configs
 from sluice.runtime.controller import Controller
 from sluice.runtime.informer import Informer
 from sluice.runtime.manager import Manager
@@ -67,7 +73,7 @@ async def setup_kustomization_controller(manager: Manager,
                             metrics=manager.metrics,
                             grace_period=manager.options.graceful_shutdown_timeout)
 
-    pacer = DriftPacer()
+    pacer = DriftPacer(free=options.drift_quick_corrections)
 
     def drifted(owner: str) -> None:
         request = request_of(owner)
@@ -82,9 +88,21 @@ async def setup_kustomization_controller(manager: Manager,
     for kind, source_informer in sources.items():
         controller.watch(source_informer, requests_for_source(informer, kind))
     controller.watch(informer, requests_for_dependents(informer))
+    await watch_configs(manager, controller, informer, config_refs)
     manager.add_controller(controller)
     manager.add_runnable("kustomization-http-clients", _closer(reconciler))
     return controller
+
+
+def config_refs(obj: Obj) -> Iterable[tuple[str, str]]:
+    """The (kind, name) of the ConfigMaps/Secrets a Kustomization reads (Flux's indexes)."""
+    spec = obj.get("spec") or {}
+    for ref in (spec.get("postBuild") or {}).get("substituteFrom") or []:
+        if isinstance(ref, dict) and ref.get("kind") and ref.get("name"):
+            yield str(ref["kind"]), str(ref["name"])
+    secret = (spec.get("decryption") or {}).get("secretRef") or {}
+    if isinstance(secret, dict) and secret.get("name"):
+        yield "Secret", str(secret["name"])
 
 
 def _closer(reconciler: KustomizationReconciler) -> Callable[[], Awaitable[None]]:

@@ -2,9 +2,11 @@
 
 Flux dry-runs every object of a Kustomization at every interval to find out
 that nothing changed (5 s for 1,000 objects). Sluice knows it without asking:
-a reconcile takes this shortcut, making no API write at all (no status
-either, except ``lastHandledReconcileAt`` when a reconcile was requested,
-and no "Reconciliation finished" event), when all of these hold:
+a reconcile takes this shortcut, writing no object at all (no status
+either, except ``lastHandledReconcileAt`` when a reconcile was requested;
+only Flux's ``Reconciliation finished in ..., next run in ...`` Event, which
+Flux emits at every Ready reconcile and notification forwards), when all of
+these hold (`same_inputs`, then the live state, then `still_healthy`):
 
 * the last full reconcile in this process succeeded and recorded an
   `Applied`: the Kustomization is ``Ready=True`` at that ``generation``
@@ -22,9 +24,10 @@ and no "Reconciliation finished" event), when all of these hold:
   finds everything Current, as Flux evaluates health at each reconcile; any
   other answer takes the full path, which waits and reports as Flux does.
 
-Whatever else happens (a restart of the controller: records are in memory;
-a failed reconcile; a new revision) goes down the full path, which dry-runs
-everything: correctness first.
+When only the live state differs, and it names the drifted objects, those
+alone are applied again (`drift`). Whatever else happens (a restart of the
+controller: records are in memory; a failed reconcile; a new revision) goes
+down the full path, which dry-runs everything: correctness first.
 """
 
 from __future__ import annotations
@@ -40,11 +43,10 @@ from sluice.kube.health import wait_for_health
 from sluice.kube.inventory import any_in_metadata
 from sluice.kube.objects import Objects
 from sluice.kube.ordering import ObjectRef
-from sluice.runtime.livestate import LiveState
 from sluice.runtime.reconciler import Request
 
-__all__ = ["Applied", "DriftPacer", "inputs_digest", "is_shared", "is_unchanged", "owner_key",
-           "request_of"]
+__all__ = ["Applied", "DriftPacer", "inputs_digest", "is_shared", "owner_key",
+           "request_of", "same_inputs", "still_healthy"]
 
 _OWNER_PREFIX = "Kustomization/"
 
@@ -123,20 +125,18 @@ def inputs_digest(spec: Mapping[str, Any], artifact: Mapping[str, Any],
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
-async def is_unchanged(record: Applied | None, live: LiveState, owner: str, *,
-                       generation: int | None, observed_generation: int | None,
-                       ready: bool, last_applied: str | None, revision: str, inputs: bytes,
-                       client: Objects, poll: float) -> bool:
-    """May this reconcile stop here, with nothing written? See the module docs."""
-    if record is None or not ready or generation != record.generation \
-            or observed_generation != generation or last_applied != revision \
-            or record.revision != revision or record.inputs != inputs:
-        return False
-    if not live.is_clean(owner):
-        return False
-    if record.health:
-        report = await wait_for_health(client, list(record.health), 0.0, poll, fail_fast=True)
-        if not report.healthy:
-            return False
-    return True
+def same_inputs(record: Applied | None, *, generation: int | None,
+                observed_generation: int | None, ready: bool, last_applied: str | None,
+                revision: str, inputs: bytes) -> bool:
+    """Would a full reconcile be given what the last one was? (Live state aside.)"""
+    return not (record is None or not ready or generation != record.generation
+                or observed_generation != generation or last_applied != revision
+                or record.revision != revision or record.inputs != inputs)
 
+
+async def still_healthy(record: Applied, client: Objects, poll: float) -> bool:
+    """One round of the health checks the last full reconcile waited for (reads only)."""
+    if not record.health:
+        return True
+    report = await wait_for_health(client, list(record.health), 0.0, poll, fail_fast=True)
+    return report.healthy

@@ -51,3 +51,8 @@ class KustomizationOptions:
     work_dir: Path | None = None
     # First wait between artifact download attempts (doubling, capped at 5 s).
     artifact_retry_wait: float = 0.5
+    # Bytes of compressed builds kept so drift is corrected without a rebuild (`drift`).
+    build_cache_bytes: int = 64 << 20
+    # Drift corrections let through at once within 30 s before backing off
+    # (`nochange.DriftPacer`: something rewriting a field is not fought in a loop).
+    drift_quick_corrections: int = 5

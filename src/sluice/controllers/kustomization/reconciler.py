@@ -37,7 +37,10 @@ Between 4 and 5, a reconcile that would change nothing stops (`nochange`):
 same revision, same build inputs, no live change to what was applied (from
 the watches of `sluice.runtime.livestate`, which also enqueue the
 Kustomization the moment an applied object drifts), health still passing.
-It writes nothing, so a no-change interval costs no dry run and no write.
+It writes nothing but Flux's ``Reconciliation finished`` event, so a
+no-change interval costs no dry run and no object write. When the watches
+name the objects that drifted and nothing else changed, only those are
+applied again, from the last build (`drift`).
 
 Failures leave ``Ready=False`` with the reason and message, ``Reconciling``
 with ``ProgressingWithRetry``, a Warning event, and a retry after
@@ -56,7 +59,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +97,23 @@ from sluice.controllers.kustomization.building import (
     set_common_metadata,
 )
 from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
+from sluice.controllers.kustomization.drift import BuildCache, drifted_objects, pack
 from sluice.controllers.kustomization.fetch import ArtifactFetchError, ArtifactNotFound
 from sluice.controllers.kustomization.nochange import (
     Applied,
     inputs_digest,
     is_shared,
-    is_unchanged,
     owner_key,
+    same_inputs,
+    still_healthy,
 )
 from sluice.controllers.kustomization.options import SOURCE_KINDS, KustomizationOptions
+from sluice.controllers.kustomization.progress import (
+    ReconcileState,
+    StepFailed,
+    duration,
+    seconds,
+)
 from sluice.controllers.kustomization.substitution import (
     load_variables,
     scan_quoting,
@@ -111,7 +121,6 @@ from sluice.controllers.kustomization.substitution import (
     substitutes,
 )
 from sluice.controllers.kustomization.watches import artifact_of
-from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
 from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
@@ -131,7 +140,7 @@ from sluice.kube.objects import Obj, Objects
 from sluice.kube.ordering import ObjectRef
 from sluice.runtime import conditions
 from sluice.runtime.informer import Informer
-from sluice.runtime.livestate import LiveState
+from sluice.runtime.livestate import Drift, LiveState
 from sluice.runtime.reconciler import Request, Result
 from sluice.runtime.status import (
     StatusPatcher,
@@ -149,51 +158,6 @@ KIND = "Kustomization"
 COMMIT_STATUS_KEY = f"{GROUP}/commit_status"
 # OCI sources record the commit they were built from under this annotation.
 OCI_REVISION_ANNOTATION = "org.opencontainers.image.revision"
-
-
-class _Failed(Exception):
-    """A failed step; the conditions already say why."""
-
-    def __init__(self, reason: str, message: str, *, event: bool = True,
-                 requeue: float | None = None, outcome: str = "error") -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.event = event
-        self.requeue = requeue
-        # "dependency": a wait on something else (a source with no artifact yet), which
-        # kustomize-controller logs at info level, not a failure of this object.
-        self.outcome = outcome
-
-
-@dataclass
-class _State:
-    raw: Obj
-    obj: Kustomization
-    written: dict[str, Any] = field(default_factory=dict)
-    revision: str = ""
-    origin_revision: str = ""
-
-    @property
-    def status(self) -> Any:
-        return self.obj.status
-
-    @property
-    def generation(self) -> int | None:
-        return self.obj.metadata.generation
-
-
-def _seconds(text: str | None, default: float) -> float:
-    if not text:
-        return default
-    try:
-        return parse_duration(text) / SECOND
-    except DurationError:
-        return default
-
-
-def _duration(seconds: float) -> str:
-    return format_duration(int(seconds * SECOND))
 
 
 class KustomizationReconciler:
@@ -216,6 +180,7 @@ class KustomizationReconciler:
         self.live = LiveState(objects, self.options.field_manager,
                               selector=KUSTOMIZE_NAME_LABEL, untracked=is_shared)
         self.applied: dict[tuple[str, str], Applied] = {}
+        self.builds = BuildCache(self.options.build_cache_bytes)
 
     async def close(self) -> None:
         """Remove the extracted artifacts, stop the live-state watches, release clients."""
@@ -225,17 +190,17 @@ class KustomizationReconciler:
 
     # -------------------------------------------------------------- helpers
     def _timeout(self, obj: Kustomization) -> float:
-        interval = _seconds(obj.spec.interval, 600.0)
+        interval = seconds(obj.spec.interval, 600.0)
         timeout = interval - 30.0
         if obj.spec.timeout:
-            timeout = _seconds(obj.spec.timeout, timeout)
+            timeout = seconds(obj.spec.timeout, timeout)
         return max(timeout, self.options.min_timeout)
 
-    async def _write(self, state: _State) -> None:
+    async def _write(self, state: ReconcileState) -> None:
         await self.patcher.patch_status(state.obj, state.written)
         state.written = state.obj.status.to_dict()
 
-    def _metadata(self, state: _State, revision: str | None = None) -> dict[str, str]:
+    def _metadata(self, state: ReconcileState, revision: str | None = None) -> dict[str, str]:
         out: dict[str, str] = {}
         rev = revision if revision is not None else state.revision
         if rev:
@@ -244,11 +209,11 @@ class KustomizationReconciler:
             out[ORIGIN_REVISION_KEY] = state.origin_revision
         return out
 
-    def _reason(self, state: _State, default: str) -> str:
+    def _reason(self, state: ReconcileState, default: str) -> str:
         cond = state.obj.status.condition(READY)
         return cond.reason if cond is not None and cond.reason else default
 
-    async def _event(self, state: _State, severity: str, message: str,
+    async def _event(self, state: ReconcileState, severity: str, message: str,
                      metadata: dict[str, str] | None = None, revision: str | None = None) -> None:
         """An event whose reason is the current Ready reason, as Flux records them."""
         meta = {**self._metadata(state, revision), **(metadata or {})}
@@ -284,10 +249,11 @@ class KustomizationReconciler:
         raw = self.informer.get(request.namespace, request.name)
         if raw is None:
             self.applied.pop((request.namespace, request.name), None)
+            self.builds.drop((request.namespace, request.name))
             await self.live.forget(owner_key(request.namespace, request.name))
             return Result()
         obj = Kustomization.from_dict(raw)
-        state = _State(raw, obj, obj.status.to_dict())
+        state = ReconcileState(raw, obj, obj.status.to_dict())
         started = time.monotonic()
         if is_deleting(obj):
             await self._finalize(state)
@@ -300,33 +266,35 @@ class KustomizationReconciler:
             log.info("%s %s: reconciliation is suspended for this object", KIND, request)
             return Result(outcome="suspended")
 
-        failure: _Failed | None = None
+        failure: StepFailed | None = None
         result = Result()
         try:
             result = await self._reconcile(state)
-        except _Failed as exc:
+        except StepFailed as exc:
             failure = exc
         self._finish_status(state)
         await self._write(state)
-        interval = _seconds(obj.spec.interval, 600.0)
+        interval = seconds(obj.spec.interval, 600.0)
         if failure is not None:
-            retry = failure.requeue or _seconds(obj.retry_interval(), interval)
+            retry = failure.requeue or seconds(obj.retry_interval(), interval)
             # The runtime writes the one outcome line (error level) with this message.
             if failure.event:
                 await self._event(state, "error", failure.message)
             return Result(requeue_after=retry, outcome=failure.outcome,
                           message=failure.message,
                           revision=obj.status.last_attempted_revision or "")
-        if conditions.is_ready(obj.status) and result.outcome != "unchanged":
-            message = (f"Reconciliation finished in {_duration(time.monotonic() - started)}, "
-                       f"next run in {_duration(interval)}")
+        # Every reconcile that ends Ready, unchanged ones included, as Flux does:
+        # notification forwards it (the interval's "still fine" for alerts).
+        if conditions.is_ready(obj.status):
+            message = (f"Reconciliation finished in {duration(time.monotonic() - started)}, "
+                       f"next run in {duration(interval)}")
             await self._event(state, "info", message, {COMMIT_STATUS_KEY: "update"})
         ready = conditions.find(obj.status, READY)
         return dataclasses.replace(
             result, message=(ready.message or "") if ready is not None else "",
             revision=obj.status.last_applied_revision or "")
 
-    def _finish_status(self, state: _State) -> None:
+    def _finish_status(self, state: ReconcileState) -> None:
         """Flux's end-of-reconcile bookkeeping (kustomize-controller's finalizeStatus)."""
         status = state.obj.status
         record_reconcile_request(state.obj)
@@ -336,15 +304,15 @@ class KustomizationReconciler:
         elif conditions.is_false(status, READY):
             conditions.mark_retrying(status)
 
-    def _fail(self, state: _State, reason: str, message: str, **kw: Any) -> _Failed:
+    def _fail(self, state: ReconcileState, reason: str, message: str, **kw: Any) -> StepFailed:
         conditions.mark_false(state.obj.status, READY, reason, message, state.generation)
-        return _Failed(reason, message, **kw)
+        return StepFailed(reason, message, **kw)
 
-    async def _reconcile(self, state: _State) -> Result:
+    async def _reconcile(self, state: ReconcileState) -> Result:
         obj, gen = state.obj, state.generation
         ref = obj.spec.source_ref
         src_ns = ref.namespace or obj.namespace or ""
-        retry = _seconds(obj.retry_interval(), 60.0)
+        retry = seconds(obj.retry_interval(), 60.0)
         if self.options.no_cross_namespace_refs and src_ns != obj.namespace:
             raise self._fail(state, ACCESS_DENIED,
                              f"can't access '{ref.kind}/{src_ns}/{ref.name}', cross-namespace "
@@ -382,13 +350,13 @@ class KustomizationReconciler:
                 conditions.mark_false(obj.status, READY, DEPENDENCY_NOT_READY, exc.message, gen)
                 wait = self.options.requeue_dependency
                 message = (f"Dependencies do not meet ready condition, retrying in "
-                           f"{_duration(wait)}")
+                           f"{duration(wait)}")
                 log.info("%s %s/%s: %s", KIND, obj.namespace, obj.name, message)
                 await self._event(state, "info", message)
                 return Result(requeue_after=wait, outcome="dependency")
             log.debug("%s %s/%s: all dependencies are ready", KIND, obj.namespace, obj.name)
 
-        interval = _seconds(obj.spec.interval, 600.0)
+        interval = seconds(obj.spec.interval, 600.0)
         key = (obj.namespace or "", obj.name or "")
         owner = owner_key(*key)
         variables: dict[str, str] | None
@@ -398,18 +366,22 @@ class KustomizationReconciler:
         except BuildFailure:
             variables = None  # the build step reports it, in Flux's order
         inputs = inputs_digest((state.raw.get("spec") or {}), artifact, variables or {})
-        status = obj.status
-        if variables is not None and await is_unchanged(
-                self.applied.get(key), self.live, owner, generation=gen,
-                observed_generation=status.observed_generation,
+        status, record = obj.status, self.applied.get(key)
+        if variables is not None and record is not None and same_inputs(
+                record, generation=gen, observed_generation=status.observed_generation,
                 ready=conditions.is_ready(status), last_applied=status.last_applied_revision,
-                revision=state.revision, inputs=inputs,
-                client=self.clients.client_for(obj.namespace or "",
-                                               obj.spec.service_account_name),
-                poll=self.options.health_poll):
-            log.debug("%s %s/%s: no change since the last apply", KIND, *key)
-            return Result(requeue_after=interval, outcome="unchanged")
+                revision=state.revision, inputs=inputs):
+            drift = self.live.drift(owner)
+            if drift == [] and await still_healthy(
+                    record, self.clients.client_for(obj.namespace or "",
+                                                    obj.spec.service_account_name),
+                    self.options.health_poll):
+                log.debug("%s %s/%s: no change since the last apply", KIND, *key)
+                return Result(requeue_after=interval, outcome="unchanged")
+            if drift and await self._correct_drift(state, record, inputs, drift):
+                return Result(requeue_after=interval, outcome="corrected")
         self.applied.pop(key, None)
+        self.builds.drop(key)
         observe = self.live.begin(owner)
         try:
             health = await self._reconcile_revision(state, artifact, variables, observe)
@@ -418,9 +390,41 @@ class KustomizationReconciler:
             raise
         await self.live.commit(owner, health[0])
         self.applied[key] = Applied(gen, state.revision, inputs, tuple(health[1]))
+        if state.built:
+            self.builds.put(key, inputs, state.built)
         return Result(requeue_after=interval)
 
-    async def _reconcile_revision(self, state: _State, artifact: dict[str, Any],
+    async def _correct_drift(self, state: ReconcileState, record: Applied, inputs: bytes,
+                             drift: list[Drift]) -> bool:
+        """Apply again only the objects that drifted, from the last build (`drift`).
+
+        False when the last build is not at hand: the caller takes the full path.
+        """
+        obj = state.obj
+        key = (obj.namespace or "", obj.name or "")
+        built = self.builds.get(key, inputs)
+        subset = drifted_objects(built, drift) if built is not None else None
+        if subset is None:
+            return False
+        log.info("%s %s/%s: correcting drift of %s", KIND, *key,
+                 ", ".join(f"{d.kind}/{d.namespace + '/' if d.namespace else ''}{d.name}"
+                           + (" (deleted)" if d.deleted else "") for d in drift))
+        owner = owner_key(*key)
+        observe = self.live.begin(owner, partial=True)
+        try:
+            manager = self._resource_manager(obj, observe)
+            timeout = self._timeout(obj)
+            changes = await self._apply(state, manager, subset, timeout)
+            if record.health:
+                await self._check_health(state, manager, changes, timeout, False,
+                                         refs=list(record.health))
+        except BaseException:
+            self.live.abort(owner)
+            raise
+        await self.live.commit(owner, changes.refs(skipped=False), partial=True)
+        return True
+
+    async def _reconcile_revision(self, state: ReconcileState, artifact: dict[str, Any],
                                   variables: dict[str, str] | None,
                                   observe: Callable[[Mapping[str, Any]], None]
                                   ) -> tuple[list[ObjectRef], list[ObjectRef]]:
@@ -428,7 +432,7 @@ class KustomizationReconciler:
         skipped) and what health was checked on."""
         obj, status, gen, revision = state.obj, state.obj.status, state.generation, state.revision
         timeout = self._timeout(obj)
-        budget = _duration(timeout)
+        budget = duration(timeout)
         conditions.mark_unknown(status, READY, PROGRESSING, "Reconciliation in progress", gen)
         conditions.mark_reconciling(
             status, PROGRESSING,
@@ -451,7 +455,7 @@ class KustomizationReconciler:
                 objects = await self._build(state, extracted, folder, variables)
         except ArtifactNotFound as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message, event=False,
-                             requeue=_seconds(obj.retry_interval(), 60.0)) from None
+                             requeue=seconds(obj.retry_interval(), 60.0)) from None
         except ArtifactFetchError as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
 
@@ -468,7 +472,7 @@ class KustomizationReconciler:
                              f"Applied revision: {revision}", gen)
         return changes.refs(skipped=False), health
 
-    async def _build(self, state: _State, extracted: CachedArtifact, folder: Path,
+    async def _build(self, state: ReconcileState, extracted: CachedArtifact, folder: Path,
                      variables: dict[str, str] | None) -> list[Obj]:
         obj = state.obj
         post_build = obj.spec.post_build
@@ -486,13 +490,14 @@ class KustomizationReconciler:
                     quoted = quoting.with_texts(p.patch for p in obj.spec.patches or [])
                     built = substitute_objects(built, variables, strict=strict, quoted=quoted)
                 set_common_metadata(built, obj.spec.common_metadata)
+                state.built = pack(built)
                 return built
 
             return await asyncio.to_thread(run)
         except BuildFailure as exc:
             raise self._fail(state, BUILD_FAILED, exc.message) from None
 
-    async def _apply(self, state: _State, manager: ResourceManager, objects: list[Obj],
+    async def _apply(self, state: ReconcileState, manager: ResourceManager, objects: list[Obj],
                      budget: float) -> ChangeSet:
         obj = state.obj
         opts = ApplyOptions(force=bool(obj.spec.force), wait_timeout=budget,
@@ -512,7 +517,7 @@ class KustomizationReconciler:
             await self._event(state, "info", message)
         return changes
 
-    async def _prune(self, state: _State, manager: ResourceManager, changes: ChangeSet) -> None:
+    async def _prune(self, state: ReconcileState, manager: ResourceManager, changes: ChangeSet) -> None:
         obj, status = state.obj, state.obj.status
         old = Inventory.from_status(status.inventory.to_dict() if status.inventory else None)
         new = Inventory.from_change_set(changes)
@@ -531,7 +536,7 @@ class KustomizationReconciler:
                      obj.name, message)
             await self._event(state, "info", message)
 
-    def _health_refs(self, state: _State, changes: ChangeSet) -> list[ObjectRef]:
+    def _health_refs(self, state: ReconcileState, changes: ChangeSet) -> list[ObjectRef]:
         obj = state.obj
         if obj.spec.wait:
             refs = changes.refs(skipped=False)
@@ -545,24 +550,27 @@ class KustomizationReconciler:
         return [r for r in refs if not (r.group == GROUP and r.kind == KIND
                                         and r.namespace == obj.namespace and r.name == obj.name)]
 
-    async def _check_health(self, state: _State, manager: ResourceManager, changes: ChangeSet,
-                            budget: float, changed_revision: bool) -> list[ObjectRef]:
-        """Wait for health (``wait``/``healthChecks``); returns the objects checked."""
+    async def _check_health(self, state: ReconcileState, manager: ResourceManager, changes: ChangeSet,
+                            budget: float, changed_revision: bool,
+                            refs: list[ObjectRef] | None = None) -> list[ObjectRef]:
+        """Wait for health (``wait``/``healthChecks``, or ``refs``); returns the objects
+        checked."""
         obj, status, gen = state.obj, state.obj.status, state.generation
-        refs = self._health_refs(state, changes) if (obj.spec.wait or obj.spec.health_checks) \
-            else []
+        if refs is None:
+            refs = self._health_refs(state, changes) if (obj.spec.wait
+                                                          or obj.spec.health_checks) else []
         if not refs:
             conditions.delete(status, HEALTHY)
             return refs
         was_healthy = conditions.is_true(status, HEALTHY)
         message = (f"Running health checks for revision {state.revision} with a timeout of "
-                   f"{_duration(budget)}")
+                   f"{duration(budget)}")
         conditions.mark_reconciling(status, PROGRESSING, message, gen)
         conditions.mark_unknown(status, HEALTHY, PROGRESSING, message, gen)
         await self._write(state)
         report = await wait_for_health(manager.client, refs, budget, self.options.health_poll,
                                        fail_fast=True)
-        elapsed = _duration(report.elapsed)
+        elapsed = duration(report.elapsed)
         if not report.healthy:
             error = report.error or "health check failed"
             conditions.mark_false(status, HEALTHY, HEALTH_CHECK_FAILED, error, gen)
@@ -576,10 +584,11 @@ class KustomizationReconciler:
         return refs
 
     # ------------------------------------------------------------- deletion
-    async def _finalize(self, state: _State) -> None:
+    async def _finalize(self, state: ReconcileState) -> None:
         obj = state.obj
         key = (obj.namespace or "", obj.name or "")
         self.applied.pop(key, None)
+        self.builds.drop(key)
         await self.live.forget(owner_key(*key))
         if not has_finalizer(obj):
             return
