@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from sluice.controllers.notification.lanes import LaneLimits
+from sluice.testing.polling import async_wait_for
 from sluice.testing.webhook_sink import WebhookSink
 
 from .conftest import NOTIFICATION_API, Harness, event_for, start_harness
@@ -69,6 +70,14 @@ async def test_a_hanging_provider_holds_up_no_other(kubeconfig: Path, tmp_path: 
         await slow.wait_for(2)
         assert len(slow.requests) == 2
         assert h.notification.dispatcher.stats().dropped == 2 * events - 2 - 68
+
+        async def counted() -> str | None:  # what /metrics serves, once the sends returned
+            metrics = h.manager.metrics.render()
+            return metrics if f'result="sent"}} {events}\n' in metrics else None
+
+        metrics = await async_wait_for(counted, timeout=10, what="sent notifications counted")
+        assert 'sluice_notifications_total{result="dropped"} 70\n' in metrics
+        assert "sluice_notification_queue_depth 68\n" in metrics
         warning = await h.wait_event(namespace, "Alert", "slow-0",
                                      lambda e: e["reason"] == "NotificationDropped", "drop")
         assert warning["type"] == "Warning"

@@ -173,3 +173,23 @@ async def test_azure_devops_commit_status(sink: WebhookSink) -> None:
     with pytest.raises(ProviderError, match="workload identity is not supported"):
         await send(sink, "azuredevops", _applied(), address=sink.url("/org/proj/_git/app"),
                    commit_status=CONTEXT)
+
+
+async def test_webex_markdown_and_github_repository_dispatch(sink: WebhookSink) -> None:
+    req = await send(sink, "webex", event("error", "upgrade failed", metadata={"revision": "1"}),
+                     address=sink.url("/v1/messages"), channel="room-1", token="wbx")
+    assert req.header("Authorization") == "Bearer wbx"
+    assert req.json() == {"roomId": "room-1", "markdown": "💣 **helmrelease/podinfo.podinfo**\n"
+                                                          "upgrade failed\n>**revision**: 1\n"}
+    ev = event()
+    req = await send(sink, "githubdispatch", ev, address=f"{sink.url('')}/org/app.git",
+                     token="ghp")
+    assert (req.method, req.path) == ("POST", "/api/v3/repos/org/app/dispatches")
+    assert req.header("Authorization") == "Bearer ghp"
+    assert req.body == (b'{"event_type":"HelmRelease/podinfo.podinfo","client_payload":'
+                        + ev.body() + b"}")
+    assert req.json()["client_payload"]["involvedObject"]["name"] == "podinfo"
+    sink.answer("status", 404)
+    with pytest.raises(DeliveryFailed, match=r"^could not send github repository dispatch "
+                                             r"webhook: 404 Not Found$"):
+        await send(sink, "githubdispatch", ev, address=f"{sink.url('')}/org/app", token="ghp")

@@ -12,7 +12,9 @@ The controller's own Events (on Alerts) are recorded as Kubernetes Events
 only, never forwarded, so a failing provider cannot feed itself. Each
 delivery is also recorded on its Alert as a Normal ``NotificationDispatched``
 event (a Sluice addition: ``sluice events --for Alert/<name>`` shows what was
-sent, never where to).
+sent, never where to), and counted in ``sluice_notifications_total{result}``
+(``sent``, ``failed``, ``dropped``) next to ``sluice_notification_queue_depth``
+on the manager's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from sluice.controllers.notification.receivers import ReceiverReconciler
 from sluice.kube.events import EventRecorder
 from sluice.runtime.controller import Controller
 from sluice.runtime.manager import Manager
+from sluice.runtime.metrics import Counter, Gauge
 from sluice.runtime.status import StatusPatcher
 
 __all__ = ["NotificationController", "NotificationOptions", "setup_notification_controller"]
@@ -117,6 +120,7 @@ async def setup_notification_controller(manager: Manager,
                                             retry_wait_min=options.retry_wait_min,
                                             lanes=options.lanes),
                             delivered)
+    _register_metrics(manager, dispatcher)
     pipeline = EventPipeline(matcher, dispatcher, RateLimiter(options.rate_limit_interval))
     if options.in_process:
         manager.event_forwarder.local = pipeline.handle_local
@@ -151,6 +155,19 @@ async def setup_notification_controller(manager: Manager,
     manager.add_runnable("notification-servers", _holder(started, dispatcher))
     return NotificationController(pipeline, dispatcher, event_server, receiver_server,
                                   controller)
+
+
+def _register_metrics(manager: Manager, dispatcher: Dispatcher) -> None:
+    """``sluice_notifications_total{result}`` (sent, failed, dropped) and the queue depth."""
+    registry = manager.metrics.registry
+    total = registry.register(Counter(
+        "sluice_notifications_total", "Notifications per result: sent, failed (after retries) "
+        "or dropped (the provider address's queue was full).", ("result",)))
+    dispatcher.count = lambda result: total.inc(result)
+    depth = registry.register(Gauge(
+        "sluice_notification_queue_depth", "Notifications waiting for a send slot, over "
+        "every provider address."))
+    depth.collect_with(lambda: [((), float(dispatcher.lanes.waiting()))])
 
 
 def _holder(servers: list[HTTPServer], dispatcher: Dispatcher) -> Callable[[], Awaitable[None]]:

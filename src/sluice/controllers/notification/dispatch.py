@@ -142,6 +142,8 @@ class Dispatcher:
         self._drops: dict[tuple[str, str], tuple[Job, int]] = {}
         self._drops_warned: dict[tuple[str, str], float] = {}
         self._reports: set[asyncio.Task[None]] = set()
+        # Called with "sent", "failed" or "dropped" per notification (the controller's metrics).
+        self.count: Callable[[str], None] = lambda result: None
 
     def stats(self) -> LaneStats:
         """Notifications queued, sent and dropped since start."""
@@ -160,6 +162,7 @@ class Dispatcher:
             await asyncio.gather(*list(self._reports), return_exceptions=True)
 
     def _dropped(self, job: Job) -> None:
+        self.count("dropped")
         _, count = self._drops.get(job.alert_key, (job, 0))
         self._drops[job.alert_key] = (job, count + 1)
         last = self._drops_warned.get(job.alert_key)
@@ -262,6 +265,7 @@ class Dispatcher:
                 error = f"{type(exc).__name__}: {exc}"
             finally:
                 await sender.aclose()
+            self.count("failed" if error else "sent")
             if error:
                 error = mask(error, cfg.secrets)
                 log.warning("failed to send notification for %s: %s",

@@ -192,6 +192,10 @@ class Lanes:
             total.dropped += lane.stats.dropped
         return total
 
+    def waiting(self) -> int:
+        """Notifications queued now, over every address."""
+        return sum(lane.waiting for lane in self.lanes.values())
+
     async def drain(self) -> None:
         while any(lane.busy for lane in self.lanes.values()):
             for lane in list(self.lanes.values()):

@@ -1,5 +1,5 @@
 """Chat providers: the payloads of Flux's slack, discord, rocket, msteams, googlechat,
-telegram and matrix notifiers, field for field.
+telegram, matrix and webex notifiers, field for field.
 
 Metadata fields follow the combined metadata's order (Flux iterates a Go map,
 so its order is random; Sluice's is stable). Discord also has an opt-in
@@ -19,7 +19,7 @@ from sluice.controllers.notification.ingest import Event
 from sluice.controllers.notification.providers.base import ProviderConfig, Sender, object_name
 
 __all__ = ["DISCORD_EMBEDS_ANNOTATION", "discord", "googlechat", "matrix", "msteams", "rocket",
-           "slack", "telegram"]
+           "slack", "telegram", "webex"]
 
 DISCORD_EMBEDS_ANNOTATION = "notification.sluice.dev/discord-embeds"
 SLACK_API = "https://slack.com/api/chat.postMessage"
@@ -212,3 +212,17 @@ async def matrix(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
                            f"{tx_id}", payload, {"Authorization": f"Bearer {cfg.token}"},
                            method="PUT")
 
+
+async def webex(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
+    """Webex messages API: ``{"roomId": <channel>, "markdown": ...}``, Bearer token."""
+    url = _require_url(cfg.address, "Webex hook")
+    emoji = "💣" if event.severity == "error" else "✅"
+    markdown = (f"{emoji} **{object_name(event)}**\n{event.message}\n"
+                + "".join(f">**{k}**: {v}\n" for k, v in event.metadata.items()))
+    payload = {"roomId": cfg.channel, "markdown": markdown}
+    if not cfg.channel:  # omitempty
+        del payload["roomId"]
+    try:
+        await sender.post_json(url, payload, {"Authorization": f"Bearer {cfg.token}"})
+    except DeliveryFailed as exc:
+        raise DeliveryFailed(f"postMessage failed: {exc}") from None

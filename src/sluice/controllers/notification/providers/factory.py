@@ -11,6 +11,7 @@ from sluice.controllers.notification.providers import (
     bitbucket,
     chat,
     commitstatus,
+    github_dispatch,
     incidents,
     webhooks,
 )
@@ -28,6 +29,7 @@ NOTIFIERS: dict[str, Notifier] = {
     "googlechat": chat.googlechat,
     "telegram": chat.telegram,
     "matrix": chat.matrix,
+    "webex": chat.webex,
     "generic": webhooks.generic,
     "generic-hmac": webhooks.generic_hmac,
     "alertmanager": webhooks.alertmanager,
@@ -35,6 +37,7 @@ NOTIFIERS: dict[str, Notifier] = {
     "github": commitstatus.github,
     "gitlab": commitstatus.gitlab,
     "gitea": commitstatus.gitea,
+    "githubdispatch": github_dispatch.githubdispatch,
     "bitbucket": bitbucket.bitbucket,
     "bitbucketserver": bitbucket.bitbucketserver,
     "azuredevops": azuredevops.azuredevops,
