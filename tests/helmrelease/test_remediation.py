@@ -124,3 +124,42 @@ async def test_drift_is_detected_and_corrected(helm_env: Helm, tmp_path: Path,
     assert detected and "Deployment/" + ns + "/app" in detected[0]
     hr = await env.hr("app")
     assert hr is not None and len(hr["status"]["history"]) == 1  # no Helm upgrade
+
+
+async def test_drift_warn_mode_and_ignore_rules(helm_env: Helm, tmp_path: Path,
+                                                kubectl: object) -> None:
+    env, ns = helm_env, helm_env.namespace
+    env.source.add(podinfo_chart(tmp_path / "charts", "1.0.0"))
+    await env.apply(HR + "  driftDetection:\n    mode: warn\n    ignore:\n"
+                    "      - paths: [\"/spec/replicas\"]\n        target:\n"
+                    "          kind: Deployment\n")
+    await env.wait_hr("app", "True", "InstallSucceeded")
+
+    # An ignored field (an HPA's, say) may change: no drift.
+    kubectl.ok("scale", "deployment/app", "--replicas=4", "-n", ns)  # type: ignore[attr-defined]
+    stamp = await env.annotate("app")
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: o["status"].get("lastHandledReconcileAt") == stamp,
+                            "reconciled after the scale")
+    assert condition(hr, "Drifted")["reason"] == "NoDriftDetected"
+    assert condition(hr, "Drifted")["status"] == "False"
+
+    # Anything else is reported, and in warn mode left as it is.
+    kubectl.ok("patch", "service/app", "-n", ns, "--type=json",  # type: ignore[attr-defined]
+               "-p", '[{"op":"replace","path":"/spec/ports/0/port","value":9999}]')
+    await env.annotate("app")
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: (condition(o, "Drifted") or {}).get("status") == "True",
+                            "drift detected")
+    drifted = condition(hr, "Drifted")
+    assert drifted["reason"] == "DriftDetected"
+    assert drifted["message"].startswith(f"Cluster state of release {ns}/app.v1 has drifted "
+                                         "from the desired state:\n")
+    assert f"Service/{ns}/app" in drifted["message"]
+    assert "Deployment" not in drifted["message"]
+    svc = await env.get("v1", "Service", "app")
+    dep = await env.get("apps/v1", "Deployment", "app")
+    assert svc is not None and svc["spec"]["ports"][0]["port"] == 9999
+    assert dep is not None and dep["spec"]["replicas"] == 4
+    assert not any("has been corrected" in m for m in await env.messages("app"))
+    assert len(hr["status"]["history"]) == 1
