@@ -12,11 +12,15 @@ exit code as ``sluice diff kustomization``:
    artifact digest; a source that is not ready fails with the controller's
    ``<Kind> '<ns>/<name>' is not ready: ...``; a chart from an OCIRepository
    gets the controller's ``<version>+<digest>`` (its templates see it);
-3. Helm renders it (offline: ``lookup`` returns nothing, the capabilities are
-   Helm's defaults) with the release name and namespace the controller uses;
-   hooks and ``NOTES.txt`` are dropped (Helm does not keep hooks as release
-   objects), and the controller's post-renderer runs in-process
-   (``postRenderers``, ``commonMetadata``, Flux's origin labels);
+3. Helm renders it against the cluster, as an install or upgrade would:
+   ``lookup`` reads live objects (with the CLI's credentials), and
+   ``.Capabilities`` carry the server's version and every served
+   ``group/version`` and ``group/version/Kind`` (from discovery); with the
+   release name, namespace and next revision the controller uses; hooks and
+   ``NOTES.txt`` are dropped (Helm does not keep hooks as release objects),
+   and the controller's post-renderer runs in-process (``postRenderers``,
+   ``commonMetadata``, Flux's origin labels, and the release namespace when
+   Helm's storage lives elsewhere);
 4. every object is dry-run with server-side apply as field manager ``helm``
    (`sluice.kube.diff`, the code drift detection and ``diff kustomization``
    use) and compared with the live object; objects of the current release
@@ -31,11 +35,14 @@ when anything would change or an object cannot be applied. Chart CRDs
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import yaml
 
 from sluice.api.helm import HelmRelease
@@ -49,6 +56,7 @@ from sluice.controllers.helmrelease.errors import ChartLoadError
 from sluice.controllers.helmrelease.names import release_name
 from sluice.controllers.helmrelease.postrender import render as post_render
 from sluice.controllers.helmrelease.postrender import spec_for
+from sluice.controllers.helmrelease.runner import kubeconfig_for
 from sluice.controllers.helmrelease.source import SourceNotReady, source_ready, verify_digest
 from sluice.helmsdk import helm
 from sluice.helmsdk import run as helm_run
@@ -104,8 +112,33 @@ async def _artifact_chart(client: Client, hr: HelmRelease,
     return resp.content, revision
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """What a cluster-aware render needs: a kubeconfig for ``lookup``, the capabilities."""
+
+    kubeconfig: str
+    kube_version: str
+    api_versions: list[str]
+    cluster_scoped: frozenset[str]
+
+
+async def cluster_of(client: Client) -> Cluster:
+    """The CLI's cluster as Helm's render sees it (one ``/version`` and discovery)."""
+    try:
+        resp = await client.connection.http.get("/version",
+                                                headers={"Accept": "application/json"})
+        version = str(resp.json().get("gitVersion") or "") if resp.status_code < 400 else ""
+        served = await client.objects.mapper.served()
+    except (httpx2.HTTPError, ValueError, AttributeError, KubeError) as exc:
+        raise CommandError(f"failed to read the cluster's API versions: {exc}") from None
+    api_versions = sorted({m.api_version for m in served}
+                          | {f"{m.api_version}/{m.kind}" for m in served})
+    cluster_scoped = frozenset(f"{m.group}/{m.kind}" for m in served if not m.namespaced)
+    return Cluster(kubeconfig_for(client.connection), version, api_versions, cluster_scoped)
+
+
 def _render(source: bytes | Path, values: dict[str, Any], name: str, namespace: str,
-            upgrade: bool, oci_revision: str) -> dict[str, str]:
+            revision: int, oci_revision: str, cluster: Cluster) -> dict[str, str]:
     sdk = helm()
     chart = sdk.Chart.load(str(source)) if isinstance(source, Path) \
         else sdk.Chart.load_archive(source)
@@ -116,8 +149,16 @@ def _render(source: bytes | Path, values: dict[str, Any], name: str, namespace: 
         chart.close()
         chart = sdk.Chart.load_archive(with_version(source, str(meta.get("name")), version))
     try:
-        rendered: dict[str, str] = chart.render(values, name=name, namespace=namespace,
-                                                is_install=not upgrade, is_upgrade=upgrade)
+        opts = {"name": name, "namespace": namespace, "revision": revision,
+                "is_install": revision == 1, "is_upgrade": revision > 1,
+                "api_versions": cluster.api_versions}
+        if cluster.kube_version:
+            opts["kube_version"] = cluster.kube_version
+        with sdk.Config(kubeconfig_content=cluster.kubeconfig, namespace=namespace) as cfg:
+            # Config.render takes no capabilities; the C call behind it does.
+            out = sdk._native.call_string("helm_render_with_config", cfg._raw(), chart._raw(),
+                                          json.dumps(values), json.dumps(opts))
+        rendered: dict[str, str] = json.loads(out)
         return rendered
     finally:
         chart.close()
@@ -133,10 +174,12 @@ async def render_release(client: Client, obj: Mapping[str, Any],
         source, oci_revision = path, ""
     else:
         source, oci_revision = await _artifact_chart(client, hr, obj)
-    upgrade = bool(hr.status.history)
+    history = hr.status.history or []
+    revision = (history[0].version + 1) if history else 1
+    cluster = await cluster_of(client)
     try:
         templates = await helm_run(_render, source, values, release_name(hr),
-                                   hr.release_namespace(), upgrade, oci_revision)
+                                   hr.release_namespace(), revision, oci_revision, cluster)
     except Exception as exc:  # Helm's load/render errors, one line each
         detail = getattr(exc, "detail", None) or str(exc)
         raise CommandError(f"HelmRelease '{hr.namespace}/{hr.name}': chart could not be "
@@ -150,7 +193,10 @@ async def render_release(client: Client, obj: Mapping[str, Any],
                     HOOK_ANNOTATION not in ((doc.get("metadata") or {}).get("annotations")
                                             or {}):
                 docs.append(yaml.safe_dump(doc, sort_keys=False))
-    manifest = post_render("---\n".join(docs), spec_for(hr))
+    apart = hr.storage_namespace() != hr.release_namespace()
+    manifest = post_render("---\n".join(docs), spec_for(
+        hr, namespace=hr.release_namespace() if apart else None,
+        cluster_scoped=cluster.cluster_scoped))
     return manifest_objects(manifest, hr.release_namespace())
 
 

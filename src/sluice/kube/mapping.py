@@ -119,13 +119,14 @@ class RestMapper:
             raise NoKindMatch(api_version, kind)
         return known[kind]
 
-    async def cluster_scoped_kinds(self) -> frozenset[str]:
-        """``<group>/<Kind>`` of every cluster-scoped kind served (``""`` group for core).
+    async def served(self) -> list[ResourceMapping]:
+        """Every kind the API serves, in every group-version (core first).
 
         One ``/apis`` listing, then each group-version from the cache (a
-        group-version not seen yet is discovered once). For callers that must
-        tell namespaced objects from cluster-scoped ones before any mapping
-        of theirs is known, e.g. a post-renderer defaulting namespaces.
+        group-version not seen yet is discovered once). For callers that need
+        the whole picture before any mapping of theirs is known: a
+        post-renderer telling namespaced objects from cluster-scoped ones,
+        Helm's ``.Capabilities.APIVersions``.
         """
         versions = ["v1"]
         try:
@@ -142,7 +143,7 @@ class RestMapper:
             for ver in (group.get("versions") or []) if isinstance(group, dict) else []:
                 if isinstance(ver, dict) and isinstance(ver.get("groupVersion"), str):
                     versions.append(ver["groupVersion"])
-        out: set[str] = set()
+        out: list[ResourceMapping] = []
         for api_version in versions:
             known = self._cache.get(api_version)
             if known is None:
@@ -151,8 +152,12 @@ class RestMapper:
                     if known is None:
                         known = await self._discover(api_version)
                         self._cache[api_version] = known
-            out.update(f"{m.group}/{m.kind}" for m in known.values() if not m.namespaced)
-        return frozenset(out)
+            out.extend(known.values())
+        return out
+
+    async def cluster_scoped_kinds(self) -> frozenset[str]:
+        """``<group>/<Kind>`` of every cluster-scoped kind served (``""`` group for core)."""
+        return frozenset(f"{m.group}/{m.kind}" for m in await self.served() if not m.namespaced)
 
     def invalidate(self, api_version: str | None = None) -> None:
         """Forget cached discovery (all of it, or one group-version)."""
