@@ -1,6 +1,7 @@
 """Flux's Kustomization benchmark shape: N Kustomizations until all are Ready, and peak memory.
 
     .venv/bin/python bench/bench_kustomizations.py [--sizes 100,500,1000] [--concurrent 10]
+        [--against ../main/src] [--up https,inprocess] [--rounds 2]
 
 Flux's published figure (flux-benchmark, 16-core runner): 1,000
 Kustomizations, each applying a ServiceAccount, a Service, a Deployment
@@ -18,7 +19,11 @@ the controllers using 223 MiB. Here, for each N:
   from the first creation until every one is ``Ready=True`` (read from the
   controllers' own informer cache, so polling costs no API calls);
 - memory is the process's peak resident set (``ru_maxrss``), reported with
-  the resident set before the controllers started.
+  the resident set before the controllers started;
+- CPU seconds spent from the first creation until all are Ready, by this
+  process (the controllers) and by the API server's process: on a shared,
+  loaded machine wall time varies with the neighbours, CPU time much less,
+  so compare levers by both.
 
 Each N runs in its own process so that peak memory is per size. Nothing is
 asserted; the table is printed.
@@ -42,12 +47,13 @@ from typing import Any
 import yaml
 from cluster_process import ClusterProcess
 
+from sluice.apiserver.server import EmbeddedCluster
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.source.artifact_server import ArtifactServer
 from sluice.controllers.source.artifacts import Storage
 from sluice.controllers.source.gitrepository import setup_gitrepository_controller
-from sluice.kube.config import connect
+from sluice.kube.config import Connection, connect
 from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.gitserver import GitHTTPServer
 
@@ -60,6 +66,16 @@ def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of this process (all threads), or of process `pid`."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib() -> float:
@@ -105,10 +121,18 @@ async def serve(root: Path, n: int) -> None:
         await asyncio.Event().wait()
 
 
-async def measure(kubeconfig: Path, url: str, n: int, concurrent: int, work: Path
-                  ) -> dict[str, Any]:
+async def measure_up(url: str, n: int, concurrent: int, work: Path, up: str
+                     ) -> dict[str, Any]:
+    """As under ``sluice up``: the cluster in this process, its client HTTPS or in-process."""
+    async with EmbeddedCluster(work / "cluster") as cluster:
+        transport = cluster.in_process_transport() if up == "inprocess" else None
+        return await measure(connect(cluster.kubeconfig, transport=transport), url, n,
+                             concurrent, work, None)
+
+
+async def measure(conn: Connection, url: str, n: int, concurrent: int, work: Path,
+                  server_pid: int | None) -> dict[str, Any]:
     baseline = rss_mib()
-    conn = connect(kubeconfig)
     server = ArtifactServer(work / "artifacts", "127.0.0.1", 0)
     (work / "artifacts").mkdir()
     await server.start()
@@ -149,6 +173,8 @@ async def measure(kubeconfig: Path, url: str, n: int, concurrent: int, work: Pat
                              "sourceRef": {"kind": "GitRepository", "name": "fleet"}}})
 
         started = time.perf_counter()
+        cpu_before = cpu_seconds()
+        server_before = cpu_seconds(server_pid) if server_pid else 0.0
         await asyncio.gather(*(create(i) for i in range(n)))
         created = time.perf_counter() - started
         informer = ks_controller.informer
@@ -159,7 +185,10 @@ async def measure(kubeconfig: Path, url: str, n: int, concurrent: int, work: Pat
                 break
             await asyncio.sleep(0.2)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_before
+        server_cpu = cpu_seconds(server_pid) - server_before if server_pid else 0.0
         return {"n": n, "seconds": round(elapsed, 2), "create_seconds": round(created, 2),
+                "cpu_seconds": round(cpu, 1), "server_cpu_seconds": round(server_cpu, 1),
                 "peak_rss_mib": round(peak_rss_mib(), 1), "baseline_rss_mib": round(baseline, 1),
                 "concurrent": concurrent}
     finally:
@@ -175,9 +204,9 @@ def _ready(obj: dict[str, Any]) -> bool:
     return False
 
 
-def run_one(n: int, concurrent: int) -> dict[str, Any]:
+def run_one(n: int, concurrent: int, up: str | None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="sluice-bench-ks-"))
-    cluster = ClusterProcess(work / "cluster")
+    cluster = None if up else ClusterProcess(work / "cluster")
     git = subprocess.Popen([sys.executable, __file__, "--serve", str(work / "git"), "--n",
                             str(n)], stdout=subprocess.PIPE, text=True)
     try:
@@ -185,11 +214,15 @@ def run_one(n: int, concurrent: int) -> dict[str, Any]:
         url = git.stdout.readline().strip()
         if not url:
             raise SystemExit("the git server did not start")
-        return asyncio.run(measure(cluster.kubeconfig, url, n, concurrent, work))
+        if cluster is None:
+            return asyncio.run(measure_up(url, n, concurrent, work, str(up)))
+        return asyncio.run(measure(connect(cluster.kubeconfig), url, n, concurrent, work,
+                                   cluster.proc.pid))
     finally:
         git.terminate()
         git.wait(30)
-        cluster.stop()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -197,6 +230,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,500,1000")
     parser.add_argument("--concurrent", type=int, default=10)
+    parser.add_argument("--against", metavar="SRC",
+                        help="also run each size with PYTHONPATH=SRC (another tree's src/), "
+                             "interleaved with this tree's, as the baseline of the same run")
+    parser.add_argument("--up", metavar="https,inprocess",
+                        help="run the cluster in this process as `sluice up` does, its client "
+                             "over HTTPS and/or through the in-process transport (comma list: "
+                             "one variant each; 'CPU ctrl' then counts both sides)")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per size and variant")
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,18 +245,35 @@ def main() -> None:
         asyncio.run(serve(Path(args.serve), args.n))
         return
     if args.n:
-        print(json.dumps(run_one(args.n, args.concurrent)), flush=True)
+        print(json.dumps(run_one(args.n, args.concurrent, args.up)), flush=True)
         return
-    print(f"{'N':>6} {'all Ready':>10} {'created in':>10} {'peak RSS':>10} {'start RSS':>10}")
+    # (label, environment, extra arguments) of each variant, run interleaved per size.
+    variants: list[tuple[str, dict[str, str], list[str]]] = []
+    for up in (args.up.split(",") if args.up else [""]):
+        extra = ["--up", up] if up else []
+        label = f"sluice up, {up}" if up else "cluster in a child process, HTTPS"
+        if args.against:
+            # The same bench driving another checkout's code (e.g. main's src/): the
+            # baseline runs in the same session, interleaved, so both see the same load.
+            env = dict(os.environ, PYTHONPATH=str(Path(args.against).resolve()))
+            variants.append((f"{label} (against {args.against})", env, extra))
+        variants.append((label, dict(os.environ), extra))
+    print(f"{'N':>6} {'all Ready':>10} {'created in':>10} {'peak RSS':>10} {'start RSS':>10} "
+          f"{'CPU ctrl':>9} {'CPU api':>9}  variant")
     for size in (int(s) for s in args.sizes.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--n", str(size), "--concurrent",
-                              str(args.concurrent)], capture_output=True, text=True)
-        if out.returncode != 0:
-            print(f"{size:>6} failed:\n{out.stderr[-2000:]}")
-            continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['n']:>6} {r['seconds']:>9.1f}s {r['create_seconds']:>9.1f}s "
-              f"{r['peak_rss_mib']:>7.0f} MiB {r['baseline_rss_mib']:>6.0f} MiB", flush=True)
+        for _ in range(args.rounds):
+            for label, env, extra in variants:
+                out = subprocess.run([sys.executable, __file__, "--n", str(size), "--concurrent",
+                                      str(args.concurrent), *extra],
+                                     capture_output=True, text=True, env=env)
+                if out.returncode != 0:
+                    print(f"{size:>6} failed ({label}):\n{out.stderr[-2000:]}")
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                print(f"{r['n']:>6} {r['seconds']:>9.1f}s {r['create_seconds']:>9.1f}s "
+                      f"{r['peak_rss_mib']:>7.0f} MiB {r['baseline_rss_mib']:>6.0f} MiB "
+                      f"{r['cpu_seconds']:>8.1f}s {r['server_cpu_seconds']:>8.1f}s  {label}",
+                      flush=True)
     print(f"(--concurrent {args.concurrent}; Flux: 1,000 in 4m13s / 223 MiB on 16 cores)")
 
 
