@@ -65,6 +65,7 @@ Obj = dict[str, Any]
 
 # etcd refuses values over 1.5 MiB; the API server reports it before storing anything.
 MAX_OBJECT_BYTES = 1_572_864
+SERVICES_KEY = ("", "services")
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -93,6 +94,10 @@ class DeleteOptions:
     grace_period: int | None = None
 
 
+def _cluster_ip(service: Obj) -> str:
+    return str((service.get("spec") or {}).get("clusterIP") or "")
+
+
 def _meta(obj: Obj) -> Obj:
     """The metadata of a request body, refused (400) unless it decodes as ObjectMeta."""
     meta = obj.get("metadata")
@@ -115,6 +120,8 @@ class Cluster:
         self.catalogue = catalogue or Catalogue.with_builtins()
         self.events = EventLog(storage.revision)
         self._ips = ClusterIPAllocator()
+        for svc in storage.list(SERVICES_KEY):
+            self._ips.reserve(_cluster_ip(svc))
         self.builtin_schema: Callable[[ResourceType], Obj | None] = lambda rt: None
         for crd in storage.list(CRD_KEY):
             self._register_crd(crd)
@@ -475,6 +482,8 @@ class Cluster:
     def _remove(self, rt: ResourceType, old: Obj) -> Obj:
         meta = old["metadata"]
         rv = self.storage.delete(rt.storage_key, meta.get("namespace", ""), meta["name"])
+        if rt.storage_key == SERVICES_KEY:
+            self._ips.release(_cluster_ip(old))
         gone = copy.deepcopy(old)
         gone["metadata"]["resourceVersion"] = str(rv)
         self.events.publish(Event("DELETED", rt.storage_key, meta.get("namespace", ""),
@@ -514,9 +523,7 @@ class Cluster:
                      field_validation=opts.field_validation, allocate_ip=self._allocate_ip)
 
     def _allocate_ip(self) -> str:
-        used = {s.get("spec", {}).get("clusterIP", "") for s in
-                self.storage.list(("", "services"))}
-        return self._ips.allocate(used)
+        return self._ips.allocate()
 
     # ----------------------------------------------------------------- commit
     def _commit(self, rt: ResourceType, old: Obj | None, new: Obj, dry_run: bool,
@@ -556,6 +563,8 @@ class Cluster:
                     "finalizers"):
                 return stored, self._remove(rt, stored)
         self.storage.put(rt.storage_key, stored)
+        if rt.storage_key == SERVICES_KEY:
+            self._ips.reserve(_cluster_ip(stored))
         etype = "ADDED" if old is None else "MODIFIED"
         self.events.publish(Event(etype, rt.storage_key, meta.get("namespace", ""), stored, old,
                                   int(meta["resourceVersion"])))

@@ -225,17 +225,31 @@ def apply_builtin_defaults(group: str, kind: str, obj: Obj) -> None:
 
 
 class ClusterIPAllocator:
-    """Hands out Service ClusterIPs from 10.96.0.0/12, skipping ones in use."""
+    """Hands out Service ClusterIPs from 10.96.0.0/12, skipping ones in use.
+
+    The registry keeps ``used`` current (`reserve` on every stored Service,
+    `release` when one goes), so an allocation is a set lookup: scanning every
+    Service on each create made creating N Services cost O(N^2) (6% of the
+    API server's CPU with 1,000 Kustomizations).
+    """
 
     def __init__(self, cidr: str = "10.96.0.0/12") -> None:
         self._net = ipaddress.ip_network(cidr)
         self._next = 10
+        self._used: set[str] = set()
 
-    def allocate(self, used: set[str]) -> str:
+    def reserve(self, ip: str) -> None:
+        if ip and ip != "None":
+            self._used.add(ip)
+
+    def release(self, ip: str) -> None:
+        self._used.discard(ip)
+
+    def allocate(self) -> str:
         while True:
             self._next += 1
             ip = str(self._net.network_address + self._next)
-            if ip not in used:
+            if ip not in self._used:
                 return ip
 
 
