@@ -10,6 +10,7 @@ and the HTTP server handing out the exact stored bytes.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -79,6 +80,43 @@ async def test_same_commit_same_digest(http_server: GitHTTPServer, tmp_path: Pat
 
     (tmp_path / "two" / "deploy" / "z.yaml").write_text("kind: Service \n")
     assert archive_bytes(tmp_path / "two") != first
+
+
+def test_archive_is_what_tarfile_writes_byte_for_byte(tmp_path: Path) -> None:
+    """Headers are built without tarfile (speed); the tar stream must not change.
+
+    A digest change would make every source publish a "new" artifact after an
+    upgrade, so the uncompressed stream is compared with tarfile's own GNU
+    headers for the same entries: long names and links (``././@LongLink``),
+    non-ASCII and undecodable names, modes, a symlink, empty files.
+    """
+    src = tmp_path / "src"
+    deep = src / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / "long-name.yaml").write_text("kind: ConfigMap\n")
+    (src / "é-ü.yaml").write_text("x: 1\n")
+    (src / os.fsdecode(b"raw-\xff.yaml")).write_bytes(b"y: 2\n")
+    (src / "run.sh").write_text("#!/bin/sh\n")
+    (src / "run.sh").chmod(0o755)
+    (src / "empty").write_bytes(b"")
+    os.symlink(os.path.relpath(deep / "long-name.yaml", src), src / "far.yaml")
+    os.symlink("run.sh", src / "near")
+    data = archive_bytes(src)
+    expected = bytearray()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for m in tar.getmembers():
+            expected += m.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+            if m.isfile():
+                body = tar.extractfile(m)
+                assert body is not None
+                content = body.read()
+                expected += content + tarfile.NUL * (-len(content) % tarfile.BLOCKSIZE)
+        names = [m.name for m in tar.getmembers()]
+    assert "far.yaml" in names and os.fsdecode(b"raw-\xff.yaml") in names
+    raw = gzip.decompress(data)
+    assert raw[:len(expected)] == bytes(expected)
+    assert raw[len(expected):] == tarfile.NUL * (len(raw) - len(expected))
+    assert len(raw) % tarfile.RECORDSIZE == 0
 
 
 def test_ignore_rules_shape_the_archive(tmp_path: Path) -> None:
