@@ -39,6 +39,7 @@ from sluice.apiserver.simulation.pod_subresources import COMPONENT_LOG
 from sluice.apiserver.simulation.workloads import WorkloadSimulator
 from sluice.apiserver.store.datadir import DataDirLock, private_dir
 from sluice.apiserver.store.storage import Storage
+from sluice.apiserver.transport.inprocess import InProcessTransport
 from sluice.apiserver.transport.kubeconfig import ensure_token, write_kubeconfig
 from sluice.apiserver.transport.listener import HEADER_TIMEOUT, Listener
 from sluice.apiserver.transport.tls import ensure_certificates
@@ -88,6 +89,11 @@ class EmbeddedCluster:
         observers = self._api.request_observers
         observers.append(observer)
         return lambda: observers.remove(observer) if observer in observers else None
+
+    def in_process_transport(self) -> InProcessTransport:
+        """An httpx transport to this cluster's handlers, for clients in this process."""
+        assert self._runner is not None, "the cluster is not started"
+        return InProcessTransport(self._runner.app)
 
     @property
     def kubeconfig(self) -> Path:

@@ -157,8 +157,15 @@ _POOL_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
 
 def connect(kubeconfig: str | Path | None = None, context: str | None = None, *,
             field_manager: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-            service_account_dir: Path = SERVICE_ACCOUNT_DIR) -> Connection:
-    """Load the configuration and build the clients (no request is made yet)."""
+            service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+            transport: httpx2.AsyncBaseTransport | None = None) -> Connection:
+    """Load the configuration and build the clients (no request is made yet).
+
+    ``transport`` replaces the raw client's network transport (TLS, HTTP/1.1);
+    ``sluice up`` passes the embedded cluster's in-process one, so its own
+    controllers reach the handlers without a socket. Credentials are still
+    sent and checked.
+    """
     single, source = load_config(kubeconfig, context, service_account_dir=service_account_dir)
     if single.user is None:
         # A context without a user (plain-HTTP local clusters): lightkube
@@ -172,7 +179,8 @@ def connect(kubeconfig: str | Path | None = None, context: str | None = None, *,
         # default, so past 20 requests in flight each finished one closed its socket
         # and the next paid a new TLS handshake (about 6% of the controllers' CPU
         # with 1,000 Kustomizations). Keep as many idle as may be open.
-        http = httpx2.AsyncClient(**params.httpx_params(single), limits=_POOL_LIMITS)
+        http = httpx2.AsyncClient(**{**params.httpx_params(single), "transport": transport},
+                                  limits=_POOL_LIMITS)
     except (LightkubeConfigError, OSError, ValueError) as exc:
         raise ConfigError(f"{source}: cannot set up the connection: {exc}") from None
     return Connection(config=single, client=client, http=http, source=source)
