@@ -1,0 +1,156 @@
+"""API server GET latency while a 10,000-file checkout and its artifact are made, vs idle.
+
+    .venv/bin/python bench/bench_artifact_latency.py [--files 10000] [--rounds 3]
+
+Under ``sluice up`` the embedded cluster and the source controller share one
+process and one event loop. The checkout runs in a git worker process and
+the archive (tar, gzip, digest) in a worker thread; neither may stall the
+loop, or every client of the cluster (kubectl, the controllers) waits. Here:
+
+- the embedded cluster runs in this process (HTTPS, token), as under
+  ``sluice up``;
+- a prober in a child process (its own interpreter, so its timing is not
+  the thing measured) GETs one ConfigMap over HTTPS every 10 ms and records
+  each answer's latency;
+- busy phase: this process checks out the repository's tip (served by
+  ``git http-backend`` from another child process) and archives it, exactly
+  as the GitRepository reconciler does (`sluice.controllers.source.git.checkout`
+  then `Storage.archive`), while the prober runs;
+- idle phase, right after: the prober runs as long again, nothing else.
+
+Reported per phase: requests answered, p50, p99 and max latency. Nothing is
+asserted; the ratio busy/idle is the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sluice.apiserver.rest.registry import WriteOptions
+from sluice.apiserver.server import EmbeddedCluster
+from sluice.controllers.source.artifacts import Storage
+from sluice.controllers.source.git import GitRef, checkout
+from sluice.core.sourceignore import load_ignore_rules
+
+_PROBER = """
+import json, ssl, sys, threading, time
+import httpx
+url, ca, token, path = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=ca)
+headers = {"Authorization": "Bearer " + token}
+with httpx.Client(base_url=url, verify=ctx, headers=headers) as client:
+    client.get(path).raise_for_status()
+    print("ready", flush=True)
+    while sys.stdin.readline():  # "go": probe until the next line ("stop")
+        stop = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+        out = []
+        while not stop.is_set():
+            t = time.perf_counter()
+            client.get(path).raise_for_status()
+            out.append(time.perf_counter() - t)
+            time.sleep(0.01)
+        print(json.dumps(out), flush=True)
+"""
+
+
+class Prober:
+    """The child process probing the API server, one phase at a time."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc, self.stdin, self.stdout = proc, proc.stdin, proc.stdout
+
+    async def go(self) -> None:
+        self.stdin.write(b"go\n")
+        await self.stdin.drain()
+
+    async def stop(self) -> list[float]:
+        self.stdin.write(b"stop\n")
+        await self.stdin.drain()
+        return list(json.loads(await self.stdout.readline()))
+
+
+def summary(latencies: list[float]) -> str:
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return (f"{len(ms):>5} requests  p50 {statistics.median(ms):6.1f} ms  p99 {p99:6.1f} ms  "
+            f"max {ms[-1]:6.1f} ms")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    bench_dir = Path(__file__).parent
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-lat-") as tmp:
+        root = Path(tmp)
+        git = await asyncio.create_subprocess_exec(
+            sys.executable, str(bench_dir / "bench_git_artifact.py"), "--serve", str(root),
+            "--files", str(args.files), stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE)
+        assert git.stdout is not None and git.stdin is not None
+        print((await git.stdout.readline()).decode().strip())
+        url = (await git.stdout.readline()).decode().strip()
+        async with EmbeddedCluster(root / "cluster", install_flux_crds=False) as cluster:
+            assert cluster.cluster is not None
+            cm = cluster.cluster.resource("", "v1", "configmaps")
+            cluster.cluster.create(cm, "default", {"metadata": {"name": "probe"},
+                                                   "data": {"k": "v"}}, WriteOptions())
+            prober = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _PROBER, cluster.url, str(cluster.ca_file), cluster.token,
+                "/api/v1/namespaces/default/configmaps/probe",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            assert prober.stdout is not None
+            await prober.stdout.readline()
+            probe = Prober(prober)
+            storage = Storage(root / "store")
+
+            async def work(n: int) -> float:
+                """What a GitRepository reconcile does on a new revision; its duration."""
+                dest = root / f"co-{n}"
+                started = time.perf_counter()
+                commit = await checkout(url, GitRef(branch="main"), None, dest, timeout=300)
+                await storage.archive("GitRepository", "bench", "app", f"{commit.hash}.tar.gz",
+                                      dest, commit.revision, load_ignore_rules(dest))
+                return time.perf_counter() - started
+
+            idle: list[float] = []
+            busy: list[float] = []
+            try:
+                for n in range(args.rounds):
+                    await probe.go()
+                    took = await work(n)
+                    busy += await probe.stop()
+                    await asyncio.to_thread(shutil.rmtree, root / f"co-{n}")
+                    await probe.go()
+                    await asyncio.sleep(took)
+                    idle += await probe.stop()
+                    print(f"round {n + 1}: checkout + artifact {took:.2f}s", flush=True)
+            finally:
+                assert prober.stdin is not None
+                prober.stdin.close()
+                await prober.wait()
+                git.stdin.close()
+                await git.wait()
+    print(f"idle:                      {summary(idle)}")
+    print(f"during checkout + archive: {summary(busy)}")
+    print(f"p99 ratio busy/idle: {_p99(busy) / _p99(idle):.2f}x")
+
+
+def _p99(latencies: list[float]) -> float:
+    ms = sorted(latencies)
+    return ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
