@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import resource
@@ -58,6 +59,9 @@ from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.gitserver import GitHTTPServer
 
 NAMESPACE = "flux-system"
+# The client `sluice controllers run` builds (aiohttp's HTTP client under httpx), when the
+# code under test has it; a tree from before it (--against) runs with httpx's own.
+FAST = {"fast_http": True} if "fast_http" in inspect.signature(connect).parameters else {}
 TARGET = "bench-apps"
 
 
@@ -126,7 +130,7 @@ async def measure_up(url: str, n: int, concurrent: int, work: Path, up: str
     """As under ``sluice up``: the cluster in this process, its client HTTPS or in-process."""
     async with EmbeddedCluster(work / "cluster") as cluster:
         transport = cluster.in_process_transport() if up == "inprocess" else None
-        return await measure(connect(cluster.kubeconfig, transport=transport), url, n,
+        return await measure(connect(cluster.kubeconfig, transport=transport, **FAST), url, n,
                              concurrent, work, None)
 
 
@@ -216,8 +220,8 @@ def run_one(n: int, concurrent: int, up: str | None) -> dict[str, Any]:
             raise SystemExit("the git server did not start")
         if cluster is None:
             return asyncio.run(measure_up(url, n, concurrent, work, str(up)))
-        return asyncio.run(measure(connect(cluster.kubeconfig), url, n, concurrent, work,
-                                   cluster.proc.pid))
+        return asyncio.run(measure(connect(cluster.kubeconfig, **FAST), url, n, concurrent,
+                                   work, cluster.proc.pid))
     finally:
         git.terminate()
         git.wait(30)

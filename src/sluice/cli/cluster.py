@@ -130,7 +130,7 @@ async def _serve_all(cluster: EmbeddedCluster, settings: ControllerSettings,
         try:
             transport = cluster.in_process_transport() if in_process else None
             connection = connect(cluster.kubeconfig, field_manager=settings.manager.field_manager,
-                                 transport=transport)
+                                 transport=transport, fast_http=True)
         except KubeError as exc:
             raise CommandError(str(exc)) from None
         ui_server = None
