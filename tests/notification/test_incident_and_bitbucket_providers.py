@@ -193,3 +193,29 @@ async def test_webex_markdown_and_github_repository_dispatch(sink: WebhookSink) 
     with pytest.raises(DeliveryFailed, match=r"^could not send github repository dispatch "
                                              r"webhook: 404 Not Found$"):
         await send(sink, "githubdispatch", ev, address=f"{sink.url('')}/org/app", token="ghp")
+
+
+async def test_zoom_and_incident_io(sink: WebhookSink) -> None:
+    req = await send(sink, "zoom", event("error", "upgrade failed", metadata={"revision": "1"}),
+                     address=sink.url("/inbound/abc"), token="zoom-verif")
+    assert (req.path, req.query) == ("/inbound/abc", "format=full")
+    assert req.header("Authorization") == "zoom-verif"
+    assert req.body == (b'{"content":{"head":{"text":"helmrelease/podinfo.podinfo","sub_head":'
+                        b'{"text":"error"}},"body":[{"type":"message","text":"upgrade failed"},'
+                        b'{"type":"fields","items":[{"key":"revision","value":"1"}]}]}}')
+    req = await send(sink, "zoom", event(metadata={}), address=sink.url("/in?format=message"),
+                     token="t")
+    assert req.query == "format=message"
+    assert req.json()["content"]["body"] == [{"type": "message", "text": event().message}]
+
+    req = await send(sink, "incident.io", event("error", "upgrade failed", reason="UpgradeFailed"),
+                     address=sink.url("/v2/alert_events/http/src"), token="inc")
+    assert req.header("Authorization") == "Bearer inc"
+    assert req.body == (
+        b'{"title":"helmrelease/podinfo.podinfo: UpgradeFailed","status":"firing",'
+        b'"deduplication_key":"a1b2","description":"upgrade failed","metadata":{"app-version":'
+        b'"6.9.2","reason":"UpgradeFailed","reportingController":"helm-controller",'
+        b'"revision":"6.9.2","severity":"error"}}')
+    count = len(sink.requests)
+    await deliver("incident.io", event(reason="Progressing"), address=sink.url("/x"), token="i")
+    assert len(sink.requests) == count

@@ -1,4 +1,4 @@
-"""The ACR and CDEvents receivers over real webhook calls; a type Sluice does not serve stalls."""
+"""The ACR, CDEvents and generic-oidc receivers over real webhook calls; gcr stalls."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 
 import httpx
 import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sluice.testing.polling import async_wait_for
 
 from .conftest import Harness
+from .oidc_issuer import OIDCIssuer
 from .test_receivers import _indexed, _ready
 
 RECEIVER_API = "notification.toolkit.fluxcd.io/v1"
@@ -88,3 +90,66 @@ async def test_acr_and_cdevents_calls_and_an_unserved_type(harness: Harness,
 
 async def _changed(h: Harness, namespace: str, before: str) -> bool:
     return (await _requested_at(h, namespace)) not in (None, before)
+
+
+async def test_generic_oidc_checks_the_token_and_its_claims(harness: Harness,
+                                                            namespace: str) -> None:
+    h = harness
+    async with OIDCIssuer() as issuer:
+        await h.apply(yaml.safe_dump({
+            "apiVersion": GIT_API, "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": namespace},
+            "spec": {"interval": "10m", "url": "http://127.0.0.1:9/none.git"}}))
+        provider = {"issuerURL": issuer.url,
+                    "variables": [{"name": "repo",
+                                   "expression": "claims.sub.startsWith('repo:org/app:')"}],
+                    "validations": [
+                        {"expression": "vars.repo", "message": "wrong repository"},
+                        {"expression": "claims.ref == 'refs/heads/main'",
+                         "message": "not the main branch"}]}
+        await h.apply(yaml.safe_dump({
+            "apiVersion": RECEIVER_API, "kind": "Receiver",
+            "metadata": {"name": "oidc", "namespace": namespace},
+            "spec": {"type": "generic-oidc", "oidcProviders": [provider],
+                     "resourceFilter": "claims.ref == 'refs/heads/main'",
+                     "resources": [{"kind": "GitRepository", "name": "app"}]}}))
+        path = "/hook/" + hashlib.sha256(f"oidc{namespace}".encode()).hexdigest()
+        await async_wait_for(lambda: _indexed(h, path), timeout=15, what="oidc receiver ready")
+
+        good = issuer.token({"sub": "repo:org/app:ref:refs/heads/main", "ref": "refs/heads/main"})
+        other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        refused = {
+            "no token": {},
+            "forged": {"Authorization": "Bearer " + issuer.token(
+                {"sub": "repo:org/app", "ref": "refs/heads/main"}, key=other_key)},
+            "other audience": {"Authorization": "Bearer " + issuer.token(
+                {"sub": "repo:org/app", "ref": "refs/heads/main"}, audience="someone-else")},
+            "wrong claims": {"Authorization": "Bearer " + issuer.token(
+                {"sub": "repo:evil/app:ref:refs/heads/dev", "ref": "refs/heads/dev"})},
+        }
+        async with httpx.AsyncClient(base_url=h.receiver_url) as client:
+            for what, headers in refused.items():
+                response = await client.post(path, json={}, headers=headers)
+                assert response.status_code == 400, what
+            assert await _requested_at(h, namespace) is None
+            ok = await client.post(path, json={}, headers={"Authorization": f"Bearer {good}"})
+            assert ok.status_code == 200
+        assert await _requested_at(h, namespace) is not None
+        assert issuer.discovery_calls == 1  # cached per issuer
+
+    # A provider without validations is refused, as Flux does.
+    await h.apply(yaml.safe_dump({
+        "apiVersion": RECEIVER_API, "kind": "Receiver",
+        "metadata": {"name": "oidc", "namespace": namespace},
+        "spec": {"oidcProviders": [{"issuerURL": "https://token.actions.githubusercontent.com",
+                                    "validations": []}]}}))
+
+    async def stalled() -> dict | None:
+        obj = await h.get(RECEIVER_API, "Receiver", namespace, "oidc")
+        return obj if _ready(obj) and _ready(obj)[1] == "ValidationFailed" else None
+
+    obj = await async_wait_for(stalled, timeout=15, what="oidc receiver stalled")
+    assert _ready(obj)[2] == (
+        'oidcProviders[0] (issuerURL="https://token.actions.githubusercontent.com"): at least '
+        "one validation is required; without validations any caller able to obtain a token "
+        "from this issuer can trigger the Receiver")

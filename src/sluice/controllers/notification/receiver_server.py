@@ -6,7 +6,9 @@ A POST to ``/hook/<digest>``:
   Ready -> 503; a body over 3 MiB -> 413;
 * the call is checked for the Receiver's type (`signatures.validate`) with
   the token read from its Secret now (so a rotated token takes effect
-  immediately) -> 400 on failure, and nothing is changed;
+  immediately), or for ``generic-oidc`` its bearer token verified against
+  the issuer (`oidc.OIDCVerifier`, whose claims the CEL filters then see)
+  -> 400 on failure, and nothing is changed;
 * every resource (namespace defaulting to the Receiver's; Flux source kinds
   default their apiVersion; ``name: "*"`` needs ``matchLabels`` and lists
   the objects; none found is logged and still 200, as Flux) that the CEL
@@ -32,6 +34,7 @@ from aiohttp import web
 from sluice.api.meta import READY, RECONCILE_REQUEST_ANNOTATION
 from sluice.controllers.notification.errors import Rejected
 from sluice.controllers.notification.event_server import MAX_BODY, HTTPServer
+from sluice.controllers.notification.oidc import OIDCVerifier
 from sluice.controllers.notification.receivers import TokenError, token_from
 from sluice.controllers.notification.resource_filters import (
     CELError,
@@ -92,7 +95,12 @@ class ReceiverServer(HTTPServer):
         self.objects = objects
         self.secrets = secrets
         self.no_cross_namespace_refs = no_cross_namespace_refs
+        self.oidc = OIDCVerifier()
         self.handled = 0
+
+    async def close(self) -> None:
+        await super().close()
+        await self.oidc.aclose()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         matches = self.receivers.by_index(WEBHOOK_INDEX, request.path)
@@ -109,12 +117,18 @@ class ReceiverServer(HTTPServer):
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.Response(status=413)
+        claims: dict[str, Any] | None = None
         try:
-            ref = str((spec.get("secretRef") or {}).get("name") or "")
-            secret = await self.objects.get_or_none(self.secrets, ref, namespace) if ref else None
-            token = token_from(secret, namespace, ref)
-            event = validate(str(spec.get("type") or ""), request.headers, body, token,
-                             spec.get("events"))
+            if spec.get("type") == "generic-oidc":
+                claims = await self.oidc.verify(spec, request.headers.get("Authorization", ""))
+                event = ""
+            else:
+                ref = str((spec.get("secretRef") or {}).get("name") or "")
+                secret = (await self.objects.get_or_none(self.secrets, ref, namespace)
+                          if ref else None)
+                token = token_from(secret, namespace, ref)
+                event = validate(str(spec.get("type") or ""), request.headers, body, token,
+                                 spec.get("events"))
         except TokenError as exc:
             log.error("Receiver %s/%s: %s", namespace, name, exc)
             return web.Response(status=500)
@@ -125,7 +139,8 @@ class ReceiverServer(HTTPServer):
             log.info("Receiver %s/%s: GitHub ping accepted", namespace, name)
             return web.Response(status=200)
         try:
-            filters = build_filters(spec, body, request.headers.get("Content-Type", ""))
+            filters = build_filters(spec, body, request.headers.get("Content-Type", ""),
+                                    claims)
         except CELError as exc:
             log.error("Receiver %s/%s: unable to create resource filters: %s", namespace, name,
                       exc)

@@ -5,10 +5,13 @@ For each Receiver (``notification.toolkit.fluxcd.io/v1``), as Flux:
 1. deleted -> drop the finalizer; otherwise add ``finalizers.fluxcd.io``;
 2. suspended -> only acknowledge ``requestedAt`` (the receiver server
    answers 503 while suspended);
-3. a type Sluice does not serve (``gcr``, ``generic-oidc``) is terminal:
+3. a type Sluice does not serve (``gcr``) is terminal:
    ``Ready=False`` and ``Stalled=True`` ``ValidationFailed`` with Flux's
    ``recevier type "<t>" not supported`` (Flux's spelling), never a 500;
-   compile the CEL ``resourceFilter`` and ``resources[].filter``
+   so are Flux's ``oidcProviders`` rules (generic-oidc only, no
+   ``secretRef`` then, one validation at least, CEL that compiles:
+   ``ValidationFailed`` / ``InvalidCELExpression``); compile the CEL
+   ``resourceFilter`` and ``resources[].filter``
    (`resource_filters.validate_filters`): an invalid one is terminal,
    ``Ready=False`` and ``Stalled=True`` ``InvalidCELExpression`` with a
    Warning event, no requeue (the next spec change retries), the webhook
@@ -39,6 +42,7 @@ from sluice.api.notification import (
     WEBHOOK_PATH_PREFIX,
     Receiver,
 )
+from sluice.controllers.notification.oidc import validate_oidc_providers
 from sluice.controllers.notification.resource_filters import validate_filters
 from sluice.controllers.notification.signatures import SUPPORTED_TYPES, unsupported_message
 from sluice.core.durations import SECOND, DurationError, parse_duration
@@ -83,6 +87,21 @@ def token_from(secret: Mapping[str, Any] | None, namespace: str, name: str) -> s
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise TokenError(f"invalid '{name}' secret data: field 'token' is not valid "
                          "base64 text") from None
+
+
+def _oidc_spec_error(spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Flux's validateOIDCSpec and the oidcProviders checks: (reason, message) or None."""
+    oidc = spec.get("type") == "generic-oidc"
+    providers = spec.get("oidcProviders") or []
+    if oidc and not providers:
+        return VALIDATION_FAILED, "generic-oidc receiver requires at least one oidcProvider"
+    if not oidc and providers:
+        return VALIDATION_FAILED, "oidcProviders can only be set when type is generic-oidc"
+    if oidc and spec.get("secretRef"):
+        return VALIDATION_FAILED, "secretRef cannot be set when type is generic-oidc"
+    if not oidc and not spec.get("secretRef"):
+        return VALIDATION_FAILED, "secretRef is required when type is not generic-oidc"
+    return validate_oidc_providers(providers) if providers else None
 
 
 def _interval(obj: Receiver) -> float:
@@ -131,12 +150,17 @@ class ReceiverReconciler:
         invalid = validate_filters(spec)
         if invalid is not None:
             return await self._stall(obj, raw, before, INVALID_CEL_EXPRESSION, invalid)
+        oidc = _oidc_spec_error(spec)
+        if oidc is not None:
+            return await self._stall(obj, raw, before, *oidc)
         try:
             ref = obj.spec.secret_ref.name if obj.spec.secret_ref else ""
             if not ref:
-                raise TokenError("spec.secretRef is required for this receiver type")
-            secret = await self.objects.get_or_none(self.secrets, ref, request.namespace)
-            token = token_from(secret, request.namespace, ref)
+                # generic-oidc: no Secret, the path comes from the name and namespace alone.
+                token = ""
+            else:
+                secret = await self.objects.get_or_none(self.secrets, ref, request.namespace)
+                token = token_from(secret, request.namespace, ref)
         except TokenError as exc:
             status.webhook_path = None
             conditions.mark_false(status, READY, TOKEN_NOT_FOUND, str(exc), generation)

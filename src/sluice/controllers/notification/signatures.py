@@ -11,10 +11,11 @@ the authentication, as in Flux). ``cdevents`` checks the CloudEvents
 (``context`` with ``version``, ``id``, ``source``, ``type`` =
 ``dev.cdevents.<subject>.<predicate>.<version>`` and ``timestamp``, and a
 ``subject`` with an ``id``); Flux validates it against the full CDEvents
-JSON schema, Sluice checks those required fields only. ``gcr`` (a Google
-OIDC token) and ``generic-oidc`` (an OIDC issuer's JWKS) are not served:
-`SUPPORTED_TYPES` leaves them out, and the reconciler stalls such Receivers
-with Flux's ``recevier type ... not supported``.
+JSON schema, Sluice checks those required fields only. ``generic-oidc`` is
+checked in ``oidc.py`` (the receiver server calls it instead of this).
+``gcr`` (a Google-signed OIDC token for a service account's email) is not
+served: `SUPPORTED_TYPES` leaves it out, and the reconciler stalls such
+Receivers with Flux's ``recevier type ... not supported``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from sluice.controllers.notification.errors import Rejected
 __all__ = ["SUPPORTED_TYPES", "unsupported_message", "validate"]
 
 SUPPORTED_TYPES = frozenset({"generic", "generic-hmac", "github", "gitlab", "bitbucket",
-                             "harbor", "dockerhub", "quay", "nexus", "acr", "cdevents"})
+                             "harbor", "dockerhub", "quay", "nexus", "acr", "cdevents",
+                             "generic-oidc"})
 
 
 def unsupported_message(kind: str) -> str:

@@ -1,5 +1,5 @@
 """Chat providers: the payloads of Flux's slack, discord, rocket, msteams, googlechat,
-telegram, matrix and webex notifiers, field for field.
+telegram, matrix, webex and zoom notifiers, field for field.
 
 Metadata fields follow the combined metadata's order (Flux iterates a Go map,
 so its order is random; Sluice's is stable). Discord also has an opt-in
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sluice.controllers.notification.errors import DeliveryFailed, ProviderError
 from sluice.controllers.notification.ingest import Event
 from sluice.controllers.notification.providers.base import ProviderConfig, Sender, object_name
 
 __all__ = ["DISCORD_EMBEDS_ANNOTATION", "discord", "googlechat", "matrix", "msteams", "rocket",
-           "slack", "telegram", "webex"]
+           "slack", "telegram", "webex", "zoom"]
 
 DISCORD_EMBEDS_ANNOTATION = "notification.sluice.dev/discord-embeds"
 SLACK_API = "https://slack.com/api/chat.postMessage"
@@ -224,5 +224,28 @@ async def webex(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
         del payload["roomId"]
     try:
         await sender.post_json(url, payload, {"Authorization": f"Bearer {cfg.token}"})
+    except DeliveryFailed as exc:
+        raise DeliveryFailed(f"postMessage failed: {exc}") from None
+
+
+async def zoom(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
+    """Zoom Team Chat incoming webhook, ``?format=full``; the raw token in ``Authorization``."""
+    url = _require_url(cfg.address, "Zoom incoming webhook")
+    if not cfg.token:
+        raise ProviderError("empty Zoom verification token")
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if not query.get("format"):
+        query["format"] = "full"
+        url = urlunsplit(parts._replace(query=urlencode(sorted(query.items()))))
+    body: list[dict[str, Any]] = [{"type": "message", "text": event.message}]
+    if event.metadata:
+        body.append({"type": "fields", "items": [{"key": k, "value": v}
+                                                 for k, v in event.metadata.items()]})
+    payload = {"content": {"head": {"text": object_name(event),
+                                    "sub_head": {"text": event.severity}},
+                           "body": body}}
+    try:
+        await sender.post_json(url, payload, {"Authorization": cfg.token})
     except DeliveryFailed as exc:
         raise DeliveryFailed(f"postMessage failed: {exc}") from None

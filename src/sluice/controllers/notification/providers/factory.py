@@ -30,6 +30,7 @@ NOTIFIERS: dict[str, Notifier] = {
     "telegram": chat.telegram,
     "matrix": chat.matrix,
     "webex": chat.webex,
+    "zoom": chat.zoom,
     "generic": webhooks.generic,
     "generic-hmac": webhooks.generic_hmac,
     "alertmanager": webhooks.alertmanager,
@@ -44,6 +45,7 @@ NOTIFIERS: dict[str, Notifier] = {
     "opsgenie": incidents.opsgenie,
     "pagerduty": incidents.pagerduty,
     "datadog": incidents.datadog,
+    "incident.io": incidents.incidentio,
 }
 
 COMMIT_STATUS_TYPES = frozenset({"github", "gitlab", "gitea", "bitbucket", "bitbucketserver",

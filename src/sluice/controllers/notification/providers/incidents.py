@@ -1,4 +1,4 @@
-"""Incident and observability providers: Opsgenie, PagerDuty and Datadog.
+"""Incident and observability providers: Opsgenie, PagerDuty, Datadog and incident.io.
 
 Payloads as Flux's notifiers build them (notification-controller
 internal/notifier, v1.9): Go maps marshal with sorted keys, structs in
@@ -17,6 +17,9 @@ field order.
   ``DD-API-KEY: <token>``: the title names the object, tags carry the
   controller, reason, object and metadata, all lowercased. The Go client
   never retries, so neither does this one.
+* ``incident.io``: an alert event POSTed to the alert source URL with
+  ``Authorization: Bearer <token>``: ``firing`` for error, ``resolved`` for
+  info, de-duplicated on the object's UID; ``Progressing`` is skipped.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sluice.controllers.notification.providers.base import ProviderConfig, Sende
 from sluice.controllers.notification.providers.commitstatus import description
 from sluice.core.gojson import marshal
 
-__all__ = ["datadog", "opsgenie", "pagerduty"]
+__all__ = ["datadog", "incidentio", "opsgenie", "pagerduty"]
 
 _GO_ZERO = datetime(1, 1, 1, tzinfo=UTC)
 
@@ -146,3 +149,26 @@ async def datadog(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
                                retries=0)
     except DeliveryFailed as exc:
         raise DeliveryFailed(f"failed to post event to DataDog: {exc}") from None
+
+
+async def incidentio(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
+    _base(cfg.address, "incident.io alert source")
+    if not cfg.token:
+        raise ProviderError("empty incident.io API token")
+    if event.reason == "Progressing":
+        return
+    metadata = {**event.metadata, "severity": event.severity, "reason": event.reason}
+    if event.reporting_controller:
+        metadata["reportingController"] = event.reporting_controller
+    payload: dict[str, Any] = {
+        "title": f"{event.kind.lower()}/{event.name}.{event.namespace}: {event.reason}",
+        "status": "firing" if event.severity == "error" else "resolved",
+        "deduplication_key": event.involved_object.get("uid", "")}
+    if event.message:
+        payload["description"] = event.message
+    payload["metadata"] = dict(sorted(metadata.items()))
+    try:
+        await sender.post_json(cfg.address.strip(), payload,
+                               {"Authorization": f"Bearer {cfg.token}"})
+    except DeliveryFailed as exc:
+        raise DeliveryFailed(f"postMessage failed: {exc}") from None
