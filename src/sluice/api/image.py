@@ -188,6 +188,14 @@ class ImageRepository(Resource):
         default_factory=ImageRepositoryStatus
     )
 
+    @classmethod
+    def version_columns(cls, version: str) -> tuple[PrinterColumn, ...]:
+        if version == "v1beta2":
+            # What the v1beta2 CRD printed in the seed's Flux (2.0 to 2.5).
+            return (PrinterColumn("Last scan", ".status.lastScanResult.scanTime"),
+                    PrinterColumn("Tags", ".status.lastScanResult.tagCount"))
+        return cls.info.printer_columns
+
     def exclusion_list(self) -> list[str]:
         """The exclusion list, Flux's default when empty."""
         return list(self.spec.exclusion_list or DEFAULT_EXCLUSION_LIST)
@@ -340,7 +348,8 @@ class ImagePolicy(Resource):
     @classmethod
     def version_columns(cls, version: str) -> tuple[PrinterColumn, ...]:
         if version == "v1beta2":
-            # What the v1beta2 CRD printed (the seed's `NAME  LATESTIMAGE`).
+            # What the v1beta2 CRD printed in the seed's Flux (2.0 to 2.5):
+            # the seed's `NAME  LATESTIMAGE`.
             return (PrinterColumn("LatestImage", ".status.latestImage"),)
         return cls.info.printer_columns
 
@@ -531,6 +540,13 @@ class ImageUpdateAutomation(Resource):
     status: Annotated[ImageUpdateAutomationStatus, STATUS_WITH_GENERATION] = field(
         default_factory=ImageUpdateAutomationStatus
     )
+
+    @classmethod
+    def version_columns(cls, version: str) -> tuple[PrinterColumn, ...]:
+        if version == "v1beta2":
+            # What the v1beta2 CRD printed in the seed's Flux (2.0 to 2.5).
+            return (PrinterColumn("Last run", ".status.lastAutomationRunTime"),)
+        return cls.info.printer_columns
 
 
 KINDS: tuple[type[Resource], ...] = (ImageRepository, ImagePolicy, ImageUpdateAutomation)
