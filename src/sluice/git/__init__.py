@@ -26,7 +26,8 @@ Modules:
 * `session`: libgit2 callbacks: credentials, SSH host-key pinning, CA;
 * `auth`: `GitAuth` (a Flux Git Secret), validation, secret scrubbing;
 * `refs`: `GitRef`, `Commit`, `PushResult`, Flux revision strings;
-* `signing`: OpenPGP commit signatures through GnuPG (`OpenPGPKey`, `check_key`);
+* `signing`: commit signatures, OpenPGP through GnuPG (`OpenPGPKey`, `check_key`) and
+  SSH through ssh-keygen (`SSHKey`, `load_ssh_key`);
 * `errors`: the error tree, each error carrying its Flux reason.
 """
 
@@ -44,7 +45,7 @@ from sluice.git.errors import (
     WorkerCrashed,
 )
 from sluice.git.refs import DEFAULT_BRANCH, Author, Commit, GitRef, PushResult, Signature
-from sluice.git.signing import OpenPGPKey, check_key
+from sluice.git.signing import CommitSigner, OpenPGPKey, SSHKey, check_key, load_ssh_key
 
 __all__ = [
     "DEFAULT_BRANCH",
@@ -52,6 +53,7 @@ __all__ = [
     "AuthenticationFailed",
     "Author",
     "Commit",
+    "CommitSigner",
     "GitAuth",
     "GitError",
     "GitOperationFailed",
@@ -62,6 +64,7 @@ __all__ = [
     "PushRejected",
     "PushResult",
     "RefNotFound",
+    "SSHKey",
     "Scrubber",
     "Signature",
     "SigningKeyError",
@@ -69,6 +72,7 @@ __all__ = [
     "check_key",
     "checkout",
     "commit_and_push",
+    "load_ssh_key",
     "remote_revision",
     "safe_url",
 ]

@@ -19,7 +19,7 @@ merge of the commit onto the new tip (refused on conflicts); with
 ``await reapply(worktree)`` to redo the edit there (what an image
 automation wants: its setters run again on the new files). `force=True`
 (Flux's "switch branch" push) overwrites instead and never retries.
-`signing` (an `OpenPGPKey`) signs every commit made (`sluice.git.signing`).
+`signing` (an OpenPGP or SSH key) signs every commit made (`sluice.git.signing`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sluice.git.auth import GitAuth, validate
 from sluice.git.errors import PushRejected
 from sluice.git.pool import Op, default_pool
 from sluice.git.refs import Author, Commit, GitRef, PushResult
-from sluice.git.signing import OpenPGPKey
+from sluice.git.signing import CommitSigner
 
 __all__ = ["DEFAULT_TIMEOUT", "checkout", "commit_and_push", "remote_revision"]
 
@@ -98,7 +98,7 @@ async def commit_and_push(
     timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - each push's deadline
     attempts: int = 3,
     reapply: Reapply | None = None,
-    signing: OpenPGPKey | None = None,
+    signing: CommitSigner | None = None,
     key: str = "",
 ) -> PushResult:
     """Commit what changed in `workdir` on `branch` and push it (see the module docs)."""

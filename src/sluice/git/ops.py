@@ -45,7 +45,7 @@ from sluice.git.errors import (
 )
 from sluice.git.refs import DEFAULT_BRANCH, Author, Commit, GitRef, PushResult, Signature, revision
 from sluice.git.session import Cancelled, Refused, Session
-from sluice.git.signing import OpenPGPKey, sign
+from sluice.git.signing import CommitSigner, sign
 
 __all__ = ["checkout", "commit_push", "remote_revision"]
 
@@ -312,7 +312,7 @@ def _push(session: Session, repo: pygit2.Repository, specs: list[str],
 
 def _create_commit(repo: pygit2.Repository, sig: pygit2.Signature, message: str,
                    tree: pygit2.Oid, parents: list[pygit2.Oid | str],
-                   signing: OpenPGPKey | None) -> pygit2.Oid:
+                   signing: CommitSigner | None) -> pygit2.Oid:
     """A commit object (no ref moved); with `signing`, carrying a ``gpgsig`` header.
 
     A signed commit is built as ``git commit -S`` builds it: the commit's
@@ -331,7 +331,7 @@ def _create_commit(repo: pygit2.Repository, sig: pygit2.Signature, message: str,
 
 
 def _rebase(session: Session, repo: pygit2.Repository, ours: pygit2.Commit, branch: str,
-            author: pygit2.Signature, signing: OpenPGPKey | None) -> pygit2.Commit | None:
+            author: pygit2.Signature, signing: CommitSigner | None) -> pygit2.Commit | None:
     """Re-apply `ours` on the remote's new tip of `branch`; None when nothing is left."""
     remote = repo.remotes.create_anonymous(session.url)
     _fetch(session, remote, [f"+refs/heads/{branch}:{_REMOTE_TIP}"], 1)
@@ -359,11 +359,11 @@ def _rebase(session: Session, repo: pygit2.Repository, ours: pygit2.Commit, bran
 def commit_push(workdir: str, url: str, auth: GitAuth, branch: str, message: str,
                 author: Author, force: bool, refspecs: Sequence[str],
                 push_options: Sequence[str], rebase_attempts: int,
-                signing: OpenPGPKey | None, timeout: float) -> PushResult:
+                signing: CommitSigner | None, timeout: float) -> PushResult:
     """Commit the changes in `workdir` on `branch` and push (see the module docs).
 
     With `signing`, every commit made (including one re-applied on a moved
-    branch) carries an OpenPGP signature (`sluice.git.signing`).
+    branch) carries a signature (`sluice.git.signing`).
     """
     session = _session(url, auth, timeout)
     scrub = Scrubber(url, auth)
@@ -401,7 +401,7 @@ def commit_push(workdir: str, url: str, auth: GitAuth, branch: str, message: str
 def _push_retrying(session: Session, repo: pygit2.Repository, ours: pygit2.Commit, branch: str,
                    sig: pygit2.Signature, force: bool, refspecs: Sequence[str],
                    push_options: Sequence[str], rebase_attempts: int,
-                   signing: OpenPGPKey | None) -> PushResult:
+                   signing: CommitSigner | None) -> PushResult:
     local = f"refs/heads/{branch}"
     specs = [f"{'+' if force else ''}{local}:{local}", *refspecs]
     attempts = 0

@@ -1,4 +1,4 @@
-"""OpenPGP commit signatures, made by GnuPG (Debian's ``gnupg``) in a throw-away keyring.
+"""Commit signatures: OpenPGP by GnuPG in a throw-away keyring, SSH by ``ssh-keygen -Y sign``.
 
 Flux signs the commits of an ImageUpdateAutomation with the armored OpenPGP
 private key of a Secret (``git.asc``, optionally protected by
@@ -13,12 +13,21 @@ never on a command line.
 * `check_key`: what Flux checks when it loads the key, before any clone:
   readable, exactly one key, a secret part, and (for a protected key) a
   passphrase that opens it; it signs a probe to prove the last point;
-* `sign`: the armored detached signature of a commit's bytes, for its
+* `sign`: the armored detached signature of a commit's bytes (either key,
+  a `CommitSigner`), for its
   ``gpgsig`` header (`sluice.git.ops` builds the commit with pygit2's
   ``create_commit_string`` and stores it with ``create_commit_with_signature``,
   as ``git commit -S`` does, so ``git verify-commit`` accepts it).
 
-Both are blocking (they run ``gpg``); callers use a worker or a thread.
+SSH keys (newer Flux's ``type: ssh``, Secret ``identity`` + ``password``)
+are opened with ``cryptography`` as Flux's ``NewSSHSigner`` opens them
+(`load_ssh_key`: OpenSSH or PEM, the passphrase used only when the key is
+protected, Ed25519/ECDSA/RSA >= 2048 bits), and signed by OpenSSH's
+``ssh-keygen -Y sign -n git``, what ``git commit -S`` with
+``gpg.format=ssh`` runs, from a 0600 copy deleted right after.
+
+All of these block (they run ``gpg`` or ``ssh-keygen``); callers use a
+worker or a thread.
 `SigningKeyError.problem` says which check failed, for the caller to word
 in its own terms; messages carry GnuPG's diagnostics, never key material.
 """
@@ -33,9 +42,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+
 from sluice.git.errors import SigningKeyError
 
-__all__ = ["OpenPGPKey", "check_key", "sign"]
+__all__ = ["CommitSigner", "OpenPGPKey", "SSHKey", "check_key", "load_ssh_key", "sign"]
 
 GPG_TIMEOUT = 60.0
 _PROBE = b"sluice signing-key check\n"
@@ -150,11 +163,99 @@ def check_key(key: OpenPGPKey) -> str:
         return fingerprint
 
 
-def sign(key: OpenPGPKey, payload: bytes) -> str:
-    """The armored detached signature of `payload` (a commit's bytes).
+# ---------------------------------------------------------------------- SSH
+
+
+@dataclass(frozen=True)
+class SSHKey:
+    """An SSH private key, opened: OpenSSH format, no passphrase (kept in memory only)."""
+
+    openssh: bytes = field(repr=False)
+
+
+def _open_ssh(pem: bytes, passphrase: bytes | None) -> object:
+    """The private key in `pem` (OpenSSH, else PEM); the passphrase only if it is protected."""
+    openssh = b"OPENSSH PRIVATE KEY" in pem
+    load = serialization.load_ssh_private_key if openssh else serialization.load_pem_private_key
+    try:
+        return load(pem, None)
+    except TypeError:  # protected
+        if not passphrase:
+            raise SigningKeyError("passphrase required", "passphrase_required") from None
+    except (ValueError, UnsupportedAlgorithm) as err:
+        detail = str(err).split(". See https://", 1)[0] if openssh else ""
+        raise SigningKeyError(detail or "no OpenSSH or PEM private key found",
+                              "unreadable") from None
+    try:
+        return load(pem, passphrase)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise SigningKeyError("the password does not decrypt the key", "unreadable") from None
+
+
+def load_ssh_key(pem: bytes, passphrase: bytes | None) -> SSHKey:
+    """Open an SSH signing key as Flux's ``NewSSHSigner`` does.
+
+    Ed25519, ECDSA (P-256/384/521) and RSA of 2048 bits or more; DSA and
+    smaller RSA keys are refused, their signatures being ones current
+    OpenSSH will not verify.
 
     Raises:
-        SigningKeyError: as `check_key`.
+        SigningKeyError: ``passphrase_required`` or ``unreadable``.
     """
+    key = _open_ssh(pem, passphrase)
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < 2048:
+            raise SigningKeyError(f"RSA key size {key.key_size} bits is below the minimum "
+                                  "supported; must be at least 2048", "unreadable")
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
+            raise SigningKeyError(f"unsupported SSH signing key curve: {key.curve.name}",
+                                  "unreadable")
+    elif not isinstance(key, ed25519.Ed25519PrivateKey):
+        kind = "ssh-dss" if isinstance(key, dsa.DSAPrivateKey) else type(key).__name__
+        raise SigningKeyError(f"unsupported SSH signing key algorithm: {kind}", "unreadable")
+    return SSHKey(key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.OpenSSH,
+                                    serialization.NoEncryption()))
+
+
+def _ssh_sign(key: SSHKey, payload: bytes) -> str:
+    """``ssh-keygen -Y sign -n git``: the armored SSHSIG that git verifies."""
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        raise SigningKeyError("ssh-keygen is not installed (Debian package openssh-client)",
+                              "unavailable")
+    home = tempfile.mkdtemp(prefix="sluice-sshsig-")
+    try:
+        os.chmod(home, 0o700)
+        identity = os.path.join(home, "identity")
+        fd = os.open(identity, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(key.openssh)
+        data = os.path.join(home, "payload")
+        with open(data, "wb") as out:
+            out.write(payload)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+        done = _run([keygen, "-q", "-Y", "sign", "-n", "git", "-f", identity, data], env)
+        if done.returncode != 0:
+            text = done.stderr.decode(errors="replace").strip().splitlines()
+            raise SigningKeyError(text[-1] if text else "ssh-keygen failed", "unusable")
+        with open(data + ".sig", encoding="ascii") as sig:
+            return sig.read()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+CommitSigner = OpenPGPKey | SSHKey
+
+
+def sign(key: CommitSigner, payload: bytes) -> str:
+    """The armored detached signature of `payload` (a commit's bytes) for ``gpgsig``.
+
+    Raises:
+        SigningKeyError: as `check_key` (OpenPGP) or ``unusable`` (SSH).
+    """
+    if isinstance(key, SSHKey):
+        return _ssh_sign(key, payload)
     with _keyring(key) as (gpg, env, fingerprint):
         return _sign_in(gpg, env, fingerprint, key, payload)

@@ -21,7 +21,7 @@ image-automation-controller's run, in its order and with its status:
    with a push branch of its own that already exists, the update is made
    on that branch's tip instead (Flux's switch to the push branch);
 8. *commit and push*: message from the template (`message`), author from
-   the spec, an OpenPGP signature with ``signingKey``, push to the push branch (plus ``push.refspec`` and
+   the spec, an OpenPGP or SSH signature with ``signingKey``, push to the push branch (plus ``push.refspec`` and
    ``push.options``). A push rejected because the branch moved is retried on
    the new tip by checking it out again and re-running the setters there
    (never forced, except Flux's switch-branch push);
@@ -75,9 +75,9 @@ from sluice.controllers.image_automation.source import GitSource, resolve_source
 from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.git import (
     Author,
+    CommitSigner,
     GitError,
     GitRef,
-    OpenPGPKey,
     RefNotFound,
     checkout,
     commit_and_push,
@@ -248,7 +248,7 @@ class ImageUpdateAutomationReconciler:
 
     async def _update(self, auto: ImageUpdateAutomation, source: GitSource,
                       selected: dict[tuple[str, str], ImageRef], observed: dict[str, ImageRef],
-                      tree: Path, key: str, signing: OpenPGPKey | None) -> str:
+                      tree: Path, key: str, signing: CommitSigner | None) -> str:
         status = auto.status
         git = auto.spec.git
         assert git is not None  # resolve_source refused it otherwise

@@ -20,8 +20,12 @@ The checks themselves run GnuPG (`sluice.git.signing`) in a thread. A key
 that passed is remembered by a digest of the Secret's values, so that the
 periodic runs of an unchanged automation do not start GnuPG each time.
 
-``type: ssh`` (``identity`` + ``password``, newer Flux) is refused with a
-message saying so; nothing is pushed unsigned.
+``type: ssh`` (newer Flux) reads ``identity`` (+ ``password``, used only
+when the key is protected): ``signing key secret '<s>' does not contain an
+'identity' key``, ``can not use passphrase protected signing key without
+'password' field present in secret <s>``, ``could not parse SSH signing key
+from secret '<s>': ...`` (also for DSA or RSA under 2048 bits, which Flux
+refuses).
 """
 
 from __future__ import annotations
@@ -33,15 +37,24 @@ from collections import OrderedDict
 from sluice.api.image import ImageUpdateAutomation
 from sluice.controllers.image_automation.errors import SourceNotReady
 from sluice.controllers.image_automation.source import secret_data
-from sluice.git import OpenPGPKey, SigningKeyError, check_key
+from sluice.git import (
+    CommitSigner,
+    OpenPGPKey,
+    SigningKeyError,
+    SSHKey,
+    check_key,
+    load_ssh_key,
+)
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
 
-__all__ = ["GPG_KEY", "PASSPHRASE_KEY", "signing_key"]
+__all__ = ["GPG_KEY", "PASSPHRASE_KEY", "SSH_KEY", "SSH_PASSWORD_KEY", "signing_key"]
 
 GPG_KEY = "git.asc"
 PASSPHRASE_KEY = "passphrase"
+SSH_KEY = "identity"
+SSH_PASSWORD_KEY = "password"
 _PREFIX = "failed configuring source manager: "
 _CHECKED_MAX = 64
 # sha256(armored + passphrase) of keys that signed a probe.
@@ -59,7 +72,7 @@ def _failed(message: str) -> SourceNotReady:
 
 
 async def signing_key(auto: ImageUpdateAutomation, objects: Objects,
-                      secrets: ResourceMapping) -> OpenPGPKey | None:
+                      secrets: ResourceMapping) -> CommitSigner | None:
     """The key to sign with (None without ``signingKey``), proven able to sign.
 
     Raises:
@@ -81,8 +94,7 @@ async def signing_key(auto: ImageUpdateAutomation, objects: Objects,
     except ValueError as exc:
         raise _failed(f"could not find signing key secret '{name}': {exc}") from None
     if kind == "ssh":
-        raise _failed(f"signing key secret '{name}': SSH commit signing (type: ssh) is not "
-                      "supported by Sluice yet; use an OpenPGP key (type: gpg, key 'git.asc')")
+        return await _ssh_key(data, name)
     armored = data.get(GPG_KEY)
     if armored is None:
         raise _failed(f"signing key secret '{name}' does not contain a '{GPG_KEY}' key")
@@ -99,6 +111,20 @@ async def signing_key(auto: ImageUpdateAutomation, objects: Objects,
     while len(_checked) > _CHECKED_MAX:
         _checked.popitem(last=False)
     return key
+
+
+async def _ssh_key(data: dict[str, bytes], name: str) -> SSHKey:
+    pem = data.get(SSH_KEY)
+    if pem is None:
+        raise _failed(f"signing key secret '{name}' does not contain an '{SSH_KEY}' key")
+    try:
+        return await asyncio.to_thread(load_ssh_key, pem, data.get(SSH_PASSWORD_KEY))
+    except SigningKeyError as exc:
+        if exc.problem == "passphrase_required":
+            raise _failed(f"can not use passphrase protected signing key without "
+                          f"'{SSH_PASSWORD_KEY}' field present in secret {name}") from None
+        raise _failed(f"could not parse SSH signing key from secret '{name}': "
+                      f"{exc.message}") from None
 
 
 def _worded(exc: SigningKeyError, name: str) -> str:
