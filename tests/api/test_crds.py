@@ -271,7 +271,12 @@ def test_image_kinds_serve_v1beta2_as_deprecated_alias_of_v1() -> None:
         if kind == "ImagePolicy":
             continue
         assert beta["schema"] == v1["schema"]
-        assert beta["additionalPrinterColumns"] == v1["additionalPrinterColumns"]
+    # v1beta2 prints what it printed in the seed's Flux (2.0-2.5), v1 what Flux prints now.
+    assert version_entry(IMG, "ImageRepository", "v1beta2")["additionalPrinterColumns"] == [
+        {"jsonPath": ".status.lastScanResult.scanTime", "name": "Last scan", "type": "string"},
+        {"jsonPath": ".status.lastScanResult.tagCount", "name": "Tags", "type": "string"}]
+    assert version_entry(IMG, "ImageUpdateAutomation", "v1beta2")["additionalPrinterColumns"] == [
+        {"jsonPath": ".status.lastAutomationRunTime", "name": "Last run", "type": "string"}]
     # ImagePolicy's v1beta2 still has the status strings v1 replaced by refs, and prints them.
     v1 = version_entry(IMG, "ImagePolicy", "v1")["schema"]["openAPIV3Schema"]
     beta = version_entry(IMG, "ImagePolicy", "v1beta2")["schema"]["openAPIV3Schema"]
