@@ -20,6 +20,12 @@ import httpx
 import pytest
 import yaml
 
+from sluice.controllers.helmrelease.controller import setup_helmrelease_controller
+from sluice.controllers.helmrelease.reconciler import HelmReleaseOptions
+from sluice.controllers.image_reflector.controller import (
+    ImageReflectorOptions,
+    setup_image_reflector,
+)
 from sluice.controllers.kustomization.controller import setup_kustomization_controller
 from sluice.controllers.kustomization.reconciler import KustomizationOptions
 from sluice.controllers.notification.controller import (
@@ -150,10 +156,13 @@ def discord_setup(namespace: str, **alert_spec: Any) -> str:
 
 class start_harness:
     def __init__(self, kubeconfig: Path, tmp_path: Path, namespace: str | None,
+                 image_reflector: bool = False, helm_release: bool = False,
                  **options: Any) -> None:
         self.kubeconfig = kubeconfig
         self.tmp_path = tmp_path
         self.namespace = namespace
+        self.image_reflector = image_reflector
+        self.helm_release = helm_release
         base: dict[str, Any] = {"event_server_addr": "127.0.0.1:0",
                                 "receiver_addr": "127.0.0.1:0", "retry_wait_min": 0.05}
         base.update(options)
@@ -174,6 +183,12 @@ class start_harness:
         await setup_kustomization_controller(self.manager, KustomizationOptions(
             health_poll=0.2, requeue_dependency=1.0, artifact_retry_wait=0.05,
             min_timeout=5.0))
+        if self.image_reflector:
+            await setup_image_reflector(self.manager, self.tmp_path / "tags",
+                                        ImageReflectorOptions(requeue_dependency=0.5))
+        if self.helm_release:
+            await setup_helmrelease_controller(self.manager, HelmReleaseOptions(
+                requeue_dependency=1.0, source_retry=0.5, http_retry=2))
         notification = await setup_notification_controller(self.manager, self.options)
         await self.manager.start()
         return Harness(self.manager.objects, self.manager, notification, self.sink)

@@ -219,3 +219,13 @@ async def test_zoom_and_incident_io(sink: WebhookSink) -> None:
     count = len(sink.requests)
     await deliver("incident.io", event(reason="Progressing"), address=sink.url("/x"), token="i")
     assert len(sink.requests) == count
+
+
+async def test_lark_interactive_card(sink: WebhookSink) -> None:
+    req = await send(sink, "lark", event("error", "upgrade failed", metadata={"revision": "1"}),
+                     address=sink.url("/open-apis/bot/v2/hook/x"))
+    assert req.body == (
+        '{"msg_type":"interactive","card":{"config":{"wide_screen_mode":true},"header":'
+        '{"title":{"tag":"plain_text","content":"🚨 helmrelease/podinfo.podinfo"},'
+        '"template":"red"},"elements":[{"tag":"div","text":{"tag":"lark_md","content":'
+        '"**upgrade failed**\\n\\nrevision: 1\\n"}}]}}').encode()

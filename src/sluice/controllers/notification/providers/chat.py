@@ -1,5 +1,5 @@
 """Chat providers: the payloads of Flux's slack, discord, rocket, msteams, googlechat,
-telegram, matrix, webex and zoom notifiers, field for field.
+telegram, matrix, webex, zoom and lark notifiers, field for field.
 
 Metadata fields follow the combined metadata's order (Flux iterates a Go map,
 so its order is random; Sluice's is stable). Discord also has an opt-in
@@ -18,8 +18,19 @@ from sluice.controllers.notification.errors import DeliveryFailed, ProviderError
 from sluice.controllers.notification.ingest import Event
 from sluice.controllers.notification.providers.base import ProviderConfig, Sender, object_name
 
-__all__ = ["DISCORD_EMBEDS_ANNOTATION", "discord", "googlechat", "matrix", "msteams", "rocket",
-           "slack", "telegram", "webex", "zoom"]
+__all__ = [
+    "DISCORD_EMBEDS_ANNOTATION",
+    "discord",
+    "googlechat",
+    "lark",
+    "matrix",
+    "msteams",
+    "rocket",
+    "slack",
+    "telegram",
+    "webex",
+    "zoom",
+]
 
 DISCORD_EMBEDS_ANNOTATION = "notification.sluice.dev/discord-embeds"
 SLACK_API = "https://slack.com/api/chat.postMessage"
@@ -249,3 +260,18 @@ async def zoom(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
         await sender.post_json(url, payload, {"Authorization": cfg.token})
     except DeliveryFailed as exc:
         raise DeliveryFailed(f"postMessage failed: {exc}") from None
+
+
+async def lark(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
+    """Lark (Feishu) custom bot: an interactive card; no proxy or TLS options in Flux."""
+    url = _require_url(cfg.address, "Slack hook")  # Flux's wording
+    error = event.severity == "error"
+    content = f"**{event.message}**\n\n" + "".join(f"{k}: {v}\n"
+                                                   for k, v in event.metadata.items())
+    payload = {"msg_type": "interactive", "card": {
+        "config": {"wide_screen_mode": True},
+        "header": {"title": {"tag": "plain_text",
+                             "content": f"{'🚨' if error else '💫'} {object_name(event)}"},
+                   "template": "red" if error else "turquoise"},
+        "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": content}}]}}
+    await sender.post_json(url, payload)

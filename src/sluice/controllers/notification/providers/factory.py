@@ -31,6 +31,7 @@ NOTIFIERS: dict[str, Notifier] = {
     "matrix": chat.matrix,
     "webex": chat.webex,
     "zoom": chat.zoom,
+    "lark": chat.lark,
     "generic": webhooks.generic,
     "generic-hmac": webhooks.generic_hmac,
     "alertmanager": webhooks.alertmanager,
