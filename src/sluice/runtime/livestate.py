@@ -147,24 +147,28 @@ def _project(value: Any, tree: Mapping[str, Any], out: list[Any]) -> None:
             out.append(child)
 
 
-def owned_digest(obj: Mapping[str, Any], field_manager: str) -> bytes:
+def owned_digest(obj: Mapping[str, Any], field_manager: str | tuple[str, ...]) -> bytes:
     """A short digest of what ``field_manager`` owns in ``obj`` (fields and their values).
 
     Only the manager's ``Apply`` entry counts (server-side apply is how
     appliers write). Changes to other fields leave it unchanged; a change to
     an owned value, or a field whose ownership another manager took, changes it.
+    Several managers (a tuple) count together: Helm's SDK names itself after
+    the process, and the HelmRelease drift correction applies as ``helm``.
     """
+    managers = (field_manager,) if isinstance(field_manager, str) else field_manager
     meta = obj.get("metadata") or {}
-    fields: Any = {}
+    parts: list[Any] = []
     for entry in meta.get("managedFields") or []:
-        if (isinstance(entry, dict) and entry.get("manager") == field_manager
+        if (isinstance(entry, dict) and entry.get("manager") in managers
                 and entry.get("operation") == "Apply" and not entry.get("subresource")):
             fields = entry.get("fieldsV1") or {}
-            break
-    out: list[Any] = []
-    if isinstance(fields, dict):
-        _project(obj, fields, out)
-    text = json.dumps([fields, out], sort_keys=True, separators=(",", ":"), default=str)
+            out: list[Any] = []
+            if isinstance(fields, dict):
+                _project(obj, fields, out)
+            parts.append([str(entry.get("manager")), fields, out])
+    parts.sort(key=lambda part: str(part[0]))
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=_DIGEST_BYTES).digest()
 
 
@@ -350,7 +354,7 @@ def _kind_of(obj: Mapping[str, Any]) -> tuple[Kind, str]:
 class LiveState:
     """What appliers last wrote, kept current from watches; see the module docs."""
 
-    def __init__(self, objects: Objects, field_manager: str,
+    def __init__(self, objects: Objects, field_manager: str | tuple[str, ...],
                  on_drift: Callable[[str], None] | None = None, *,
                  selector: str | None = None, recent_limit: int = 2048,
                  watch_timeout: int = 300,

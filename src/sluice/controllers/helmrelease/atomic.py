@@ -49,6 +49,7 @@ from .errors import HelmReleaseError
 from .history import summarize, truncate
 from .request import ReleaseRequest, duration_text, seconds
 from .state import State, determine_state
+from .storage import StoredRelease
 
 __all__ = ["AtomicRelease", "Outcome", "RetriesExceeded"]
 
@@ -122,12 +123,18 @@ def _retry_strategy(hr: HelmRelease) -> float | None:
     return None
 
 
+DetectDrift = Callable[[ReleaseRequest, StoredRelease | None], Awaitable[DriftReport | None]]
+
+
 class AtomicRelease:
     """Runs the state machine for one reconcile of one HelmRelease."""
 
-    def __init__(self, req: ReleaseRequest, *, drift_check: bool = True) -> None:
+    def __init__(self, req: ReleaseRequest, *, drift_check: bool = True,
+                 detect: DetectDrift = detect_drift) -> None:
         self.req = req
         self.drift_check = drift_check
+        # `livedrift.ReleaseLiveState.detect` skips the dry run while watches show no change.
+        self.detect = detect
         self.drift: DriftReport | None = None
 
     async def run(self) -> Outcome:
@@ -139,7 +146,7 @@ class AtomicRelease:
                                     req.config_digest)
             if state.state is State.IN_SYNC and self.drift_check and _drift_mode(hr) in (
                     "enabled", "warn"):
-                self.drift = await detect_drift(req, current)
+                self.drift = await self.detect(req, current)
                 if self.drift is not None and self.drift.changed:
                     state.state = State.DRIFTED
             log.debug("HelmRelease %s/%s: release state %s %s", hr.namespace, hr.name,

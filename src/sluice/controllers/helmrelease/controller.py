@@ -66,6 +66,8 @@ async def setup_helmrelease_controller(manager: Manager,
     controller.watch(informer, requests_for_dependents(informer))
     # valuesFrom ConfigMaps/Secrets labelled reconcile.fluxcd.io/watch=Enabled, as Flux.
     await watch_configs(manager, controller, informer, _values_refs)
+    # A released object changed in the cluster: drift detection runs now (`livedrift`).
+    reconciler.live_drift.enqueue_on_drift(controller.queue, informer)
     manager.add_controller(controller)
     manager.add_runnable("helmrelease-clients", _closer(reconciler))
     return controller

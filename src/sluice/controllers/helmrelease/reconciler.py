@@ -76,6 +76,7 @@ from .chart_template import delete_chart, reconcile_chart_template
 from .chart_version import oci_chart_version
 from .dependencies import DependencyNotReady, check_dependencies
 from .errors import ArtifactMissing, ChartLoadError, HelmReleaseError, ValuesError
+from .livedrift import ReleaseLiveState
 from .names import release_name, storage_namespace
 from .postrender import spec_for, write_spec
 from .request import LoadedChart, ReleaseRequest, seconds
@@ -177,10 +178,13 @@ class HelmReleaseReconciler:
         self._cluster_scoped: tuple[float, frozenset[str]] = (0.0, frozenset())
         # CRDs and drift act as spec.serviceAccountName, as Helm's own actions do.
         self.clients = ImpersonatingClients(objects, self.options.default_service_account)
+        # Drift noticed from watches, no dry run while none (wired by the controller).
+        self.live_drift = ReleaseLiveState(objects)
 
     async def close(self) -> None:
         await self.charts.close()
         self.runner.close()
+        await self.live_drift.close()
 
     # ------------------------------------------------------------ helpers
     async def _fetch(self, kind: str, namespace: str, name: str) -> Obj | None:
@@ -378,7 +382,7 @@ class HelmReleaseReconciler:
                 hr, namespace=req.release_namespace if apart else None, cluster_scoped=cluster))
             req.post_renderer_args = [spec_file]
         try:
-            outcome = await AtomicRelease(req).run()
+            outcome = await AtomicRelease(req, detect=self.live_drift.detect).run()
         except HelmReleaseError as exc:
             state["written"] = req.written
             conditions.mark_false(status, READY, STATE_ERROR,

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from sluice.api.kustomize import API_VERSION, COMPONENT
 from sluice.api.source import API_VERSION as SOURCE_API_VERSION
 from sluice.controllers.kustomization.dependencies import dependency_keys
-from sluice.controllers.kustomization.nochange import DriftPacer, request_of
+from sluice.controllers.kustomization.nochange import request_of
 from sluice.controllers.kustomization.reconciler import (
     KIND,
     KustomizationOptions,
@@ -39,6 +39,7 @@ from sluice.kube.errors import NoKindMatch
 from sluice.kube.objects import Obj
 from sluice.runtime.config_watch import watch_configs
 from sluice.runtime.controller import Controller
+from sluice.runtime.drift_pacing import DriftPacer
 from sluice.runtime.informer import Informer
 from sluice.runtime.manager import Manager
 from sluice.runtime.status import StatusPatcher

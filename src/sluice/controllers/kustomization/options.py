@@ -54,5 +54,5 @@ class KustomizationOptions:
     # Bytes of compressed builds kept so drift is corrected without a rebuild (`drift`).
     build_cache_bytes: int = 64 << 20
     # Drift corrections let through at once within 30 s before backing off
-    # (`nochange.DriftPacer`: something rewriting a field is not fought in a loop).
+    # (`sluice.runtime.drift_pacing`: something rewriting a field is not fought in a loop).
     drift_quick_corrections: int = 5
