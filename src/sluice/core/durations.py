@@ -19,8 +19,10 @@ __all__ = [
     "SECOND",
     "DurationError",
     "format_duration",
+    "format_seconds",
     "go_quote",
     "parse_duration",
+    "seconds_or",
 ]
 
 NANOSECOND = 1
@@ -200,3 +202,22 @@ def format_duration(nanos: int) -> str:
             if hours > 0:
                 text = f"{hours}h" + text
     return "-" + text if negative else text
+
+
+def seconds_or(text: str | None, default: float) -> float:
+    """A duration field in seconds; ``default`` when it is unset or unreadable.
+
+    What controllers do with a spec's ``interval``/``timeout`` (the API server
+    already validated it; a bad value must not fail the reconcile).
+    """
+    if not text:
+        return default
+    try:
+        return parse_duration(text) / SECOND
+    except DurationError:
+        return default
+
+
+def format_seconds(value: float) -> str:
+    """Seconds printed as Go prints a ``time.Duration`` (``1m30s``, ``1.5ms``)."""
+    return format_duration(int(value * SECOND))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.api.kustomize import Kustomization
-from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
+from sluice.core.durations import format_seconds, seconds_or
 from sluice.kube.objects import Obj
 
 __all__ = ["ReconcileState", "StepFailed", "duration", "seconds"]
@@ -53,16 +53,6 @@ class ReconcileState:
         return self.obj.metadata.generation
 
 
-def seconds(text: str | None, default: float) -> float:
-    """A Flux duration field in seconds, ``default`` when unset or unreadable."""
-    if not text:
-        return default
-    try:
-        return parse_duration(text) / SECOND
-    except DurationError:
-        return default
-
-
-def duration(value: float) -> str:
-    """Seconds printed as Flux prints a Go duration."""
-    return format_duration(int(value * SECOND))
+# Flux's duration fields in seconds (default when unset), and Go's printing of them.
+seconds = seconds_or
+duration = format_seconds
