@@ -229,3 +229,19 @@ async def test_lark_interactive_card(sink: WebhookSink) -> None:
         '{"title":{"tag":"plain_text","content":"🚨 helmrelease/podinfo.podinfo"},'
         '"template":"red"},"elements":[{"tag":"div","text":{"tag":"lark_md","content":'
         '"**upgrade failed**\\n\\nrevision: 1\\n"}}]}}').encode()
+
+
+async def test_zulip_stream_message_as_a_form(sink: WebhookSink) -> None:
+    ev = event("error", "upgrade failed", metadata={"revision": "1", "app-version": "2",
+                                                    "change_request": "7"})
+    req = await send(sink, "zulip", ev, address=sink.url("/ignored?x=1"),
+                     channel="flux/podinfo", username="bot@z", password="key")
+    assert (req.path, req.query) == ("/api/v1/messages", "x=1")
+    assert req.header("Content-Type") == "application/x-www-form-urlencoded"
+    assert req.header("Authorization") == "Basic " + base64.b64encode(b"bot@z:key").decode()
+    assert req.body == (
+        b"content=%23%23+Flux+Status%0A%0A%E2%9A%A0%EF%B8%8F+HelmRelease%2Fpodinfo%2Fpodinfo"
+        b"%0A%0Aupgrade+failed%0A%0AMetadata%3A%0A%2A+%60app-version%60%3A+2%0A"
+        b"%2A+%60revision%60%3A+1%0A&to=flux&topic=podinfo&type=stream")
+    with pytest.raises(ProviderError, match="expected <channel>/<topic>"):
+        await send(sink, "zulip", ev, address=sink.url(""), channel="flux")

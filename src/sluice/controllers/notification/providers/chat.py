@@ -1,5 +1,5 @@
 """Chat providers: the payloads of Flux's slack, discord, rocket, msteams, googlechat,
-telegram, matrix, webex, zoom and lark notifiers, field for field.
+telegram, matrix, webex, zoom, lark and zulip notifiers, field for field.
 
 Metadata fields follow the combined metadata's order (Flux iterates a Go map,
 so its order is random; Sluice's is stable). Discord also has an opt-in
@@ -10,6 +10,7 @@ native-embeds payload (Provider annotation ``notification.sluice.dev/discord-emb
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -275,3 +276,29 @@ async def lark(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
                    "template": "red" if error else "turquoise"},
         "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": content}}]}}
     await sender.post_json(url, payload)
+
+
+def markdown_post(event: Event) -> str:
+    """Flux's formatMarkdownPost: sorted metadata, the change-request key left out."""
+    emoji = "⚠️" if event.severity == "error" else "ℹ️"
+    lines = "".join(f"* `{k}`: {event.metadata[k]}\n" for k in sorted(event.metadata)
+                    if k != "change_request")
+    return (f"## Flux Status\n\n{emoji} {event.kind}/{event.namespace}/{event.name}\n\n"
+            f"{event.message}\n\nMetadata:\n{lines}")
+
+
+async def zulip(cfg: ProviderConfig, event: Event, sender: Sender) -> None:
+    """Zulip: a stream message POSTed as a form to ``/api/v1/messages`` with Basic auth;
+    ``spec.channel`` is ``<stream>/<topic>``."""
+    parts = urlsplit(cfg.address)
+    stream, _, topic = cfg.channel.partition("/")
+    if not stream or not topic:
+        raise ProviderError("invalid Zulip channel format, expected <channel>/<topic>, got "
+                            f"'{cfg.channel}'")
+    url = urlunsplit(parts._replace(path="/api/v1/messages"))
+    # Go's url.Values.Encode: keys sorted, query escaping.
+    body = urlencode(sorted({"type": "stream", "to": stream, "topic": topic,
+                             "content": markdown_post(event)}.items())).encode()
+    auth = base64.b64encode(f"{cfg.username}:{cfg.password}".encode()).decode()
+    await sender.request("POST", url, body, {
+        "Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {auth}"})

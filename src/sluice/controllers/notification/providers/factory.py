@@ -32,6 +32,7 @@ NOTIFIERS: dict[str, Notifier] = {
     "webex": chat.webex,
     "zoom": chat.zoom,
     "lark": chat.lark,
+    "zulip": chat.zulip,
     "generic": webhooks.generic,
     "generic-hmac": webhooks.generic_hmac,
     "alertmanager": webhooks.alertmanager,
