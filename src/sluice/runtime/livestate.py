@@ -220,8 +220,9 @@ class _KindWatch:
         self.kind = kind
         self.mapping = mapping
         self.entries: dict[Key, _Entry] = {}
-        # Newest resourceVersion of recent events on objects not recorded (bounded).
-        self.recent: OrderedDict[Key, str] = OrderedDict()
+        # Newest resourceVersion of recent events on objects not recorded (bounded),
+        # with the owned digest at that version (None: deleted).
+        self.recent: OrderedDict[Key, tuple[str, bytes | None]] = OrderedDict()
         self.synced = False
         self.resource_version = ""
         self.list_count = 0
@@ -315,7 +316,12 @@ class _KindWatch:
         key, rv = _key(obj), _rv(obj)
         entry = self.entries.get(key)
         if entry is None:
-            self.recent[key] = rv
+            # The digest too: on a first apply every object is unrecorded, and the
+            # writes that follow it (a Deployment's revision annotation and status by
+            # the controller manager) change nothing the applier owns. Without it they
+            # made every first apply look drifted at commit, and re-applied.
+            self.recent[key] = (rv, None if etype == "DELETED" else
+                                owned_digest(obj, self.state.field_manager))
             self.recent.move_to_end(key)
             while len(self.recent) > self.state.recent_limit:
                 self.recent.popitem(last=False)
@@ -457,8 +463,8 @@ class LiveState:
                 recent = watch.recent.pop(key, None)
                 if changed is not None and _newer(changed[0], rv):
                     drifted[(kind, key)] = changed[1]  # changed after the apply last saw it
-                elif recent is not None and _newer(recent, rv):
-                    drifted[(kind, key)] = False
+                elif recent is not None and _newer(recent[0], rv) and recent[1] != digest:
+                    drifted[(kind, key)] = recent[1] is None
         if partial:
             for kind, keys in wanted.items():
                 state.kinds.setdefault(kind, set()).update(keys)
