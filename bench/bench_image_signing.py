@@ -93,7 +93,7 @@ def main() -> int:
                 args.rounds, lambda: load_ssh_key(ssh_pem, PASSPHRASE.encode()))),
             ("SSH-signed commit", _median(args.rounds, signed(ssh))),
         ]
-    print(f"baseline unsigned commit: {base * 1000:.2f} ms (median of {args.rounds})")
+    print(f"baseline unsigned commit: {base * 1e6:.1f} us (median of {args.rounds})")
     for name, value in rows:
         print(f"{name:32s} {value * 1000:9.1f} ms  x{value / base:,.0f}")
     return 0
