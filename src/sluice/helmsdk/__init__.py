@@ -9,9 +9,10 @@ private directory of this process, unless the caller already set them, and
 only then imports the library. A controller therefore never reads or writes
 the user's ``~/.config/helm`` or ``~/.cache/helm``.
 
-The SDK's calls block; `run` executes them on worker threads bounded by one
-process-wide semaphore (``SLUICE_HELM_WORKERS``, default 4), so a fleet of
-charts cannot occupy every thread of the default executor.
+The SDK's calls block; `run` (`workers.py`) executes them on Helm's own
+bounded threads (``SLUICE_HELM_WORKERS``, default 4), so a fleet of charts
+cannot occupy every thread of the default executor, and with a `timeout`
+answers its caller even when the Go call never returns.
 
 Caveat measured by the HelmRelease work: the Go runtime copies the
 environment block the process *started* with, so variables Python adds
@@ -22,8 +23,6 @@ what Helm sees and `plugins_dir` where it looks for plugins.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import tempfile
 import threading
@@ -32,15 +31,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-__all__ = ["go_environ", "helm", "helm_home", "plugins_dir", "run"]
+from sluice.helmsdk import workers
+from sluice.helmsdk.errors import HelmCallAbandoned
+from sluice.helmsdk.workers import stuck_threads
+
+__all__ = ["HelmCallAbandoned", "go_environ", "helm", "helm_home", "plugins_dir", "run",
+           "stuck_threads"]
 
 T = TypeVar("T")
 
 _LOCK = threading.Lock()
 _HOME: Path | None = None
 _MODULE: ModuleType | None = None
-_SEMAPHORE: asyncio.Semaphore | None = None
-_SEMAPHORE_LOOP: asyncio.AbstractEventLoop | None = None
 
 _HOME_VARS = {
     "HELM_CACHE_HOME": "cache",
@@ -120,17 +122,8 @@ def plugins_dir() -> Path:
     return path
 
 
-def _semaphore() -> asyncio.Semaphore:
-    global _SEMAPHORE, _SEMAPHORE_LOOP
-    loop = asyncio.get_running_loop()
-    if _SEMAPHORE is None or _SEMAPHORE_LOOP is not loop:
-        _SEMAPHORE = asyncio.Semaphore(max(1, int(os.environ.get("SLUICE_HELM_WORKERS", "4"))))
-        _SEMAPHORE_LOOP = loop
-    return _SEMAPHORE
-
-
-async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args, **kwargs)`` on a worker thread, at most N Helm calls at once."""
+async def run(fn: Callable[..., T], *args: Any, timeout: float | None = None,  # noqa: ASYNC109
+              what: str = "Helm call", **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` on a Helm thread once Helm is loaded (see `workers.call`)."""
     helm()
-    async with _semaphore():
-        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+    return await workers.call(fn, *args, timeout=timeout, what=what, **kwargs)

@@ -10,7 +10,11 @@ the process-wide Helm semaphore (``SLUICE_HELM_WORKERS``) and is bounded:
   context is cancelled from the event loop and Helm aborts the action
   (``HelmCancelledError``), leaving a failed release behind as Helm does;
 * rollback, uninstall and test have no context in the SDK: Helm's own
-  ``timeout_seconds`` bounds their waits, and the thread is awaited.
+  ``timeout_seconds`` bounds their waits; past the timeout plus the grace
+  period (twice the grace for install and upgrade, if Go ignored the
+  cancelled context) the action fails with `HelmActionTimeout` and its thread
+  is abandoned, counted against a budget (`sluice.helmsdk.workers`), so a
+  stuck call never holds a Helm slot for good while the budget lasts.
 
 Options follow helm-controller 1.5+ defaults where the SDK exposes them:
 server-side apply for installs (``install.serverSideApply`` defaults to
@@ -41,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from sluice.helmsdk import helm, run
+from sluice.helmsdk import HelmCallAbandoned, helm, run
 from sluice.kube.config import Connection
 
 from .errors import HelmActionError, HelmActionTimeout
@@ -169,7 +173,10 @@ class HelmRunner:
                     cancellable: bool) -> Any:
         sdk = helm()
         context = sdk.HelmContext() if cancellable else None
-        task = asyncio.ensure_future(run(fn, context))
+        # Past this the caller is answered even if Go never returns (a hook or a
+        # request ignoring the context): the thread is abandoned (`sluice.helmsdk.workers`).
+        limit = opts.timeout + CANCEL_GRACE * (2 if cancellable else 1)
+        task = asyncio.ensure_future(run(fn, context, timeout=limit, what=f"the Helm {name}"))
         try:
             if context is None:
                 return await task
@@ -182,6 +189,10 @@ class HelmRunner:
             if context is not None:
                 context.cancel()
             raise
+        except HelmCallAbandoned as exc:
+            context = None  # Go may still hold it: never freed under a running call
+            raise HelmActionTimeout(f"the {name} did not finish within its timeout: "
+                                    f"{exc}") from None
         except sdk.HelmCancelledError:
             raise HelmActionTimeout(f"context deadline exceeded: the {name} did not finish "
                                     f"within its timeout") from None
