@@ -1,11 +1,12 @@
-"""``chartRef`` to an OCIRepository: a chart pushed to Debian's docker-registry, released.
+"""``chartRef`` to an OCIRepository (a chart pushed to Debian's docker-registry) or a HelmChart.
 
 Flux's OCI digest tracking is what a user sees: the release's chart version
 is ``<version>+<first 12 hex of the OCI digest>`` (in the Ready message,
 ``status.history``, Helm's own ``list``), so pushing new content under the
 same tag upgrades the release; a tag that names another version than the
 chart inside is refused with ``ChartMutateError`` and the running release is
-left alone.
+left alone. A ``chartRef`` to a HelmChart releases its artifact; the
+HelmChart is the user's (no template is generated, deletion leaves it).
 """
 
 from __future__ import annotations
@@ -139,3 +140,48 @@ async def test_chart_from_an_oci_repository_with_digest_tracking(
 
         await async_wait_for(warned, timeout=20, what="the ChartMutateError event")
         await env.delete(HR_API, "HelmRelease", "podinfo")
+
+
+CHART_REF_HELMCHART = """apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata:
+  name: shared
+spec:
+  interval: 1h
+  chart: podinfo
+  version: "1.x"
+  sourceRef:
+    kind: HelmRepository
+    name: podinfo
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: app
+spec:
+  interval: 1h
+  chartRef:
+    kind: HelmChart
+    name: shared
+"""
+
+
+async def test_chart_ref_to_a_helm_chart_is_used_not_owned(helm_env: Helm,
+                                                            tmp_path: Path) -> None:
+    env, ns = helm_env, helm_env.namespace
+    for version in ("1.0.0", "1.1.0"):
+        env.source.add(podinfo_chart(tmp_path / "charts", version))
+    await env.apply(CHART_REF_HELMCHART)
+    hr = await env.wait_hr("app", "True", "InstallSucceeded")
+    assert condition(hr, "Ready")["message"] == \
+        f"Helm install succeeded for release {ns}/app.v1 with chart podinfo@1.1.0"
+    assert await env.get("source.toolkit.fluxcd.io/v1", "HelmChart", f"{ns}-app") is None
+
+    # Deleting the HelmRelease uninstalls it and leaves the HelmChart it referenced.
+    await env.delete(HR_API, "HelmRelease", "app")
+
+    async def uninstalled() -> bool | None:
+        return await env.get("apps/v1", "Deployment", "app") is None or None
+
+    await env.wait_for(uninstalled, lambda done: done, "uninstalled")
+    assert await env.get("source.toolkit.fluxcd.io/v1", "HelmChart", "shared") is not None
