@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sluice.helmsdk import helm
+from sluice.testing.background import BackgroundCluster
+
 from .charts import podinfo_chart
 from .conftest import HR_API, Helm, condition
 
@@ -163,3 +166,58 @@ async def test_drift_warn_mode_and_ignore_rules(helm_env: Helm, tmp_path: Path,
     assert dep is not None and dep["spec"]["replicas"] == 4
     assert not any("has been corrected" in m for m in await env.messages("app"))
     assert len(hr["status"]["history"]) == 1
+
+
+async def _set_release_status(env: Helm, secret_name: str, status: str) -> None:
+    """What a controller killed mid-upgrade leaves behind: the revision stuck ``pending-*``."""
+    import base64
+    import gzip
+    import json as _json
+
+    m = await env.mapping("v1", "Secret")
+    secret = await env.objects.get(m, secret_name, env.namespace)
+    raw = gzip.decompress(base64.b64decode(base64.b64decode(secret["data"]["release"])))
+    release = _json.loads(raw)
+    release["info"]["status"] = status
+    data = base64.b64encode(base64.b64encode(gzip.compress(_json.dumps(release).encode())))
+    await env.objects.merge_patch(m, secret_name, {
+        "metadata": {"labels": {"status": status}}, "data": {"release": data.decode()}},
+        env.namespace)
+
+
+async def test_install_remediation_then_unlock_of_a_pending_release(
+        helm_env: Helm, tmp_path: Path, sluice_cluster: BackgroundCluster) -> None:
+    env, ns = helm_env, helm_env.namespace
+    env.source.add(podinfo_chart(tmp_path / "charts", "1.0.0"))
+    await env.apply(HR + "  install:\n    remediation:\n      retries: 1\n  values:\n"
+                    "    schedulerName: nowhere\n")
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: condition(o, "Stalled") is not None,
+                            "stalled after the install retries", limit=90)
+    assert condition(hr, "Stalled")["message"] == "Failed to install after 2 attempt(s)"
+    assert hr["status"]["installFailures"] == 2
+    assert condition(hr, "Remediated")["reason"] == "UninstallSucceeded"
+    reasons = [(e["reason"], e.get("count")) for e in await env.events("HelmRelease", "app")
+               if e["reason"] in ("InstallFailed", "UninstallSucceeded")]
+    # The first failure is uninstalled; the last is left for inspection (install's
+    # remediateLastFailure defaults to false in Flux).
+    assert sorted(reasons) == [("InstallFailed", 2), ("UninstallSucceeded", 1)]
+    assert await env.get("apps/v1", "Deployment", "app") is not None
+
+    # Fixed values: the failed release is upgraded (Flux's Failed -> upgrade).
+    await env.patch(HR_API, "HelmRelease", "app", {"spec": {"values": None}})
+    await env.wait_hr("app", "True", "UpgradeSucceeded", message="app.v2")
+
+    # A controller killed mid-upgrade leaves v2 pending: unlocked, then upgraded again.
+    await _set_release_status(env, "sh.helm.release.v1.app.v2", "pending-upgrade")
+    await env.annotate("app")
+    hr = await env.wait_hr("app", "True", "UpgradeSucceeded", message="app.v3")
+    assert (f"Unlocked Helm release {ns}/app.v2 with chart podinfo@1.0.0 in pending-upgrade "
+            "state") in await env.messages("app")
+    with helm().Config(kubeconfig_path=str(sluice_cluster.kubeconfig), namespace=ns) as cfg:
+        statuses = {r["revision"]: r["status"] for r in cfg.history("app")}
+        unlocked = cfg.get_all("app", revision=2)
+    assert statuses == {1: "superseded", 2: "superseded", 3: "deployed"}
+    # Helm's upgrade superseded v2, keeping the unlock's description.
+    assert unlocked["info"]["description"] == \
+        "Release unlocked from stale 'pending-upgrade' state"
