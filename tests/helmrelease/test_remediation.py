@@ -97,6 +97,12 @@ async def test_failing_test_marks_the_release_and_a_passing_one_is_counted(
     assert condition(hr, "Ready")["status"] == "False"
     assert any(m.startswith("Helm test failed") for m in await env.messages("app"))
 
+    # test.ignoreFailures: the failed test no longer makes the release unready.
+    await env.patch(HR_API, "HelmRelease", "app", {"spec": {"test": {"ignoreFailures": True}}})
+    hr = await env.wait_hr("app", "True")
+    assert condition(hr, "TestSuccess")["status"] == "False"
+    assert hr["status"]["history"][0]["version"] == 2  # no new Helm action
+
 
 async def test_drift_is_detected_and_corrected(helm_env: Helm, tmp_path: Path,
                                                kubectl: object) -> None:
