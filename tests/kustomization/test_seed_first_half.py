@@ -224,9 +224,12 @@ async def test_seed_first_half(flux: Flux, github: GitHTTPServer, github_ssh: Gi
         labels = ks["metadata"].get("labels") or {}
         assert labels.get("kustomize.toolkit.fluxcd.io/name") == "flux-system"
         assert labels.get("kustomize.toolkit.fluxcd.io/namespace") == "flux-system"
-        messages = await flux.messages("flux-system", "Kustomization", "flux-system")
-        assert any(re.fullmatch(r"Reconciliation finished in [0-9.]+m?s, next run in 10m0s",
-                                m) for m in messages), messages
+        # (Recorded just after the status; an unchanged reconcile's takes microseconds.)
+        await flux.wait_for(
+            lambda: flux.messages("flux-system", "Kustomization", "flux-system"),
+            lambda messages: any(re.fullmatch(
+                r"Reconciliation finished in [0-9.]+(µs|ms|s), next run in 10m0s", m)
+                for m in messages), "the Reconciliation finished event")
 
         # ------------------------------------------- namespace dedicated to agnhost
         fleet_head = fleet.commit({"apps/agnhost/agnhost.namespace.yaml": AGNHOST_NAMESPACE},
