@@ -227,3 +227,27 @@ async def test_install_remediation_then_unlock_of_a_pending_release(
     # Helm's upgrade superseded v2, keeping the unlock's description.
     assert unlocked["info"]["description"] == \
         "Release unlocked from stale 'pending-upgrade' state"
+
+
+async def test_failing_upgrade_with_uninstall_strategy_reinstalls(helm_env: Helm,
+                                                                  tmp_path: Path) -> None:
+    env, ns = helm_env, helm_env.namespace
+    env.source.add(podinfo_chart(tmp_path / "charts", "1.0.0"))
+    await env.apply(HR + "  upgrade:\n    remediation:\n      retries: 1\n"
+                    "      strategy: uninstall\n")
+    await env.wait_hr("app", "True", "InstallSucceeded")
+    await env.patch(HR_API, "HelmRelease", "app", {"spec": {"values": {"schedulerName":
+                                                                        "nowhere"}}})
+    hr = await env.wait_for(lambda: env.hr("app"),
+                            lambda o: condition(o, "Stalled") is not None,
+                            "stalled after the upgrade retries", limit=90)
+    reasons = [e["reason"] for e in await env.events("HelmRelease", "app")
+               if e["reason"] != "HelmChartCreated"]
+    # Uninstalled instead of rolled back; then a fresh install, under the install's
+    # remediation (no retries by default), which fails the same way and stalls.
+    # (Events carry seconds: compared as a set of one of each, not in order.)
+    assert sorted(reasons) == ["InstallFailed", "InstallSucceeded", "UninstallSucceeded",
+                               "UpgradeFailed"], reasons
+    assert f"Helm uninstall remediation for release {ns}/app.v2 with chart podinfo@1.0.0 " \
+        "succeeded" in await env.messages("app")
+    assert condition(hr, "Stalled")["message"] == "Failed to install after 1 attempt(s)"
