@@ -18,7 +18,12 @@ remote:
   connection died) fails at the repository's ``spec.timeout``;
 * an Alert whose Provider's address is the silent host reports its own
   deadline (``NotificationDispatchFailed``), while the same event reaches a
-  healthy Provider at once, and the silent connection is closed.
+  healthy Provider at once, and the silent connection is closed;
+* ImageRepositories on a silent registry do not hold up a healthy one's
+  scan; each fails at its own ``spec.timeout`` (ReadOperationFailed, ``GET
+  <host>/v2/<path>/tags/list: context deadline exceeded``) and closes its
+  connection (the scan's deadline used to fire inside the TLS handshake,
+  where httpcore leaves the socket open until garbage collection).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.image.conftest import ready
 from tests.notification.conftest import NOTIFICATION_API, event_for, start_harness
 from tests.source.helm_harness import Sources, condition, running_sources
 
@@ -192,3 +198,42 @@ async def test_an_oci_chart_on_a_silent_registry_ends_at_the_repository_timeout(
             return silent.open_connections == 0
 
         await async_wait_for(closed, timeout=10, what="silent registry connections closed")
+
+
+async def test_a_silent_image_registry_costs_only_its_own_scan(
+        kubeconfig: Path, tmp_path: Path, namespace: str) -> None:
+    from tests.image.conftest import repository_yaml, start_reflector
+
+    async with SilentHost() as silent, DockerRegistry(tmp_path / "registry") as registry, \
+            start_reflector(kubeconfig, tmp_path / "tags") as r:
+        await registry.apush_image("team/app", "1.0.0")
+        stuck = f"{silent.host}:{silent.port}/team/app"
+        # One that hangs for 15 s, one whose deadline (2 s) passes early: a healthy
+        # scan waiting behind them would not be Ready within 10 s.
+        await r.apply(repository_yaml("stuck-long", stuck, timeout="15s"), namespace)
+        await r.apply(repository_yaml("stuck-short", stuck, timeout="2s"), namespace)
+
+        async def connected() -> bool:
+            return silent.accepted >= 2
+
+        await async_wait_for(connected, timeout=10, what="both scans to connect")
+        await r.apply(repository_yaml("healthy", f"{registry.host}/team/app", insecure=True),
+                      namespace)
+        healthy = await r.wait_ready("ImageRepository", namespace, "healthy", limit=10)
+        assert healthy["status"]["lastScanResult"]["tagCount"] == 1
+
+        failed = await r.wait_ready("ImageRepository", namespace, "stuck-short", status="False",
+                                    reason="ReadOperationFailed",
+                                    contains="context deadline exceeded", limit=15)
+        message = ready(failed)[2]  # type: ignore[index]
+        assert f"GET {silent.host}:{silent.port}/v2/team/app/tags/list" in message, message
+
+        m = await r.objects.mapping("image.toolkit.fluxcd.io/v1", "ImageRepository")
+        for name in ("stuck-long", "stuck-short", "healthy"):
+            await r.objects.delete(m, name, namespace)
+
+        async def closed() -> bool:
+            return silent.open_connections == 0
+
+        # A scan running when its object is deleted ends at its deadline (as in Flux).
+        await async_wait_for(closed, timeout=25, what="silent registry connections closed")

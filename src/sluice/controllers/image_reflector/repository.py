@@ -138,6 +138,9 @@ def scan_reason(obj: ImageRepository, canonical: str, stored: int, now: float) -
     return _Due(False, "", when)
 
 
+_DEADLINE_GRACE = 0.5  # seconds past spec.timeout (see _scan)
+
+
 class ImageRepositoryReconciler:
     def __init__(self, informer: Informer, objects: Objects, store: TagStore,
                  recorder: EventRecorder, patcher: StatusPatcher) -> None:
@@ -245,8 +248,10 @@ class ImageRepositoryReconciler:
 
     async def _scan(self, obj: ImageRepository, registry: Repository,
                     opts: ClientOptions) -> None:
-        # The whole scan (every page) must finish within spec.timeout.
-        deadline = opts.timeout
+        # The whole scan (every page) must finish within spec.timeout; the deadline
+        # ends a moment after httpx's own connect timeout: cancelled inside a TLS
+        # handshake, httpcore leaves the socket open until garbage collection.
+        deadline = opts.timeout + _DEADLINE_GRACE
         try:
             exclusions = compile_exclusions(obj.exclusion_list())
         except ValueError as exc:
