@@ -237,3 +237,51 @@ async def test_a_silent_image_registry_costs_only_its_own_scan(
 
         # A scan running when its object is deleted ends at its deadline (as in Flux).
         await async_wait_for(closed, timeout=25, what="silent registry connections closed")
+
+
+async def test_trickling_webhook_callers_do_not_hold_up_a_receiver(
+        kubeconfig: Path, tmp_path: Path, namespace: str) -> None:
+    import asyncio
+    import hashlib
+    import hmac
+
+    import httpx
+
+    token = "tr1ckle-t0ken"
+    async with start_harness(kubeconfig, tmp_path, namespace) as h:
+        await h.secret(namespace, "hook-token", {"token": token})
+        await h.apply(yaml.safe_dump({
+            "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+            "metadata": {"name": "github", "namespace": namespace},
+            "spec": {"type": "github", "events": ["push"], "secretRef": {"name": "hook-token"},
+                     "resources": [{"kind": "GitRepository", "name": "app"}]}}))
+        path = "/hook/" + hashlib.sha256(f"{token}github{namespace}".encode()).hexdigest()
+        await h.wait_cached("Receiver", namespace, "github")
+        host, port = h.receiver_url.removeprefix("http://").rsplit(":", 1)
+
+        # Twenty callers that promise a body and send it a byte at a time, never finishing.
+        slow = [await asyncio.open_connection(host, int(port)) for _ in range(20)]
+        for _, writer in slow:
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-GitHub-Event: push\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+                         .encode())
+            await writer.drain()
+        try:
+            signature = "sha256=" + hmac.new(token.encode(), b"{}", hashlib.sha256).hexdigest()
+
+            async def answered() -> bool:
+                async with httpx.AsyncClient(base_url=h.receiver_url, timeout=5) as client:
+                    resp = await client.post(path, content=b"{}", headers={
+                        "Content-Type": "application/json", "X-GitHub-Event": "ping",
+                        "X-Hub-Signature-256": signature})
+                return resp.status_code == 200
+
+            # A signed ping is answered while the twenty trickle on (a Receiver path
+            # becomes known once the Receiver is reconciled, hence the poll).
+            await async_wait_for(answered, timeout=15, what="the ping answered")
+            for _, writer in slow:
+                writer.write(b" ")
+                await writer.drain()  # still open: they were not simply dropped
+        finally:
+            for _, writer in slow:
+                writer.close()
