@@ -58,8 +58,12 @@ async def test_image_pages_say_which_tag_was_chosen_why_and_what_was_pushed(
     assert f"Policy</dt><dd>{namespace}/agnhost: {IMAGE}:2.40" in repo_page
 
     async with GitHTTPServer(tmp_path / "git") as srv:
-        remote = srv.create_repo("apps.git", {"deploy.yaml": f"image: {IMAGE}:2.39\n"})
-        pushed = remote.commit({"deploy.yaml": f"image: {IMAGE}:2.40\n"}, PUSHED)
+        marker = f'# {{"$imagepolicy": "{namespace}:agnhost"}}'
+        remote = srv.create_repo("apps.git", {
+            "deploy.yaml": f"kind: Deployment\nimage: {IMAGE}:2.39 {marker}\n",
+            "other.yaml": "kind: ConfigMap\n"})
+        pushed = remote.commit({"deploy.yaml": f"kind: Deployment\nimage: {IMAGE}:2.40 {marker}\n"},
+                               PUSHED)
         source = git_repository("apps", namespace)
         source["spec"]["url"] = srv.repo_url("apps.git")
         await ui.create(GIT_API, "GitRepository", source)
@@ -84,3 +88,10 @@ async def test_image_pages_say_which_tag_was_chosen_why_and_what_was_pushed(
         fragment = await ui.page(f"{path}/commit")
         assert '<dd class="subject">Update agnhost to 2.40</dd>' in fragment
         assert "ImagePolicy apps/agnhost chose 2.40 (was 2.39)." in fragment
+        # Which setter line the push rewrote, in which file (and no other file).
+        changes = fragment.split("<h3>Setter changes</h3>", 1)[1]
+        assert "<b>deploy.yaml</b> <small>M +1 −1</small>" in changes
+        quoted = marker.replace('"', "&#34;")
+        assert f'<span class="del">- image: {IMAGE}:2.39 {quoted}</span>' in changes
+        assert f'<span class="add">+ image: {IMAGE}:2.40 {quoted}</span>' in changes
+        assert "other.yaml" not in changes and "kind: Deployment" not in changes

@@ -53,6 +53,10 @@ async def test_git_and_oci_sources_show_the_commit_behind_the_revision(
         assert '<dd class="author">Sluice Test &lt;test@sluice.invalid&gt;</dd>' in fragment
         assert "The new tag fixes the /healthz handler." in fragment
         assert "s3cret-pw" not in fragment
+        # The files the commit changed, with counts only: a source's lines may be secrets.
+        files = fragment.split("<h3>Files changed</h3>", 1)[1]
+        assert "<li><b>app.yaml</b> <small>M +1 −0</small></li>" in files
+        assert "metadata: {name: x}" not in fragment
         # A second view is served from the cache: no new request to the remote.
         asked = len(srv.requests)
         assert "Sluice Test" in await ui.page(f"{page_path}/commit")

@@ -28,11 +28,19 @@ Modules:
 * `refs`: `GitRef`, `Commit`, `PushResult`, Flux revision strings;
 * `signing`: commit signatures, OpenPGP through GnuPG (`OpenPGPKey`, `check_key`) and
   SSH through ssh-keygen (`SSHKey`, `load_ssh_key`);
+* `changes`: what one checked-out commit changed, file by file (local, no network);
 * `errors`: the error tree, each error carrying its Flux reason.
 """
 
 from sluice.git.auth import GitAuth, Scrubber, safe_url
-from sluice.git.client import DEFAULT_TIMEOUT, checkout, commit_and_push, remote_revision
+from sluice.git.changes import FileChange
+from sluice.git.client import (
+    DEFAULT_TIMEOUT,
+    checkout,
+    commit_and_push,
+    commit_changes,
+    remote_revision,
+)
 from sluice.git.errors import (
     AuthenticationFailed,
     GitError,
@@ -54,6 +62,7 @@ __all__ = [
     "Author",
     "Commit",
     "CommitSigner",
+    "FileChange",
     "GitAuth",
     "GitError",
     "GitOperationFailed",
@@ -72,6 +81,7 @@ __all__ = [
     "check_key",
     "checkout",
     "commit_and_push",
+    "commit_changes",
     "load_ssh_key",
     "remote_revision",
     "safe_url",

@@ -31,12 +31,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from sluice.git.auth import GitAuth, validate
+from sluice.git.changes import FileChange
 from sluice.git.errors import PushRejected
 from sluice.git.pool import Op, default_pool
 from sluice.git.refs import Author, Commit, GitRef, PushResult
 from sluice.git.signing import CommitSigner
 
-__all__ = ["DEFAULT_TIMEOUT", "checkout", "commit_and_push", "remote_revision"]
+__all__ = ["DEFAULT_TIMEOUT", "checkout", "commit_and_push", "commit_changes",
+           "remote_revision"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -81,6 +83,21 @@ async def checkout(
             "unable to clone", url)
     result = await default_pool().run(op, timeout=timeout, key=key, trust=auth.ca_digest)
     assert isinstance(result, Commit)
+    return result
+
+
+async def commit_changes(
+    workdir: Path | str,
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the worker's deadline
+    key: str = "",
+) -> tuple[list[FileChange], bool]:
+    """What ``HEAD`` of the checkout in `workdir` changed, file by file (`changes`), and
+    whether more files changed than are listed. `url` (its remote) words errors only."""
+    op = Op("commit_changes", (str(workdir),), "unable to read the changes of", url)
+    result = await default_pool().run(op, timeout=timeout, key=key)
+    assert isinstance(result, tuple)
     return result
 
 

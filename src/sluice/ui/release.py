@@ -41,7 +41,8 @@ from sluice.kube.errors import KubeError
 from sluice.kube.objects import Obj, Objects
 from sluice.ui.redact import MASK
 
-__all__ = ["HISTORY_SHOWN", "ReleaseView", "Revision", "mask_scalars", "release_view"]
+__all__ = ["HISTORY_SHOWN", "ReleaseView", "Revision", "mask_scalars", "masked_values",
+           "release_view"]
 
 HISTORY_SHOWN = 20
 
@@ -102,17 +103,24 @@ def _masked_secret(secret: Obj) -> Obj:
     return {"data": data}
 
 
-async def _values(objects: Objects, hr: HelmRelease, view: ReleaseView) -> None:
+async def masked_values(objects: Objects, hr: HelmRelease,
+                        masked_sources: list[str]) -> dict[str, Any]:
+    """The merged values with every scalar from a Secret masked (Secrets read go in
+    ``masked_sources``). Raises `ValuesError` and `KubeError` like `compose_values`."""
     async def fetch(kind: str, namespace: str, name: str) -> Obj | None:
         mapping = await objects.mapping("v1", kind)
         found = await objects.get_or_none(mapping, name, namespace)
         if found is None or kind != "Secret":
             return found
-        view.masked_sources.append(f"Secret/{name}")
+        masked_sources.append(f"Secret/{name}")
         return _masked_secret(found)
 
+    return await compose_values(hr, fetch)
+
+
+async def _values(objects: Objects, hr: HelmRelease, view: ReleaseView) -> None:
     try:
-        values = await compose_values(hr, fetch)
+        values = await masked_values(objects, hr, view.masked_sources)
     except ValuesError as exc:
         view.values_problem = exc.message
         return

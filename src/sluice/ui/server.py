@@ -6,7 +6,8 @@ Routes (all behind `security.Security`):
     GET  /fragments/table               the overview's table body, for filters
     GET  /object/{kind}/{ns}/{name}     one object: conditions, spec, events, YAML
     GET  /object/{kind}/{ns}/{name}/tree   its inventory tree (loaded on demand)
-    GET  /object/{kind}/{ns}/{name}/plan   what the next reconcile would change (dry-run)
+    GET  /object/{kind}/{ns}/{name}/plan   what the next reconcile (Kustomization) or
+                                        upgrade (HelmRelease) would change (dry-run)
     GET  /object/HelmRelease/{ns}/{name}/release   merged values, Helm's release history
     GET  /object/{kind}/{ns}/{name}/commit  the fetched (GitRepository) or last pushed
                                         (ImageUpdateAutomation) commit: message, author
@@ -33,6 +34,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from sluice.api.helm import HelmRelease
+from sluice.controllers.helmrelease.preview import PreviewError, chart_source
 from sluice.core.lifecycle import AsyncService
 from sluice.kube.config import Connection
 from sluice.kube.events import EventRecorder
@@ -40,10 +43,11 @@ from sluice.kube.objects import Objects
 from sluice.ui import actions as act
 from sluice.ui.errors import ActionRefused, UIError
 from sluice.ui.graph import build_graph, render_svg
+from sluice.ui.helm_plan import plan_helmrelease
 from sluice.ui.live import Key, LiveState
 from sluice.ui.panels import facts
 from sluice.ui.plan import plan_kustomization
-from sluice.ui.redact import mask_object
+from sluice.ui.redact import Redactor, mask_object
 from sluice.ui.release import release_view
 from sluice.ui.security import SESSION, Security
 from sluice.ui.source_commit import CommitLookup, artifact_subject
@@ -227,17 +231,32 @@ async def tree_fragment(request: web.Request) -> web.Response:
 
 
 async def plan_fragment(request: web.Request) -> web.Response:
-    state, kind, _, _, obj = _lookup(request)
+    state, kind, ns, _, obj = _lookup(request)
+    if kind == "HelmRelease":
+        return _html(await _helm_plan(state, obj))
     if kind != "Kustomization":
-        raise web.HTTPNotFound(text="plans are made for Kustomizations\n")
+        raise web.HTTPNotFound(text="plans are made for Kustomizations and HelmReleases\n")
     ref = (obj.get("spec") or {}).get("sourceRef") or {}
     source = state.live.get(str(ref.get("kind") or "GitRepository"),
-                            str(ref.get("namespace") or obj["metadata"]["namespace"]),
-                            str(ref.get("name") or ""))
+                            str(ref.get("namespace") or ns), str(ref.get("name") or ""))
     result = await plan_kustomization(state.objects, obj, source)
     # A Provider or Receiver the source would apply: its new address is a secret too.
     state.live.redactor.remember(result.secrets)
     return _html(state.render("_plan.html", plan=result))
+
+
+async def _helm_plan(state: UIState, obj: dict[str, Any]) -> str:
+    try:
+        kind, ns, name = chart_source(HelmRelease.from_dict(obj), obj)
+        source = state.live.get(kind, ns, name)
+    except (PreviewError, KeyError, TypeError, ValueError):
+        source = None  # plan_helmrelease says what is wrong with it
+    result = await plan_helmrelease(state.objects, obj, source)
+    # Values from valuesFrom Secrets, scrubbed from this plan only (`helm_plan`).
+    local = Redactor()
+    local.remember(result.secrets)
+    return local.scrub(state.render("_plan.html", plan=result, against="chart revision",
+                                    action="upgrade"))
 
 
 async def release_fragment(request: web.Request) -> web.Response:
@@ -259,7 +278,10 @@ async def commit_fragment(request: web.Request) -> web.Response:
         info = await state.commits.for_automation(obj, repo)
     else:
         raise web.HTTPNotFound(text="commits are read for GitRepositories and automations\n")
-    return _html(state.render("_commit.html", commit=info))
+    # An automation's commit only rewrites setter lines: those are shown. A source's commit
+    # may touch a Secret: only its file names and counts are.
+    return _html(state.render("_commit.html", commit=info,
+                              show_lines=kind == "ImageUpdateAutomation"))
 
 
 async def graph_page(request: web.Request) -> web.Response:

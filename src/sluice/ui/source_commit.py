@@ -19,6 +19,12 @@ An ImageUpdateAutomation's ``status.lastPushCommit`` is read the same way,
 from its GitRepository's remote: the page shows the pushed commit's message
 (Flux's event only says ``pushed commit '<short>' to branch '<b>'``).
 
+While the checkout is there, the commit's changes against its parent are
+read too (`sluice.git.commit_changes`, in a Git worker): for an automation,
+the setter lines it rewrote in each file (``- image: app:1.0 # {"$imagepolicy":
+...}`` then ``+ ...:1.1``); for a GitRepository only the files and their
+line counts, never their lines (a commit to a source may hold a Secret).
+
 An OCIRepository's artifact carries its own metadata (the OCI annotations
 ``org.opencontainers.image.revision``/``source``/``created``, set by
 ``flux push artifact``); `oci_facts` reads them from the live object.
@@ -37,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.git import GitAuth, GitError, GitRef, checkout
+from sluice.git import FileChange, GitAuth, GitError, GitRef, checkout, commit_changes
 from sluice.kube.errors import KubeError
 from sluice.kube.objects import Objects
 
@@ -63,6 +69,9 @@ class CommitInfo:
     author: str = ""
     date: str = ""
     problem: str = ""  # why the full commit could not be read
+    files: tuple[FileChange, ...] = ()  # what it changed against its parent
+    more_files: bool = False  # more files changed than `files` lists
+    files_problem: str = ""
 
 
 def commit_hash(revision: str) -> str:
@@ -163,9 +172,15 @@ class CommitLookup:
         tmp = await asyncio.to_thread(tempfile.mkdtemp, prefix="sluice-ui-commit-")
         try:
             auth = await self._auth(obj)
+            key = f"ui/{meta.get('namespace')}/{meta.get('name')}"
             commit = await checkout(url, GitRef(branch=branch, commit=sha), auth, tmp,
-                                    timeout=CHECKOUT_TIMEOUT,
-                                    key=f"ui/{meta.get('namespace')}/{meta.get('name')}")
+                                    timeout=CHECKOUT_TIMEOUT, key=key)
+            files: list[FileChange] = []
+            more, files_problem = False, ""
+            try:
+                files, more = await commit_changes(tmp, url, timeout=CHECKOUT_TIMEOUT, key=key)
+            except GitError as exc:  # the commit is still worth showing
+                files_problem = f"cannot read its changes: {exc}"
         except GitError as exc:
             return CommitInfo(sha, problem=f"cannot read the commit from here: {exc}")
         except KubeError as exc:
@@ -175,4 +190,5 @@ class CommitLookup:
         author = commit.author
         return CommitInfo(sha, commit.short_message, commit.message.strip(),
                           f"{author.name} <{author.email}>",
-                          author.when.isoformat(sep=" ", timespec="seconds"))
+                          author.when.isoformat(sep=" ", timespec="seconds"),
+                          files=tuple(files), more_files=more, files_problem=files_problem)
