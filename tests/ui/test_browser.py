@@ -1,7 +1,8 @@
 """The UI in a real browser: Debian's chromium driven by Playwright (nothing downloaded).
 
 Kept few, behind the `browser` marker: the overview updates live, a reconcile
-button runs to its outcome, the graph renders, dark mode follows the system.
+button runs to its outcome, the graph and a plan's diff render, dark mode
+follows the system, the keyboard moves through the list.
 Screenshots go to `$SLUICE_TEST_ARTIFACTS` (default: the test's tmp dir).
 """
 
@@ -19,6 +20,7 @@ from sluice.api.meta import RECONCILE_REQUEST_ANNOTATION
 from sluice.testing.polling import async_wait_for
 
 from .conftest import GIT_API, KS_API, UI, git_repository, kustomization, ready
+from .test_plan import artifact_url  # noqa: F401 (the fixture)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -129,3 +131,30 @@ async def test_keyboard_moves_opens_searches_and_goes_home(ui: UI, namespace: st
     await page.wait_for_url(lambda url: url.endswith("/"), timeout=5000)
     await page.keyboard.press("/")
     assert await page.evaluate("document.activeElement.id") == "q"
+
+
+async def test_plan_button_renders_the_diff(ui: UI, namespace: str, browser: Any,
+                                            artifact_url: tuple[str, str],  # noqa: F811
+                                            tmp_path: Path) -> None:
+    url, digest = artifact_url
+    await ui.create(GIT_API, "GitRepository", git_repository("apps", namespace))
+    await ui.set_status(GIT_API, "GitRepository", namespace, "apps", ready(
+        "True", "Succeeded", "stored artifact", artifact={
+            "revision": "main@sha1:" + "f" * 40, "digest": digest, "url": url,
+            "path": "gitrepository/apps.tar.gz", "lastUpdateTime": "2026-12-06T10:00:00Z"}))
+    ks = kustomization("apps", namespace)
+    ks["spec"].update(path="./app", targetNamespace=namespace)
+    await ui.create(KS_API, "Kustomization", ks)
+
+    async def seen() -> bool:  # the UI's informers hold it (404 until then)
+        resp = await ui.client.get(f"/object/Kustomization/{namespace}/apps")
+        return resp.status_code == 200
+    await async_wait_for(seen, timeout=10, what="the Kustomization in the UI")
+    page = await browser.new_page()
+    await page.goto(ui.server.login_url.replace(
+        "/?", f"/object/Kustomization/{namespace}/apps?"))
+    await page.get_by_role("button", name="Show what the next reconcile would change").click()
+    await page.locator("pre.diff span.head",
+                       has_text=f"ConfigMap/{namespace}/settings created").wait_for(timeout=10000)
+    assert "hunter2" not in await page.content()  # the Secret in the source stays masked
+    await page.screenshot(path=str(_artifacts(tmp_path) / "plan.png"), full_page=True)

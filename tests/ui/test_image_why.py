@@ -48,14 +48,15 @@ async def test_image_pages_say_which_tag_was_chosen_why_and_what_was_pushed(
         latestRef={"name": IMAGE, "tag": "2.40"},
         observedPreviousRef={"name": IMAGE, "tag": "2.39"}))
 
-    policy = await _page(ui, f"/object/ImagePolicy/{namespace}/agnhost", "Chose</dt>")
-    assert f"Chose</dt><dd>{IMAGE}:2.40 <small>was {IMAGE}:2.39</small>" in policy
+    # Waited for in full: the panel says "Chose" before the UI has seen the status too.
+    chose = f"Chose</dt><dd>{IMAGE}:2.40 <small>was {IMAGE}:2.39</small>"
+    policy = await _page(ui, f"/object/ImagePolicy/{namespace}/agnhost", chose)
     assert "Rule</dt><dd>highest version in semver range &#39;&gt;=2.30.0&#39;" in policy
     assert "among tags matching" in policy and "(ordered by &#39;$minor&#39;)" in policy
     assert f"From scan</dt><dd>ImageRepository {namespace}/agnhost <small>42 tags at " \
         "2026-12-07T03:00:00Z; latest: 2.40, 2.39, 2.38" in policy
-    repo_page = await _page(ui, f"/object/ImageRepository/{namespace}/agnhost", "Policy</dt>")
-    assert f"Policy</dt><dd>{namespace}/agnhost: {IMAGE}:2.40" in repo_page
+    await _page(ui, f"/object/ImageRepository/{namespace}/agnhost",
+                f"Policy</dt><dd>{namespace}/agnhost: {IMAGE}:2.40")
 
     async with GitHTTPServer(tmp_path / "git") as srv:
         marker = f'# {{"$imagepolicy": "{namespace}:agnhost"}}'

@@ -10,6 +10,7 @@ could see and asserts none holds them, while the pages still say they are set.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 
 from sluice.kube.events import EventRecorder
@@ -112,3 +113,32 @@ async def test_no_page_fragment_or_stream_shows_a_webhook_secret(ui: UI, namespa
     assert "Type</dt><dd>github</dd>" in receiver_panel
     assert f"Resources</dt><dd>GitRepository/{namespace}/apps</dd>" in receiver_panel
     assert "Ready</dt><dd>True Succeeded" in receiver_panel
+
+
+async def test_an_address_held_in_the_providers_secret_is_scrubbed_too(ui: UI,
+                                                                      namespace: str) -> None:
+    # The address lives only in the Secret; an older controller's error quotes it whole.
+    secret_token = "Z9y8X7w6SecretInTheSecret"
+    address = f"https://example.webhook.office.com/webhookb2/{secret_token}"
+    secrets = await ui.objects.mapping("v1", "Secret")
+    await ui.objects.create(secrets, {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "teams-address", "namespace": namespace},
+        "data": {"address": base64.b64encode(address.encode()).decode()}})
+    provider = await ui.create(ALERTS_API, "Provider", {
+        "apiVersion": ALERTS_API, "kind": "Provider",
+        "metadata": {"name": "teams", "namespace": namespace},
+        "spec": {"type": "msteams", "secretRef": {"name": "teams-address"}}})
+    await EventRecorder(ui.objects, "notification-controller").warning(
+        provider, "NotificationDispatchFailed",
+        f'failed to send notification: Post "{address}": connection refused')
+    page_path = f"/object/Provider/{namespace}/teams"
+
+    async def with_event() -> str | None:
+        page = await ui.page(page_path)
+        return page if "NotificationDispatchFailed" in page else None
+    page = await async_wait_for(with_event, timeout=10, what="the failure on the page")
+    overview = await ui.page(f"/?namespace={namespace}")
+    for text in (page, overview):
+        assert secret_token not in text and "webhook.office.com" not in text
+    assert "failed to send notification: Post &#34;••••••&#34;: connection refused" in page

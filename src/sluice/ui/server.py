@@ -398,6 +398,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 await response.write(b": keepalive\n\n")
                 continue
             await asyncio.sleep(COALESCE)  # let a burst of writes land in one render
+            await state.live.secrets_settled()
             keys, events_changed = sub.take()
             await _send_changes(state, tab, keys, events_changed, response)
     except (ConnectionResetError, asyncio.CancelledError):
@@ -407,9 +408,20 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _settled(live: LiveState) -> Any:
+    """A middleware: no page renders while a Provider's Secret is being read (`live`)."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        await live.secrets_settled()
+        response: web.StreamResponse = await handler(request)
+        return response
+    return middleware
+
+
 def build_app(live: LiveState, objects: Objects, recorder: EventRecorder, security: Security,
               *, read_only: bool = False) -> web.Application:
-    app = web.Application(middlewares=[security.middleware], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[security.middleware, _settled(live)],
+                          client_max_size=64 * 1024)
     app[_STATE] = UIState(live, objects, recorder, read_only, _env(), CommitLookup(objects))
     app.router.add_get("/", overview)
     app.router.add_get("/fragments/table", table_fragment)
