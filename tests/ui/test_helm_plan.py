@@ -59,6 +59,10 @@ async def test_helmrelease_plan_shows_the_next_upgrade_with_secret_values_masked
     changed = await async_wait_for(lambda: plan("would change the cluster"), timeout=15,
                                    what="the plan of the changed values")
     assert "the next upgrade would change the cluster" in changed
+    # Suspended: the page works the plan out at once, as a preview of Resume.
+    page = await ui.page(page_path)
+    assert "suspended: what Resume would change" in page
+    assert f'<div id="plan" hx-get="{page_path}/plan" hx-trigger="load">' in page
     assert f"Deployment/{ns}/podinfo drifted" in changed
     lines = [line.split(">", 1)[-1].split("<", 1)[0].strip() for line in changed.splitlines()]
     replicas = lines.index("spec.replicas")
