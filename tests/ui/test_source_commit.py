@@ -3,6 +3,7 @@
 The Git remote is real (smart HTTP with basic auth, so the GitRepository's
 Secret is used); the UI reads the commit itself, as no controller status
 holds its author. An OCIRepository shows the annotations its artifact carries.
+A commit on a known forge links to its page there.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
+
 from sluice.kube.events import EventRecorder
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.polling import async_wait_for
+from sluice.ui.source_commit import forge_commit_url
 
 from .conftest import GIT_API, UI, git_repository, ready
 
@@ -53,6 +57,7 @@ async def test_git_and_oci_sources_show_the_commit_behind_the_revision(
         assert '<dd class="author">Sluice Test &lt;test@sluice.invalid&gt;</dd>' in fragment
         assert "The new tag fixes the /healthz handler." in fragment
         assert "s3cret-pw" not in fragment
+        assert 'class="forge"' not in fragment  # a loopback remote is no known forge
         # The files the commit changed, with counts only: a source's lines may be secrets.
         files = fragment.split("<h3>Files changed</h3>", 1)[1]
         assert "<li><b>app.yaml</b> <small>M +1 −0</small></li>" in files
@@ -80,3 +85,22 @@ async def test_git_and_oci_sources_show_the_commit_behind_the_revision(
         return page if "Source</dt><dd>https://github.com/acme/apps" in page else None
     oci_page = await async_wait_for(annotated, timeout=10, what="the OCI annotations")
     assert f"Revision</dt><dd>main@sha1:{sha}" in oci_page
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(("url", "link"), [
+    ("https://github.com/fluxcd/flux2.git", f"https://github.com/fluxcd/flux2/commit/{SHA}"),
+    ("ssh://git@github.com/org/apps", f"https://github.com/org/apps/commit/{SHA}"),
+    ("git@gitlab.com:group/sub/apps.git", f"https://gitlab.com/group/sub/apps/-/commit/{SHA}"),
+    ("https://bot:tok3n@gitlab.example.com:8443/g/apps",
+     f"https://gitlab.example.com:8443/g/apps/-/commit/{SHA}"),
+    ("https://bitbucket.org/team/apps.git", f"https://bitbucket.org/team/apps/commits/{SHA}"),
+    ("ssh://git@ssh.dev.azure.com/v3/org/proj/apps",
+     f"https://dev.azure.com/org/proj/_git/apps/commit/{SHA}"),
+    ("https://codeberg.org/me/apps", f"https://codeberg.org/me/apps/commit/{SHA}"),
+    ("https://git.example.com/apps.git", ""),  # unknown forge: no guessed link
+])
+def test_a_commit_links_to_its_forge_page_without_credentials(url: str, link: str) -> None:
+    assert forge_commit_url(url, SHA) == link

@@ -25,6 +25,11 @@ the setter lines it rewrote in each file (``- image: app:1.0 # {"$imagepolicy":
 ...}`` then ``+ ...:1.1``); for a GitRepository only the files and their
 line counts, never their lines (a commit to a source may hold a Secret).
 
+The commit links to its page on the forge when the GitRepository's URL names
+a known one (`forge_commit_url`: GitHub, GitLab, Gitea/Forgejo/Codeberg,
+Bitbucket, Azure DevOps; ``ssh://`` and scp-like URLs turned into ``https://``,
+credentials dropped). An unknown host gets no link rather than a guessed one.
+
 An OCIRepository's artifact carries its own metadata (the OCI annotations
 ``org.opencontainers.image.revision``/``source``/``created``, set by
 ``flux push artifact``); `oci_facts` reads them from the live object.
@@ -35,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import re
 import shutil
 import tempfile
@@ -42,12 +48,14 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sluice.git import FileChange, GitAuth, GitError, GitRef, checkout, commit_changes
 from sluice.kube.errors import KubeError
 from sluice.kube.objects import Objects
 
-__all__ = ["CommitInfo", "CommitLookup", "artifact_subject", "commit_hash", "oci_facts"]
+__all__ = ["CommitInfo", "CommitLookup", "artifact_subject", "commit_hash", "forge_commit_url",
+           "oci_facts"]
 
 CHECKOUT_TIMEOUT = 30.0
 CACHED = 256
@@ -72,12 +80,61 @@ class CommitInfo:
     files: tuple[FileChange, ...] = ()  # what it changed against its parent
     more_files: bool = False  # more files changed than `files` lists
     files_problem: str = ""
+    url: str = ""  # the commit's page on its forge, when known
 
 
 def commit_hash(revision: str) -> str:
     """The SHA-1 of a Flux Git revision (``<ref>@sha1:<hash>`` or ``sha1:<hash>``)."""
     found = _SHA1.search(revision.strip())
     return found.group(1) if found else ""
+
+
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
+# (host test, path of a commit below the repository's web address)
+_FORGES: tuple[tuple[str, str], ...] = (
+    ("gitlab", "/-/commit/"),
+    ("bitbucket", "/commits/"),
+    ("github", "/commit/"),
+    ("gitea", "/commit/"),
+    ("forgejo", "/commit/"),
+    ("codeberg", "/commit/"),
+)
+
+
+def forge_commit_url(repo_url: str, sha: str) -> str:
+    """The forge's web page of commit ``sha`` of ``repo_url``, "" when the forge is unknown."""
+    if not _HEX40.match(sha):
+        return ""
+    url = repo_url.strip()
+    scp = _SCP_LIKE.match(url)
+    if scp and "://" not in url:
+        host, path = scp.group(1), scp.group(2)
+    else:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return ""
+        if parts.scheme not in ("http", "https", "ssh"):
+            return ""
+        # A web address keeps its port; an SSH port says nothing about the web one.
+        host = (parts.netloc.rpartition("@")[2] if parts.scheme != "ssh"
+                else parts.hostname or "")
+        path = parts.path
+    host = host.lower()
+    path = "/" + path.strip("/").removesuffix(".git")
+    if host in ("ssh.dev.azure.com", "vs-ssh.visualstudio.com") and path.startswith("/v3/"):
+        org, _, rest = path.removeprefix("/v3/").partition("/")
+        project, _, repo = rest.partition("/")
+        return f"https://dev.azure.com/{org}/{project}/_git/{repo}/commit/{sha}" \
+            if org and project and repo else ""
+    if host == "dev.azure.com" and "/_git/" in path:
+        return f"https://dev.azure.com{path}/commit/{sha}"
+    if path.count("/") < 2:
+        return ""
+    for marker, commit_path in _FORGES:
+        if marker in host:
+            return f"https://{host}{path}{commit_path}{sha}"
+    return ""
 
 
 def artifact_subject(events: Iterable[Mapping[str, Any]]) -> str:
@@ -143,8 +200,10 @@ class CommitLookup:
             self._running[key] = task
             task.add_done_callback(lambda _: self._running.pop(key, None))
         info = await asyncio.shield(task)
+        link = forge_commit_url(url, sha)  # also when the remote is out of reach from here
         if info.problem:
-            return CommitInfo(sha, subject, problem=info.problem)
+            return CommitInfo(sha, subject, problem=info.problem, url=link)
+        info = dataclasses.replace(info, url=link)
         self._cache[key] = info
         while len(self._cache) > CACHED:
             self._cache.popitem(last=False)
