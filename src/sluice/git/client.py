@@ -88,14 +88,14 @@ async def checkout(
 
 async def commit_changes(
     workdir: Path | str,
-    url: str,
     *,
     timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the worker's deadline
     key: str = "",
 ) -> tuple[list[FileChange], bool]:
     """What ``HEAD`` of the checkout in `workdir` changed, file by file (`changes`), and
-    whether more files changed than are listed. `url` (its remote) words errors only."""
-    op = Op("commit_changes", (str(workdir),), "unable to read the changes of", url)
+    whether more files changed than are listed. Local: no remote is asked, so the pool
+    counts it against no host's share (its "URL" is the directory)."""
+    op = Op("commit_changes", (str(workdir),), "unable to read the changes in", str(workdir))
     result = await default_pool().run(op, timeout=timeout, key=key)
     assert isinstance(result, tuple)
     return result

@@ -237,7 +237,7 @@ class CommitLookup:
             files: list[FileChange] = []
             more, files_problem = False, ""
             try:
-                files, more = await commit_changes(tmp, url, timeout=CHECKOUT_TIMEOUT, key=key)
+                files, more = await commit_changes(tmp, timeout=CHECKOUT_TIMEOUT, key=key)
             except GitError as exc:  # the commit is still worth showing
                 files_problem = f"cannot read its changes: {exc}"
         except GitError as exc:
