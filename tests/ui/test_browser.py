@@ -154,7 +154,11 @@ async def test_plan_button_renders_the_diff(ui: UI, namespace: str, browser: Any
     await page.goto(ui.server.login_url.replace(
         "/?", f"/object/Kustomization/{namespace}/apps?"))
     await page.get_by_role("button", name="Show what the next reconcile would change").click()
-    await page.locator("pre.diff span.head",
-                       has_text=f"ConfigMap/{namespace}/settings created").wait_for(timeout=10000)
+    created = f"ConfigMap/{namespace}/settings created"
+    summary = page.locator("details.plan-object summary", has_text=created)
+    await summary.wait_for(timeout=10000)
+    await summary.click()  # each object folds
+    folded = page.locator("details.plan-object", has_text=created)
+    assert await folded.evaluate("d => !d.open")
     assert "hunter2" not in await page.content()  # the Secret in the source stays masked
     await page.screenshot(path=str(_artifacts(tmp_path) / "plan.png"), full_page=True)

@@ -51,6 +51,27 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.report and self.report.has_changes)
 
+    @property
+    def sections(self) -> list[tuple[str, list[str]]]:
+        """The diff's lines by object (``► Kind/ns/name verb`` heads each; errors last),
+        so the page can fold each object (a plan of 300 objects is long)."""
+        out: list[tuple[str, list[str]]] = []
+        for line in self.lines:
+            if line.startswith("►"):
+                out.append((line, []))
+            elif line.startswith("✗"):
+                if not out or out[-1][0] != "errors":
+                    out.append(("errors", []))
+                out[-1][1].append(line)
+            elif out:
+                out[-1][1].append(line)
+            else:
+                out.append(("", [line]))
+        for _, body in out:
+            while body and not body[0].strip():
+                body.pop(0)
+        return out
+
 
 async def plan_kustomization(objects: Objects, ks_obj: Mapping[str, Any],
                              source: Mapping[str, Any] | None) -> Plan:
