@@ -45,7 +45,7 @@ from sluice.api.image import (
 )
 from sluice.api.meta import PROGRESSING, STALLED
 from sluice.controllers.image_reflector.access import check_access
-from sluice.controllers.image_reflector.auth import client_options
+from sluice.controllers.image_reflector.auth import DEADLINE_GRACE, client_options
 from sluice.controllers.image_reflector.errors import (
     AccessDenied,
     AuthOptionsFailed,
@@ -266,7 +266,8 @@ class ImagePolicyReconciler:
             raise PolicyFailed(f"{prefix}failed to configure authentication options: "
                                f"{exc}") from None
         try:
-            async with asyncio.timeout(timeout), RegistryClient(registry, opts) as client:
+            async with asyncio.timeout(timeout + DEADLINE_GRACE), \
+                    RegistryClient(registry, opts) as client:
                 return await client.head_digest(tag)
         except TimeoutError:
             raise PolicyFailed(f"{prefix}failed fetching descriptor for \"{registry}:{tag}\": "

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 
 from sluice.api.image import READ_OPERATION_FAILED, ImageRepository, ScanResult
 from sluice.api.meta import PROGRESSING
-from sluice.controllers.image_reflector.auth import client_options
+from sluice.controllers.image_reflector.auth import DEADLINE_GRACE, client_options
 from sluice.controllers.image_reflector.errors import (
     AuthOptionsFailed,
     ImageURLInvalid,
@@ -136,9 +136,6 @@ def scan_reason(obj: ImageRepository, canonical: str, stored: int, now: float) -
     if when < 1.0:
         return _Due(True, INTERVAL, interval)
     return _Due(False, "", when)
-
-
-_DEADLINE_GRACE = 0.5  # seconds past spec.timeout (see _scan)
 
 
 class ImageRepositoryReconciler:
@@ -248,10 +245,9 @@ class ImageRepositoryReconciler:
 
     async def _scan(self, obj: ImageRepository, registry: Repository,
                     opts: ClientOptions) -> None:
-        # The whole scan (every page) must finish within spec.timeout; the deadline
-        # ends a moment after httpx's own connect timeout: cancelled inside a TLS
-        # handshake, httpcore leaves the socket open until garbage collection.
-        deadline = opts.timeout + _DEADLINE_GRACE
+        # The whole scan (every page) must finish within spec.timeout (and the
+        # grace that lets httpx's connect timeout close a TLS handshake first).
+        deadline = opts.timeout + DEADLINE_GRACE
         try:
             exclusions = compile_exclusions(obj.exclusion_list())
         except ValueError as exc:
