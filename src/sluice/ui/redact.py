@@ -110,6 +110,28 @@ def sensitive_values(kind: str, obj: Mapping[str, Any]) -> list[str]:
     return [v for v in out if len(v) >= MIN_SECRET]
 
 
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex matching any of ``words``, longest match first (a full address wins over
+    the path it contains), with common prefixes shared so matching stays near-linear."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # end of a word
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items())
+                    if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        # A word ending here is a shorter match: tried only after every longer one.
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)
+
+
 class Redactor:
     """The secret values seen so far, and `scrub` to take them out of any text."""
 
@@ -139,9 +161,9 @@ class Redactor:
             for value in self._values:
                 forms.add(value)
                 forms.add(str(escape(value)))  # as Jinja's autoescape writes it
-            # Longest first, so a full address wins over the path it contains.
-            alternatives = sorted(forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(map(re.escape, alternatives)))
+            # As a trie (shared prefixes factored out): Python's re tries each alternative
+            # in turn at every position, so 800 flat ones cost ~50 ms on a 500 KiB page.
+            self._pattern = re.compile(_trie_pattern(forms))
             self._dirty = False
         return self._pattern
 
