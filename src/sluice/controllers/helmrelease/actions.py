@@ -45,12 +45,13 @@ from sluice.api.helm import (
     UPGRADE_SUCCEEDED,
     Snapshot,
 )
+from sluice.core.durations import format_seconds
 from sluice.runtime import conditions
 
 from .crds import apply_crds
 from .errors import HelmActionError, HelmReleaseError
 from .history import push_snapshot
-from .request import ReleaseRequest, duration_text
+from .request import ReleaseRequest
 from .runner import ActionOptions
 
 __all__ = ["install", "rollback", "test", "uninstall", "uninstall_remediation", "unlock",
@@ -134,7 +135,7 @@ async def install(req: ReleaseRequest) -> HelmActionError | None:
         finally:
             await _store_where_flux_does(req)
     except HelmActionError as exc:
-        status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)
+        status.last_attempted_release_action_duration = format_seconds(time.monotonic() - started)
         if exc.released:
             await _record_latest(req, "install", fresh=True)
         _bump(req, "install")
@@ -145,7 +146,7 @@ async def install(req: ReleaseRequest) -> HelmActionError | None:
         return exc
     finally:
         chart.close()  # type: ignore[attr-defined]
-    status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)
+    status.last_attempted_release_action_duration = format_seconds(time.monotonic() - started)
     snap = await _record_latest(req, "install", fresh=True)
     rel = snap.full_release_name() if snap else f"{req.release_namespace}/{req.release_name}"
     message = f"Helm install succeeded for release {rel} with chart {_chart(req)}"
@@ -179,7 +180,7 @@ async def upgrade(req: ReleaseRequest) -> HelmActionError | None:
         await apply_crds(req.acting, hr, req.chart, "upgrade", req.release_name)
         await req.runner.upgrade(req.storage_namespace, req.user, chart, req.values, opts)
     except HelmActionError as exc:
-        status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)
+        status.last_attempted_release_action_duration = format_seconds(time.monotonic() - started)
         if exc.released:
             await _record_latest(req, "upgrade")
         _bump(req, "upgrade")
@@ -190,7 +191,7 @@ async def upgrade(req: ReleaseRequest) -> HelmActionError | None:
         return exc
     finally:
         chart.close()  # type: ignore[attr-defined]
-    status.last_attempted_release_action_duration = duration_text(time.monotonic() - started)
+    status.last_attempted_release_action_duration = format_seconds(time.monotonic() - started)
     snap = await _record_latest(req, "upgrade")
     rel = snap.full_release_name() if snap else f"{req.release_namespace}/{req.release_name}"
     message = f"Helm upgrade succeeded for release {rel} with chart {_chart(req)}"

@@ -41,13 +41,14 @@ from sluice.api.helm import (
 )
 from sluice.api.helm_actions import InstallRemediation, UpgradeRemediation
 from sluice.api.meta import PROGRESSING, PROGRESSING_WITH_RETRY, READY, RECONCILING
+from sluice.core.durations import format_seconds, seconds_or
 from sluice.runtime import conditions
 
 from . import actions
 from .drift import DriftReport, correct_drift, detect_drift
 from .errors import HelmReleaseError
 from .history import summarize, truncate
-from .request import ReleaseRequest, duration_text, seconds
+from .request import ReleaseRequest
 from .state import State, determine_state
 from .storage import StoredRelease
 
@@ -119,7 +120,7 @@ def _retry_strategy(hr: HelmRelease) -> float | None:
         else hr.spec.install
     strategy = spec.strategy if spec else None
     if strategy is not None and strategy.name == "RetryOnFailure":
-        return seconds(strategy.retry_interval, 300.0)
+        return seconds_or(strategy.retry_interval, 300.0)
     return None
 
 
@@ -163,7 +164,7 @@ class AtomicRelease:
                 return self._second_action()
             seen.add(action.kind)
             message = (f"Running '{action.name}' action with timeout of "
-                       f"{duration_text(action.timeout)}")
+                       f"{format_seconds(action.timeout)}")
             conditions.mark_reconciling(hr.status, PROGRESSING, message, req.generation)
             if action.kind == RELEASE:
                 conditions.mark_unknown(hr.status, READY, PROGRESSING, message, req.generation)
@@ -183,7 +184,7 @@ class AtomicRelease:
         retry = _retry_strategy(hr)
         if retry is not None:
             conditions.mark_reconciling(hr.status, PROGRESSING_WITH_RETRY,
-                                        f"retrying after {duration_text(retry)}",
+                                        f"retrying after {format_seconds(retry)}",
                                         self.req.generation)
             return Outcome(retry_after=retry)
         action = hr.status.last_attempted_release_action

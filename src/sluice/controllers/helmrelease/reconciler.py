@@ -55,6 +55,7 @@ from sluice.api.meta import (
     RESET_REQUEST_ANNOTATION,
     STALLED,
 )
+from sluice.core.durations import seconds_or
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
 from sluice.kube.impersonation import ImpersonatingClients, impersonated_user
@@ -79,7 +80,7 @@ from .errors import ArtifactMissing, ChartLoadError, HelmReleaseError, ValuesErr
 from .livedrift import ReleaseLiveState
 from .names import release_name, storage_namespace
 from .postrender import spec_for, write_spec
-from .request import LoadedChart, ReleaseRequest, seconds
+from .request import LoadedChart, ReleaseRequest
 from .runner import HelmRunner
 from .source import ChartCache, SourceNotReady, source_ready
 from .storage import ReleaseStorage, StoredRelease
@@ -234,7 +235,7 @@ class HelmReleaseReconciler:
             await self.patcher.patch_status(hr, written)
             return Result(outcome="error")
         started = time.monotonic()
-        interval = seconds(hr.spec.interval, 600.0)
+        interval = seconds_or(hr.spec.interval, 600.0)
         state: dict[str, Any] = {"written": written}
         try:
             result = await self._reconcile(raw, hr, state)
@@ -260,7 +261,7 @@ class HelmReleaseReconciler:
 
     async def _reconcile(self, raw: Obj, hr: HelmRelease, state: dict[str, Any]) -> Result:
         status, gen = hr.status, hr.metadata.generation
-        interval = seconds(hr.spec.interval, 600.0)
+        interval = seconds_or(hr.spec.interval, 600.0)
         try:
             await reconcile_chart_template(hr, raw, self.sources.get("HelmChart"), self.objects,
                                            self.recorder)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.api.helm import API_VERSION, DEFAULT_TIMEOUT, GROUP, HelmRelease
-from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
+from sluice.core.durations import seconds_or
 from sluice.kube.events import EventRecorder
 from sluice.kube.objects import Objects
 from sluice.runtime.status import StatusPatcher
@@ -21,24 +21,11 @@ from sluice.runtime.status import StatusPatcher
 from .runner import HelmRunner
 from .storage import ReleaseStorage
 
-__all__ = ["LoadedChart", "ReleaseRequest", "duration_text", "seconds"]
+__all__ = ["LoadedChart", "ReleaseRequest"]
 
 REVISION_KEY = f"{GROUP}/revision"
 TOKEN_KEY = f"{GROUP}/token"
 APP_VERSION_KEY = f"{GROUP}/app-version"
-
-
-def seconds(text: str | None, default: float) -> float:
-    if not text:
-        return default
-    try:
-        return parse_duration(text) / SECOND
-    except DurationError:
-        return default
-
-
-def duration_text(value: float) -> str:
-    return format_duration(int(value * SECOND))
 
 
 @dataclass
@@ -91,7 +78,7 @@ class ReleaseRequest:
         return self.hr.metadata.generation
 
     def timeout(self, action_timeout: str | None = None) -> float:
-        return seconds(action_timeout or self.hr.spec.timeout, seconds(DEFAULT_TIMEOUT, 300.0))
+        return seconds_or(action_timeout or self.hr.spec.timeout, seconds_or(DEFAULT_TIMEOUT, 300.0))
 
     def event_metadata(self) -> dict[str, str]:
         meta = {REVISION_KEY: self.chart.version, TOKEN_KEY: self.config_digest}

@@ -45,7 +45,7 @@ from sluice.controllers.image_reflector.errors import (
 from sluice.controllers.image_reflector.outcome import finish, notify
 from sluice.controllers.image_reflector.scanning import compile_exclusions, summarise
 from sluice.controllers.image_reflector.tagstore import TagStore
-from sluice.core.durations import SECOND, DurationError, format_duration, parse_duration
+from sluice.core.durations import SECOND, format_duration, seconds_or
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
 from sluice.kube.objects import Objects
@@ -82,15 +82,6 @@ INTERVAL = "triggered by interval"
 RETRY_FAILED = "previous scan failed"
 
 
-def _seconds(text: str | None, default: float) -> float:
-    if not text:
-        return default
-    try:
-        return parse_duration(text) / SECOND
-    except DurationError:
-        return default
-
-
 def _parse_time(text: str | None) -> float | None:
     if not text:
         return None
@@ -114,7 +105,7 @@ class _Due:
 
 def scan_reason(obj: ImageRepository, canonical: str, stored: int, now: float) -> _Due:
     """Whether to scan now and why (Flux's ``shouldScan``), or when the next scan is due."""
-    interval = _seconds(obj.spec.interval, 300.0)
+    interval = seconds_or(obj.spec.interval, 300.0)
     last = obj.status.last_scan_result
     if last is None:
         return _Due(True, NEVER_SCANNED, interval)
@@ -181,7 +172,7 @@ class ImageRepositoryReconciler:
 
         failure: ReflectorError | None = None
         trace = ""
-        when = _seconds(obj.spec.interval, 300.0)
+        when = seconds_or(obj.spec.interval, 300.0)
         try:
             conditions.mark_progressing(status, PROGRESSING, "reconciliation in progress", gen)
             if gen != status.observed_generation:
@@ -194,7 +185,7 @@ class ImageRepositoryReconciler:
                 await write()
             registry = self._parse(obj)
             conditions.delete(status, "Stalled")
-            timeout = _seconds(obj.spec.timeout, when)
+            timeout = seconds_or(obj.spec.timeout, when)
             try:
                 opts = await client_options(self.objects, obj, registry, timeout)
             except AuthOptionsFailed as exc:
