@@ -316,3 +316,29 @@ async def test_impersonating_client_sends_the_service_account(kubeconfig: Path) 
             "system:serviceaccount:team-b:flux-applier"
     finally:
         await conn.aclose()
+
+
+async def test_status_history_records_each_desired_state(local: Flux, git: GitHTTPServer,
+                                                         namespace: str) -> None:
+    repo = await git_source(local, namespace, git, "history.git", {
+        "app/cm.yaml": CONFIGMAP.format(name="hist")})
+    await kustomization(local, namespace, "hist", path="./app", targetNamespace=namespace)
+    first = f"main@sha1:{repo.head()}"
+    ks = await local.wait_ks(namespace, "hist", "True", revision=first)
+    [snap] = ks["status"]["history"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", snap["digest"])
+    assert snap["lastReconciledStatus"] == "ReconciliationSucceeded"
+    assert snap["totalReconciliations"] == 1
+    assert snap["metadata"] == {"revision": first}
+    assert snap["firstReconciled"] == snap["lastReconciled"]
+    assert re.fullmatch(r"[0-9.]+(ms|s|µs)", snap["lastReconciledDuration"])
+
+    # A new desired state is a new snapshot, newest first; the old one is kept.
+    repo.commit({"app/cm.yaml": CONFIGMAP.format(name="hist").replace("hello", "bonjour")},
+                "greet in French")
+    second = f"main@sha1:{repo.head()}"
+    await local.reconcile_source(namespace, "repo")
+    ks = await local.wait_ks(namespace, "hist", "True", revision=second)
+    newest, older = ks["status"]["history"]
+    assert newest["metadata"] == {"revision": second} and older == snap
+    assert newest["digest"] != snap["digest"]

@@ -99,6 +99,7 @@ from sluice.controllers.kustomization.building import (
 from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
 from sluice.controllers.kustomization.drift import BuildCache, drifted_objects, pack
 from sluice.controllers.kustomization.fetch import ArtifactFetchError, ArtifactNotFound
+from sluice.controllers.kustomization.history import build_digest, upsert
 from sluice.controllers.kustomization.nochange import (
     Applied,
     inputs_digest,
@@ -431,6 +432,7 @@ class KustomizationReconciler:
         """Fetch, build, apply, prune, check health; returns what was applied (not
         skipped) and what health was checked on."""
         obj, status, gen, revision = state.obj, state.obj.status, state.generation, state.revision
+        started = time.monotonic()
         timeout = self._timeout(obj)
         budget = duration(timeout)
         conditions.mark_unknown(status, READY, PROGRESSING, "Reconciliation in progress", gen)
@@ -459,17 +461,29 @@ class KustomizationReconciler:
         except ArtifactFetchError as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
 
-        manager = self._resource_manager(obj, observe)
-        changes = await self._apply(state, manager, objects, timeout)
-        await self._prune(state, manager, changes)
-        drifted = bool(changes.changed())
-        new_revision = status.last_applied_revision != revision
-        health = await self._check_health(state, manager, changes, timeout,
-                                          new_revision and drifted)
+        # From here on every ending is a snapshot in status.history, as Flux records it.
+        checksum = await asyncio.to_thread(build_digest, objects)
+        meta = {"revision": revision}
+        if state.origin_revision:
+            meta["originRevision"] = state.origin_revision
+        try:
+            manager = self._resource_manager(obj, observe)
+            changes = await self._apply(state, manager, objects, timeout)
+            await self._prune(state, manager, changes)
+            drifted = bool(changes.changed())
+            new_revision = status.last_applied_revision != revision
+            health = await self._check_health(state, manager, changes, timeout,
+                                              new_revision and drifted)
+        except StepFailed as exc:
+            status.history = upsert(status.history, checksum, time.monotonic() - started,
+                                    exc.reason, meta)
+            raise
         status.last_applied_revision = revision
         status.last_applied_origin_revision = state.origin_revision or None
         conditions.mark_true(status, READY, RECONCILIATION_SUCCEEDED,
                              f"Applied revision: {revision}", gen)
+        status.history = upsert(status.history, checksum, time.monotonic() - started,
+                                RECONCILIATION_SUCCEEDED, meta)
         return changes.refs(skipped=False), health
 
     async def _build(self, state: ReconcileState, extracted: CachedArtifact, folder: Path,
