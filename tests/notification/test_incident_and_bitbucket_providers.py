@@ -13,12 +13,9 @@ from typing import Any
 import pytest
 
 from sluice.controllers.notification.errors import DeliveryFailed, ProviderError
-from sluice.controllers.notification.ingest import Event
-from sluice.controllers.notification.providers.base import ProviderConfig, Sender
-from sluice.controllers.notification.providers.factory import notifier_for
 from sluice.testing.webhook_sink import WebhookSink
 
-from .test_provider_payloads import event, send
+from .test_provider_payloads import deliver, event, send
 
 SHA = "0c9c2e41" * 5
 CONTEXT = "kustomization/podinfo/0c9c2e41"
@@ -29,16 +26,6 @@ KEY = hashlib.sha1(CONTEXT.encode()).hexdigest()
 async def sink() -> Any:
     async with WebhookSink() as s:
         yield s
-
-
-async def deliver(type_: str, ev: Event, **cfg: Any) -> None:
-    """Like `send`, for events that may send nothing."""
-    config = ProviderConfig(type=type_, name="p", namespace="podinfo", **cfg)
-    sender = Sender(config, wait_min=0.01)
-    try:
-        await notifier_for(config)(config, ev, sender)
-    finally:
-        await sender.aclose()
 
 
 def _applied(severity: str = "info", reason: str = "ReconciliationSucceeded") -> Any:

@@ -34,13 +34,18 @@ def event(severity: str = "info", message: str = "Helm install succeeded for rel
                  "helm-controller", "helm-controller-7d9f")
 
 
-async def send(sink: WebhookSink, type_: str, ev: Event, **cfg: Any) -> SinkRequest:
+async def deliver(type_: str, ev: Event, **cfg: Any) -> None:
+    """One event through a Provider of `type_` (some events send nothing)."""
     config = ProviderConfig(type=type_, name="p", namespace="podinfo", **cfg)
     sender = Sender(config, wait_min=0.01)
     try:
         await notifier_for(config)(config, ev, sender)
     finally:
         await sender.aclose()
+
+
+async def send(sink: WebhookSink, type_: str, ev: Event, **cfg: Any) -> SinkRequest:
+    await deliver(type_, ev, **cfg)
     return sink.requests[-1]
 
 

@@ -31,12 +31,7 @@ from sluice.oci.credentials import Keychain, parse_dockerconfigjson
 from sluice.oci.errors import CredentialsError
 from sluice.oci.names import Repository
 
-__all__ = ["DEADLINE_GRACE", "client_options"]
-
-# How long past `request_timeout` a caller's deadline for a whole registry call
-# should end: just after httpx's own connect timeout, because a call cancelled
-# inside a TLS handshake leaves its socket open (httpcore) until garbage collection.
-DEADLINE_GRACE = 0.5
+__all__ = ["client_options"]
 
 
 def _decode(secret: Obj, ref: str) -> dict[str, bytes]:

@@ -45,7 +45,7 @@ from sluice.api.image import (
 )
 from sluice.api.meta import PROGRESSING, STALLED
 from sluice.controllers.image_reflector.access import check_access
-from sluice.controllers.image_reflector.auth import DEADLINE_GRACE, client_options
+from sluice.controllers.image_reflector.auth import client_options
 from sluice.controllers.image_reflector.errors import (
     AccessDenied,
     AuthOptionsFailed,
@@ -58,6 +58,7 @@ from sluice.controllers.image_reflector.errors import (
 from sluice.controllers.image_reflector.outcome import finish, notify
 from sluice.controllers.image_reflector.policies import PolicyError, SpecError, latest_tag
 from sluice.controllers.image_reflector.tagstore import TagStore
+from sluice.core.deadlines import call_deadline
 from sluice.core.durations import SECOND, DurationError, parse_duration
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
@@ -266,7 +267,7 @@ class ImagePolicyReconciler:
             raise PolicyFailed(f"{prefix}failed to configure authentication options: "
                                f"{exc}") from None
         try:
-            async with asyncio.timeout(timeout + DEADLINE_GRACE), \
+            async with call_deadline(timeout), \
                     RegistryClient(registry, opts) as client:
                 return await client.head_digest(tag)
         except TimeoutError:

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 
 from sluice.api.image import READ_OPERATION_FAILED, ImageRepository, ScanResult
 from sluice.api.meta import PROGRESSING
-from sluice.controllers.image_reflector.auth import DEADLINE_GRACE, client_options
+from sluice.controllers.image_reflector.auth import client_options
 from sluice.controllers.image_reflector.errors import (
     AuthOptionsFailed,
     ImageURLInvalid,
@@ -45,6 +45,7 @@ from sluice.controllers.image_reflector.errors import (
 from sluice.controllers.image_reflector.outcome import finish, notify
 from sluice.controllers.image_reflector.scanning import compile_exclusions, summarise
 from sluice.controllers.image_reflector.tagstore import TagStore
+from sluice.core.deadlines import call_deadline
 from sluice.core.durations import SECOND, format_duration, seconds_or
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
@@ -236,15 +237,14 @@ class ImageRepositoryReconciler:
 
     async def _scan(self, obj: ImageRepository, registry: Repository,
                     opts: ClientOptions) -> None:
-        # The whole scan (every page) must finish within spec.timeout (and the
-        # grace that lets httpx's connect timeout close a TLS handshake first).
-        deadline = opts.timeout + DEADLINE_GRACE
+        # The whole scan (every page) must finish within spec.timeout
+        # (`sluice.core.deadlines`).
         try:
             exclusions = compile_exclusions(obj.exclusion_list())
         except ValueError as exc:
             raise ScanFailed(f"scan failed: {exc}") from None
         try:
-            async with asyncio.timeout(deadline), RegistryClient(registry, opts) as client:
+            async with call_deadline(opts.timeout), RegistryClient(registry, opts) as client:
                 tags = await client.list_tags()
         except TimeoutError:
             raise ScanFailed(f"scan failed: GET {registry.api_host}/v2/{registry.path}/tags/list:"

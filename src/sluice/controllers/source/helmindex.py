@@ -38,6 +38,7 @@ import httpx
 
 from sluice.controllers.source.errors import SourceError
 from sluice.controllers.source.helmauth import RepositoryAuth
+from sluice.core.deadlines import call_deadline
 from sluice.core.semver import SemverError, parse_constraint, parse_version
 from sluice.helmsdk import helm, run
 
@@ -201,19 +202,12 @@ def _transport_error(url: str, exc: Exception, auth: RepositoryAuth, timeout: fl
     return auth.scrub(f"failed to fetch {url} : {detail}")
 
 
-DEADLINE_GRACE = 0.5  # seconds past spec.timeout; see `_get`
-
-
 async def _get(client: httpx.AsyncClient, url: str, auth: RepositoryAuth, send_auth: bool,
                limit: int, timeout: float) -> bytes:  # noqa: ASYNC109
-    # httpx's timeout bounds each read, not the download: a server trickling a
-    # byte now and then would hold the call forever. Flux's HTTP client has one
-    # deadline for the whole request (`spec.timeout`); so does this. It ends a
-    # moment after httpx's own connect timeout: cancelled inside a TLS handshake,
-    # httpcore leaves the socket open until garbage collection, while its own
-    # timeout closes it.
+    # One deadline for the whole download, as Flux's HTTP client has (see
+    # `sluice.core.deadlines`).
     try:
-        async with asyncio.timeout(timeout + DEADLINE_GRACE):
+        async with call_deadline(timeout):
             return await _download(client, url, auth, send_auth, limit)
     except TimeoutError:
         raise RepositoryError(f"failed to fetch {url} : timeout after {timeout:g}s") from None

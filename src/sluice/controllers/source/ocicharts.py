@@ -24,13 +24,12 @@ connections are closed when it ends.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sluice.controllers.source.errors import SourceError
 from sluice.controllers.source.helmauth import RepositoryAuth
-from sluice.controllers.source.helmindex import DEADLINE_GRACE
+from sluice.core.deadlines import call_deadline
 from sluice.core.semver import SemverError, parse_constraint, parse_version
 from sluice.oci.client import ClientOptions
 from sluice.oci.credentials import ANONYMOUS, Credentials
@@ -90,10 +89,9 @@ def _options(auth: RepositoryAuth, timeout: float) -> ClientOptions:
 
 async def _within(limit: float, call: Callable[[], Awaitable[T]], auth: RepositoryAuth,
                   what: str) -> T:
-    # One deadline for the whole call, a moment after httpx's own per-request
-    # timeout (which closes a socket hung in its TLS handshake; see helmindex).
+    # One deadline for the whole call (see `sluice.core.deadlines`).
     try:
-        async with asyncio.timeout(limit + DEADLINE_GRACE):
+        async with call_deadline(limit):
             return await call()
     except TimeoutError:
         raise OCIChartError(f"{what}: context deadline exceeded") from None

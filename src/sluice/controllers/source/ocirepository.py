@@ -62,9 +62,9 @@ from sluice.controllers.source.artifacts import Artifact as StoredArtifact
 from sluice.controllers.source.artifacts import Storage, extract
 from sluice.controllers.source.errors import SourceError
 from sluice.controllers.source.helmauth import decode_secret_data
-from sluice.controllers.source.helmindex import DEADLINE_GRACE
 from sluice.controllers.source.reconciling import SourceReconciler, State, seconds
 from sluice.controllers.source.storing import link, store_file
+from sluice.core.deadlines import call_deadline
 from sluice.core.semver import SemverError, parse_constraint, parse_version
 from sluice.core.sourceignore import load_ignore_rules
 from sluice.oci.client import ClientOptions
@@ -111,12 +111,10 @@ class OCIRepositoryReconciler(SourceReconciler[OCIRepository]):
             self.stall(state, FETCH_FAILED, URL_INVALID, f"URL validation failed for '{url}': "
                        f"{exc}")
         options = await self._options(state, repository.registry)
-        # One deadline for every request of the pull (httpx's bounds each read
-        # only, so a registry trickling bytes would hold the call forever), as
-        # Flux's context with spec.timeout does; a moment late, so that a hung
-        # connect ends by httpx's own timeout, which closes its socket.
+        # One deadline for every request of the pull, as Flux's context with
+        # spec.timeout (see `sluice.core.deadlines`).
         try:
-            async with asyncio.timeout(options.timeout + DEADLINE_GRACE):
+            async with call_deadline(options.timeout):
                 pulled = await self._pull(state, repository, options)
         except TimeoutError:
             self.fail(state, FETCH_FAILED, OCI_PULL_FAILED,
