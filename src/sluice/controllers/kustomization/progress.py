@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.api.kustomize import Kustomization
-from sluice.core.durations import format_seconds, seconds_or
 from sluice.kube.objects import Obj
 
-__all__ = ["ReconcileState", "StepFailed", "duration", "seconds"]
+__all__ = ["ReconcileState", "StepFailed"]
 
 
 class StepFailed(Exception):
@@ -51,8 +50,3 @@ class ReconcileState:
     @property
     def generation(self) -> int | None:
         return self.obj.metadata.generation
-
-
-# Flux's duration fields in seconds (default when unset), and Go's printing of them.
-seconds = seconds_or
-duration = format_seconds

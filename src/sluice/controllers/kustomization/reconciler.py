@@ -109,12 +109,7 @@ from sluice.controllers.kustomization.nochange import (
     still_healthy,
 )
 from sluice.controllers.kustomization.options import SOURCE_KINDS, KustomizationOptions
-from sluice.controllers.kustomization.progress import (
-    ReconcileState,
-    StepFailed,
-    duration,
-    seconds,
-)
+from sluice.controllers.kustomization.progress import ReconcileState, StepFailed
 from sluice.controllers.kustomization.substitution import (
     load_variables,
     scan_quoting,
@@ -122,6 +117,7 @@ from sluice.controllers.kustomization.substitution import (
     substitutes,
 )
 from sluice.controllers.kustomization.watches import artifact_of
+from sluice.core.durations import format_seconds, seconds_or
 from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
@@ -191,10 +187,10 @@ class KustomizationReconciler:
 
     # -------------------------------------------------------------- helpers
     def _timeout(self, obj: Kustomization) -> float:
-        interval = seconds(obj.spec.interval, 600.0)
+        interval = seconds_or(obj.spec.interval, 600.0)
         timeout = interval - 30.0
         if obj.spec.timeout:
-            timeout = seconds(obj.spec.timeout, timeout)
+            timeout = seconds_or(obj.spec.timeout, timeout)
         return max(timeout, self.options.min_timeout)
 
     async def _write(self, state: ReconcileState) -> None:
@@ -275,9 +271,9 @@ class KustomizationReconciler:
             failure = exc
         self._finish_status(state)
         await self._write(state)
-        interval = seconds(obj.spec.interval, 600.0)
+        interval = seconds_or(obj.spec.interval, 600.0)
         if failure is not None:
-            retry = failure.requeue or seconds(obj.retry_interval(), interval)
+            retry = failure.requeue or seconds_or(obj.retry_interval(), interval)
             # The runtime writes the one outcome line (error level) with this message.
             if failure.event:
                 await self._event(state, "error", failure.message)
@@ -287,8 +283,8 @@ class KustomizationReconciler:
         # Every reconcile that ends Ready, unchanged ones included, as Flux does:
         # notification forwards it (the interval's "still fine" for alerts).
         if conditions.is_ready(obj.status):
-            message = (f"Reconciliation finished in {duration(time.monotonic() - started)}, "
-                       f"next run in {duration(interval)}")
+            message = (f"Reconciliation finished in {format_seconds(time.monotonic() - started)}, "
+                       f"next run in {format_seconds(interval)}")
             await self._event(state, "info", message, {COMMIT_STATUS_KEY: "update"})
         ready = conditions.find(obj.status, READY)
         return dataclasses.replace(
@@ -313,7 +309,7 @@ class KustomizationReconciler:
         obj, gen = state.obj, state.generation
         ref = obj.spec.source_ref
         src_ns = ref.namespace or obj.namespace or ""
-        retry = seconds(obj.retry_interval(), 60.0)
+        retry = seconds_or(obj.retry_interval(), 60.0)
         if self.options.no_cross_namespace_refs and src_ns != obj.namespace:
             raise self._fail(state, ACCESS_DENIED,
                              f"can't access '{ref.kind}/{src_ns}/{ref.name}', cross-namespace "
@@ -351,13 +347,13 @@ class KustomizationReconciler:
                 conditions.mark_false(obj.status, READY, DEPENDENCY_NOT_READY, exc.message, gen)
                 wait = self.options.requeue_dependency
                 message = (f"Dependencies do not meet ready condition, retrying in "
-                           f"{duration(wait)}")
+                           f"{format_seconds(wait)}")
                 log.info("%s %s/%s: %s", KIND, obj.namespace, obj.name, message)
                 await self._event(state, "info", message)
                 return Result(requeue_after=wait, outcome="dependency")
             log.debug("%s %s/%s: all dependencies are ready", KIND, obj.namespace, obj.name)
 
-        interval = seconds(obj.spec.interval, 600.0)
+        interval = seconds_or(obj.spec.interval, 600.0)
         key = (obj.namespace or "", obj.name or "")
         owner = owner_key(*key)
         variables: dict[str, str] | None
@@ -434,7 +430,7 @@ class KustomizationReconciler:
         obj, status, gen, revision = state.obj, state.obj.status, state.generation, state.revision
         started = time.monotonic()
         timeout = self._timeout(obj)
-        budget = duration(timeout)
+        budget = format_seconds(timeout)
         conditions.mark_unknown(status, READY, PROGRESSING, "Reconciliation in progress", gen)
         conditions.mark_reconciling(
             status, PROGRESSING,
@@ -457,7 +453,7 @@ class KustomizationReconciler:
                 objects = await self._build(state, extracted, folder, variables)
         except ArtifactNotFound as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message, event=False,
-                             requeue=seconds(obj.retry_interval(), 60.0)) from None
+                             requeue=seconds_or(obj.retry_interval(), 60.0)) from None
         except ArtifactFetchError as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message) from None
 
@@ -578,13 +574,13 @@ class KustomizationReconciler:
             return refs
         was_healthy = conditions.is_true(status, HEALTHY)
         message = (f"Running health checks for revision {state.revision} with a timeout of "
-                   f"{duration(budget)}")
+                   f"{format_seconds(budget)}")
         conditions.mark_reconciling(status, PROGRESSING, message, gen)
         conditions.mark_unknown(status, HEALTHY, PROGRESSING, message, gen)
         await self._write(state)
         report = await wait_for_health(manager.client, refs, budget, self.options.health_poll,
                                        fail_fast=True)
-        elapsed = duration(report.elapsed)
+        elapsed = format_seconds(report.elapsed)
         if not report.healthy:
             error = report.error or "health check failed"
             conditions.mark_false(status, HEALTHY, HEALTH_CHECK_FAILED, error, gen)
