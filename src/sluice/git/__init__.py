@@ -19,10 +19,11 @@ the source controller (GitRepository), the image-automation controller
 
 Modules:
 
-* `client`: the async API (`remote_revision`, `checkout`, `commit_and_push`);
+* `client`: the async API (`remote_revision`, `checkout`, `archive`, `commit_and_push`);
 * `pool`: runs each operation in a worker process under its deadline,
   sharing workers fairly between callers (`key`);
 * `ops`: the blocking libgit2 work itself, run inside a worker;
+* `archiving`: a checkout's artifact (tar.gz) from its commit's objects, in a worker;
 * `session`: libgit2 callbacks: credentials, SSH host-key pinning, CA;
 * `auth`: `GitAuth` (a Flux Git Secret), validation, secret scrubbing;
 * `refs`: `GitRef`, `Commit`, `PushResult`, Flux revision strings;
@@ -36,12 +37,14 @@ from sluice.git.auth import GitAuth, Scrubber, safe_url
 from sluice.git.changes import FileChange
 from sluice.git.client import (
     DEFAULT_TIMEOUT,
+    archive,
     checkout,
     commit_and_push,
     commit_changes,
     remote_revision,
 )
 from sluice.git.errors import (
+    ArchiveFailed,
     AuthenticationFailed,
     GitError,
     GitOperationFailed,
@@ -58,6 +61,7 @@ from sluice.git.signing import CommitSigner, OpenPGPKey, SSHKey, check_key, load
 __all__ = [
     "DEFAULT_BRANCH",
     "DEFAULT_TIMEOUT",
+    "ArchiveFailed",
     "AuthenticationFailed",
     "Author",
     "Commit",
@@ -78,6 +82,7 @@ __all__ = [
     "Signature",
     "SigningKeyError",
     "WorkerCrashed",
+    "archive",
     "check_key",
     "checkout",
     "commit_and_push",

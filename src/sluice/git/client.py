@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from sluice.core.tarwriter import ArchiveSummary
 from sluice.git.auth import GitAuth, validate
 from sluice.git.changes import FileChange
 from sluice.git.errors import PushRejected
@@ -37,7 +38,7 @@ from sluice.git.pool import Op, default_pool
 from sluice.git.refs import Author, Commit, GitRef, PushResult
 from sluice.git.signing import CommitSigner
 
-__all__ = ["DEFAULT_TIMEOUT", "checkout", "commit_and_push", "commit_changes",
+__all__ = ["DEFAULT_TIMEOUT", "archive", "checkout", "commit_and_push", "commit_changes",
            "remote_revision"]
 
 DEFAULT_TIMEOUT = 60.0
@@ -71,18 +72,46 @@ async def checkout(
     recurse_submodules: bool = False,
     *,
     key: str = "",
+    worktree: bool = True,
 ) -> Commit:
     """Check `ref` of `url` out into the empty directory `dest`.
 
     `dest` receives the working tree plus a `.git` directory (which the
-    default ignore rules keep out of artifacts).
+    default ignore rules keep out of artifacts). With ``worktree=False``
+    only `.git` is written (the objects, ``HEAD`` at the commit): enough for
+    `archive`, which then reads the blobs instead of files. Submodules
+    always get a work tree.
     """
     ref, auth = ref or GitRef(), auth or GitAuth()
     validate(url, auth)
-    op = Op("checkout", (url, ref, auth, str(dest), recurse_submodules),
+    op = Op("checkout", (url, ref, auth, str(dest), recurse_submodules, worktree),
             "unable to clone", url)
     result = await default_pool().run(op, timeout=timeout, key=key, trust=auth.ca_digest)
     assert isinstance(result, Commit)
+    return result
+
+
+async def archive(
+    workdir: Path | str,
+    out: Path | str,
+    *,
+    spec_ignore: str | None = None,
+    from_disk: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the worker's deadline
+    key: str = "",
+) -> ArchiveSummary:
+    """Write the reproducible artifact (tar.gz) of the checkout in `workdir` to `out`.
+
+    In a worker, from ``HEAD``'s objects when that gives the same bytes as
+    archiving the files, else from the files (`sluice.git.archiving`); with
+    `from_disk` from the work tree as the caller left it (includes copied
+    in). `spec_ignore` is the object's ``spec.ignore``. Local, like
+    `commit_changes`. Failures are `ArchiveFailed` (``ArchiveOperationFailed``).
+    """
+    op = Op("archive", (str(workdir), str(out), spec_ignore, from_disk),
+            "unable to archive", str(workdir))
+    result = await default_pool().run(op, timeout=timeout, key=key)
+    assert isinstance(result, ArchiveSummary)
     return result
 
 

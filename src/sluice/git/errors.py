@@ -24,7 +24,9 @@ it straight into a condition, an event or a log line::
     │                            (`.problem`: unreadable, multiple,
     │                            passphrase_required, bad_passphrase,
     │                            unusable, unavailable)
-    └── InvalidURL               "URLInvalid": not http(s):// or ssh://
+    ├── InvalidURL               "URLInvalid": not http(s):// or ssh://
+    └── ArchiveFailed            "ArchiveOperationFailed": the artifact of a
+                                 checkout could not be written (`archive`)
 
 Controllers map these onto their own error types (the source controller's
 `SourceError` tree) by `reason`.
@@ -35,6 +37,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "ArchiveFailed",
     "AuthenticationFailed",
     "GitError",
     "GitOperationFailed",
@@ -105,9 +108,16 @@ class InvalidURL(GitError):
     reason = "URLInvalid"
 
 
+class ArchiveFailed(GitError):
+    """Building a checkout's artifact failed (disk full, a file that changed meanwhile)."""
+
+    reason = "ArchiveOperationFailed"
+
+
 # Worker processes send errors back by name; these are the names they may use.
 BY_NAME: dict[str, type[GitError]] = {
     cls.__name__: cls
     for cls in (GitError, AuthenticationFailed, GitOperationFailed, GitTimeout, GitPreempted,
-                WorkerCrashed, PushRejected, RefNotFound, SigningKeyError, InvalidURL)
+                WorkerCrashed, PushRejected, RefNotFound, SigningKeyError, InvalidURL,
+                ArchiveFailed)
 }

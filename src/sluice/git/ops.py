@@ -34,6 +34,7 @@ from pathlib import Path
 import pygit2
 
 from sluice.core import semver
+from sluice.git import archiving
 from sluice.git.auth import GitAuth, Scrubber, safe_url
 from sluice.git.errors import (
     AuthenticationFailed,
@@ -214,18 +215,22 @@ def _commit_value(commit: pygit2.Commit, reference: str, absolute: bool) -> Comm
     )
 
 
-def checkout(url: str, ref: GitRef, auth: GitAuth, dest: str, recurse: bool,
+def checkout(url: str, ref: GitRef, auth: GitAuth, dest: str, recurse: bool, worktree: bool,
              timeout: float) -> Commit:
-    """Check `ref` of `url` out into the empty directory `dest` (plus its `.git`)."""
+    """Check `ref` of `url` out into the empty directory `dest` (plus its `.git`).
+
+    Without `worktree` only the objects are fetched and ``HEAD`` set: the
+    files are not written (`sluice.git.archiving` reads the blobs instead).
+    """
     path = Path(dest)
     session = _session(url, auth, timeout)
     try:
-        return _checkout(session, ref, path, recurse, Scrubber(url, auth))
+        return _checkout(session, ref, path, recurse, worktree, Scrubber(url, auth))
     finally:
         session.close()
 
 
-def _checkout(session: Session, ref: GitRef, dest: Path, recurse: bool,
+def _checkout(session: Session, ref: GitRef, dest: Path, recurse: bool, worktree: bool,
               scrub: Scrubber) -> Commit:
     where = f"unable to clone '{safe_url(session.url)}'"
     if dest.exists() and any(dest.iterdir()):
@@ -269,9 +274,10 @@ def _checkout(session: Session, ref: GitRef, dest: Path, recurse: bool,
             if _FETCHED not in repo.references:
                 raise RefNotFound(f'{where}: couldn\'t find remote ref "{reference}"')
             commit = repo.references[_FETCHED].peel(pygit2.Commit)
-        repo.checkout_tree(  # type: ignore[no-untyped-call]
-            commit.tree, strategy=pygit2.enums.CheckoutStrategy.FORCE
-        )
+        if worktree or recurse or not archiving.plain_tree(repo, commit.tree):
+            repo.checkout_tree(  # type: ignore[no-untyped-call]
+                commit.tree, strategy=pygit2.enums.CheckoutStrategy.FORCE
+            )
         repo.set_head(commit.id)
         if recurse:
             _update_submodules(session, repo)

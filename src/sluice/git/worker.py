@@ -24,14 +24,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sluice.git import changes, ops, wire
+from sluice.git import archiving, changes, ops, wire
 from sluice.git.errors import GitError, PushRejected
 
 __all__ = ["GRACE", "serve"]
 
 GRACE = 5.0
 _OPS: dict[str, Callable[..., Any]] = {"remote_revision": ops.remote_revision, "checkout": ops.checkout,
-        "commit_push": ops.commit_push, "commit_changes": changes.read_changes}
+        "commit_push": ops.commit_push, "commit_changes": changes.read_changes,
+        "archive": archiving.archive}
 
 
 def _reply(result: Any = None, error: BaseException | None = None) -> bytes:

@@ -6,11 +6,11 @@ published as `status.artifact` with a `sha256:` digest and served over HTTP
 (`artifact_server.py`) to the appliers.
 
 **Determinism.** Consumers compare digests to decide whether anything
-changed, so the bytes must depend on content only, as in Flux: entries are
-written depth-first in byte order of names; owner, group and timestamps are
-zeroed; modes are normalised to 0755 (directories and executables) or 0644;
-the gzip header has no name and no time. Two checkouts of the same commit
-therefore give the same digest, whoever made them and whenever.
+changed, so the bytes depend on content only, as in Flux (the stream itself
+is `sluice.core.tarwriter`'s): two checkouts of the same commit give the
+same digest, whoever made them and whenever. A GitRepository's artifact is
+normally built from the commit's objects inside a Git worker
+(`Storage.archive_checkout`, `sluice.git.archiving`), with the same bytes.
 
 **Safety.** Building leaves out symlinks that are absolute or climb out of
 the root (they would point into the controller's disk once extracted; Flux
@@ -29,13 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import hashlib
 import os
-import posixpath
 import re
 import shutil
-import tarfile
 import tempfile
 import time
 from collections.abc import Mapping
@@ -44,13 +40,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from sluice import git
 from sluice.controllers.source.errors import (
     ArchiveOperationFailed,
     StorageOperationFailed,
     UnsafeArchiveEntry,
 )
-from sluice.core import tarballs
-from sluice.core.sourceignore import IgnoreRules, walk
+from sluice.core import tarballs, tarwriter
+from sluice.core.sourceignore import IgnoreRules
+from sluice.core.tarwriter import ArchiveSummary
 
 __all__ = [
     "ArchiveSummary",
@@ -60,162 +58,16 @@ __all__ = [
     "extract",
 ]
 
-_CHUNK = 1 << 16
-_BATCH = 1 << 20  # bytes gathered before each gzip write; bigger files stream
 _TEMP_PREFIX = ".tmp-"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # "+": chart versions with metadata
 
 
-@dataclass(frozen=True)
-class ArchiveSummary:
-    digest: str  # "sha256:<hex>"
-    size: int
-    entries: int
-
-
-class _HashingWriter:
-    """A write-only file object that hashes and counts what passes through."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self._out.write(data)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-
-def _symlink_target(root: Path, rel: str) -> str | None:
-    """The target of symlink `rel`, or None when it leaves the root (left out).
-
-    Flux's archiver keeps only regular files and directories, so a symlink
-    out of the repository never fails a source there: it is left out of the
-    artifact. Sluice keeps the links that stay inside the tree (overlays
-    sharing a file work) and leaves out, like Flux, every one that is
-    absolute or climbs out, judged both by its text and by where it really
-    resolves (``a -> b/..`` with ``b -> .`` is inside on paper only).
-    """
-    target = os.readlink(root / rel)
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
-    if posixpath.isabs(target) or resolved == ".." or resolved.startswith("../"):
-        return None
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(root / rel)
-    if real != real_root and not real.startswith(real_root + os.sep):
-        return None
-    return target
-
-
-# The fields every entry shares (uid, gid, mtime 0; no uname, gname or device),
-# as tarfile writes them in GNU format on this Python.
-_GNU_MAGIC = b"ustar  \0"
-_ZERO8 = b"0000000\0"
-_ZERO12 = b"00000000000\0"
-_AFTER_LINK = _GNU_MAGIC + tarfile.NUL * (32 + 32 + 8 + 8 + 155 + 12)
-_MAX_SIZE = 8**11 - 1  # larger sizes need tarfile's base-256 number field
-
-
-def _tar_header(name: str, kind: bytes, mode: int, size: int = 0, link: str = "") -> bytes:
-    """``TarInfo.tobuf(GNU_FORMAT)`` of one entry, byte for byte.
-
-    tarfile builds each header through a TarInfo, a dict and a dozen helper
-    calls: on a tree of 10,000 small files that was over half of the
-    archive's time (issue 14's artifact ratio). Entries here have
-    uid/gid/mtime 0 and no owner names, so only name, type, mode, size and
-    link target vary; the rare entry with a name or link over 100 bytes (a
-    ``././@LongLink`` record first) or a size past 8 GiB goes through tarfile.
-    """
-    raw_name = name.encode("utf-8", "surrogateescape")
-    raw_link = link.encode("utf-8", "surrogateescape")
-    if len(raw_name) > tarfile.LENGTH_NAME or len(raw_link) > tarfile.LENGTH_LINK or \
-            size > _MAX_SIZE:
-        info = tarfile.TarInfo(name)
-        info.type, info.mode, info.size, info.linkname = kind, mode, size, link
-        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-        return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
-    head = b"".join((raw_name.ljust(100, tarfile.NUL), b"%07o\0" % mode, _ZERO8, _ZERO8,
-                     b"%011o\0" % size, _ZERO12, b"        ", kind,
-                     raw_link.ljust(100, tarfile.NUL), _AFTER_LINK))
-    # The checksum is the byte sum with its own field counted as spaces, written
-    # as six octal digits, a NUL and the field's last space (tarfile's layout).
-    return head[:148] + b"%06o\0" % sum(head) + head[155:]
-
-
-def _copy_exactly(path: str, out: gzip.GzipFile, size: int, rel: str) -> None:
-    """Copy exactly `size` bytes (what the tar header promised) of `path`."""
-    with open(path, "rb") as handle:
-        remaining = size
-        while remaining:
-            chunk = handle.read(min(_BATCH, remaining))
-            if not chunk:
-                raise ArchiveOperationFailed(f"'{rel}' changed while archiving")
-            out.write(chunk)
-            remaining -= len(chunk)
-
-
 def build_archive(source: Path, out: IO[bytes], rules: IgnoreRules | None = None) -> ArchiveSummary:
-    """Write a reproducible tar.gz of `source` (minus `rules`) to `out`."""
-    rules = rules if rules is not None else IgnoreRules.defaults()
-    if not source.is_dir():
-        raise ArchiveOperationFailed(f"source '{source}' is not a directory")
-    writer = _HashingWriter(out)
-    entries = 0
-    batch = bytearray()
+    """Write a reproducible tar.gz of `source` (minus `rules`) to `out` (`sluice.core.tarwriter`)."""
     try:
-        with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=0, filename="") as gz:
-            for rel, entry in walk(source, rules):
-                content, stream, size = b"", None, 0
-                if entry.is_symlink():
-                    link = _symlink_target(source, rel)
-                    if link is None:
-                        continue  # out of the source root: left out, as Flux does
-                    header = _tar_header(rel, tarfile.SYMTYPE, 0o777, link=link)
-                elif entry.is_dir(follow_symlinks=False):
-                    header = _tar_header(rel + "/", tarfile.DIRTYPE, 0o755)
-                elif entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    size = st.st_size
-                    header = _tar_header(rel, tarfile.REGTYPE,
-                                         0o755 if st.st_mode & 0o111 else 0o644, size)
-                    if size <= _BATCH:
-                        with open(entry.path, "rb") as handle:
-                            content = handle.read(size + 1)
-                        if len(content) != size:
-                            raise ArchiveOperationFailed(f"'{rel}' changed while archiving")
-                    else:
-                        stream = entry.path
-                else:
-                    continue  # sockets, FIFOs and devices never belong in an artifact
-                # GNU headers (long names via ././@LongLink), batched into
-                # large writes: per-entry TarFile.addfile and gzip calls
-                # dominate on trees of many small files.
-                batch += header
-                if stream is not None:
-                    # A big file goes straight through, never whole in memory.
-                    gz.write(batch)
-                    batch.clear()
-                    _copy_exactly(stream, gz, size, rel)
-                else:
-                    batch += content
-                batch += tarfile.NUL * (-size % tarfile.BLOCKSIZE)
-                if len(batch) >= _BATCH:
-                    gz.write(batch)
-                    batch.clear()
-                entries += 1
-            # End-of-archive marker, padded to a full record as tar(1) does.
-            written = gz.tell() + len(batch) + 2 * tarfile.BLOCKSIZE
-            batch += tarfile.NUL * (2 * tarfile.BLOCKSIZE + (-written % tarfile.RECORDSIZE))
-            gz.write(batch)
-    except ArchiveOperationFailed:
-        raise
-    except (OSError, tarfile.TarError) as err:
-        raise ArchiveOperationFailed(f"failed to archive '{source}': {err}") from None
-    return ArchiveSummary(f"sha256:{writer.sha256.hexdigest()}", writer.size, entries)
+        return tarwriter.archive_directory(source, out, rules)
+    except tarballs.ArchiveError as err:
+        raise ArchiveOperationFailed(str(err)) from None
 
 
 # ----------------------------------------------------------------- extraction
@@ -232,6 +84,11 @@ def extract(tarball: Path | BinaryIO, dest: Path, *, max_size: int | None = None
 
 
 # -------------------------------------------------------------------- storage
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 @dataclass(frozen=True)
@@ -325,22 +182,36 @@ class Storage:
         rules: IgnoreRules | None = None,
     ) -> Artifact:
         """Archive `source` as the artifact `filename` of one object."""
-        path = self.artifact_path(kind, namespace, name, filename)
-        target = self.local_path(path)
-        try:
-            handle = self._temp_in(target.parent)
-        except OSError as err:
-            raise StorageOperationFailed(f"failed to create '{target.parent}': {err}") from None
+        path, handle = self._open_temp(kind, namespace, name, filename)
         try:
             with handle:
                 summary = build_archive(source, handle, rules)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(handle.name, 0o600)  # Flux writes artifacts 0600
-            os.replace(handle.name, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(handle.name)
+            raise
+        return self._publish(path, handle.name, revision, summary)
+
+    def _open_temp(self, kind: str, namespace: str, name: str,
+                   filename: str) -> tuple[str, tempfile._TemporaryFileWrapper[bytes]]:
+        """The artifact's path and a new temporary file next to where it goes."""
+        path = self.artifact_path(kind, namespace, name, filename)
+        target = self.local_path(path)
+        try:
+            return path, self._temp_in(target.parent)
+        except OSError as err:
+            raise StorageOperationFailed(f"failed to create '{target.parent}': {err}") from None
+
+    def _publish(self, path: str, temp: str, revision: str, summary: ArchiveSummary) -> Artifact:
+        """Move a written temporary file to `path`; readers see the old file or the new one."""
+        try:
+            os.chmod(temp, 0o600)  # Flux writes artifacts 0600
+            os.replace(temp, self.local_path(path))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
             raise
         return Artifact(
             path=path,
@@ -350,6 +221,40 @@ class Storage:
             size=summary.size,
             last_update_time=datetime.now(UTC).replace(microsecond=0),
         )
+
+    async def archive_checkout(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        filename: str,
+        checkout: Path,
+        revision: str,
+        spec_ignore: str | None = None,
+        *,
+        from_disk: bool = False,
+        timeout: float = 300.0,  # noqa: ASYNC109 - the Git worker's deadline
+        key: str = "",
+    ) -> Artifact:
+        """Archive a Git checkout (`sluice.git.checkout`) in a Git worker process.
+
+        The tar.gz is written by the worker straight into the temporary file,
+        from the commit's objects (the checkout may have no work tree), so
+        neither the files nor the compression cost this process anything;
+        with `from_disk` the work tree is archived as the caller left it
+        (includes copied in). Same bytes as `archive_sync` on the files.
+        """
+        path, handle = await asyncio.to_thread(self._open_temp, kind, namespace, name, filename)
+        handle.close()
+        try:
+            summary = await git.archive(checkout, handle.name, spec_ignore=spec_ignore,
+                                        from_disk=from_disk, timeout=timeout, key=key)
+        except BaseException as err:
+            await asyncio.to_thread(_unlink_quietly, handle.name)
+            if isinstance(err, git.GitError):
+                raise ArchiveOperationFailed(err.message) from None
+            raise
+        return await asyncio.to_thread(self._publish, path, handle.name, revision, summary)
 
     async def archive(
         self,

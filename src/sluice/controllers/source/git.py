@@ -76,7 +76,9 @@ async def checkout(
     recurse_submodules: bool = False,
     *,
     key: str = "",
+    worktree: bool = True,
 ) -> Commit:
     """Check `ref` of `url` out into the empty directory `dest` (see `sluice.git.client`)."""
     with _translated():
-        return await client.checkout(url, ref, auth, dest, timeout, recurse_submodules, key=key)
+        return await client.checkout(url, ref, auth, dest, timeout, recurse_submodules, key=key,
+                                     worktree=worktree)

@@ -75,7 +75,6 @@ from sluice.controllers.source.fetches import BackgroundFetches, Pending
 from sluice.controllers.source.git import Commit, GitAuth, GitRef, checkout, remote_revision
 from sluice.controllers.source.reconciling import reconcile_storage
 from sluice.core.durations import SECOND, DurationError, parse_duration
-from sluice.core.sourceignore import load_ignore_rules
 from sluice.git.pool import default_pool
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
@@ -112,6 +111,8 @@ DEFAULT_TIMEOUT = "60s"
 REQUEUE_DEPENDENCY = 30.0
 # Artifacts kept per object (the current one included).
 ARTIFACT_RETENTION = 2
+# The least deadline of archiving a checkout (local work, but a big tree takes a while).
+_ARCHIVE_TIMEOUT = 300.0
 
 # Ready is summarised from these, in this priority (source-controller's list).
 READY_FROM = (STORAGE_OPERATION_FAILED, FETCH_FAILED, INCLUDE_UNAVAILABLE, ARTIFACT_OUTDATED,
@@ -300,10 +301,14 @@ class GitRepositoryReconciler:
         includes = await self._includes(state)
         if await self._unchanged(state, auth, includes):
             return
-        commit, workdir = await self._reconcile_source(state, auth)
+        # The files are written only when something must change them before
+        # archiving (includes, submodules); otherwise a Git worker archives the
+        # commit's objects directly (`Storage.archive_checkout`).
+        worktree = bool(includes) or bool(state.obj.spec.recurse_submodules)
+        commit, workdir = await self._reconcile_source(state, auth, worktree)
         try:
             await self._reconcile_include(state, workdir, includes)
-            await self._reconcile_artifact(state, commit, workdir / "src", includes)
+            await self._reconcile_artifact(state, commit, workdir / "src", includes, worktree)
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
@@ -410,7 +415,8 @@ class GitRepositoryReconciler:
         conditions.delete(status, FETCH_FAILED)
         return True
 
-    async def _reconcile_source(self, state: _State, auth: GitAuth) -> tuple[Commit, Path]:
+    async def _reconcile_source(self, state: _State, auth: GitAuth,
+                                worktree: bool) -> tuple[Commit, Path]:
         """Check the ref out into a new work directory (``<dir>/src``), the caller's to remove."""
         obj, status, gen = state.obj, state.obj.status, state.generation
         ref = GitRef.from_spec(obj.spec.ref.to_dict() if obj.spec.ref else None)
@@ -421,7 +427,7 @@ class GitRepositoryReconciler:
             workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sluice-gitrepo-"))
             try:
                 commit = await checkout(obj.spec.url, ref, auth, workdir / "src", timeout,
-                                        recurse, key=key)
+                                        recurse, key=key, worktree=worktree)
             except BaseException:
                 await asyncio.to_thread(shutil.rmtree, workdir, True)
                 raise
@@ -432,7 +438,8 @@ class GitRepositoryReconciler:
 
         try:
             commit, workdir = await self.fetches.run(
-                state.request, "checkout", (obj.spec.url, ref, auth, timeout, recurse), fetch,
+                state.request, "checkout", (obj.spec.url, ref, auth, timeout, recurse, worktree),
+                fetch,
                 impatient=default_pool().is_suspect(key), cleanup=abandon)
         except SourceError as exc:
             self._fetch_failed(state, exc)
@@ -483,7 +490,7 @@ class GitRepositoryReconciler:
 
     # ---------------------------------------------------------------- artifact
     async def _reconcile_artifact(self, state: _State, commit: Commit, source: Path,
-                                  includes: list[_Include]) -> None:
+                                  includes: list[_Include], worktree: bool) -> None:
         obj, status, gen = state.obj, state.obj.status, state.generation
         art = status.artifact
         if (art is not None and art.revision == commit.revision
@@ -493,14 +500,13 @@ class GitRepositoryReconciler:
                                  f"stored artifact for revision '{art.revision}'", gen)
             return
 
-        def build() -> Any:
-            rules = load_ignore_rules(source, obj.spec.ignore)
-            return self.storage.archive_sync(KIND, obj.namespace, obj.name,
-                                             f"{commit.hash}.tar.gz", source, commit.revision,
-                                             rules)
-
         try:
-            stored = await asyncio.to_thread(build)
+            # In a Git worker: the tar and gzip work stays off this interpreter.
+            stored = await self.storage.archive_checkout(
+                KIND, obj.namespace, obj.name, f"{commit.hash}.tar.gz", source, commit.revision,
+                obj.spec.ignore, from_disk=worktree,
+                timeout=max(_seconds(obj.spec.timeout, DEFAULT_TIMEOUT), _ARCHIVE_TIMEOUT),
+                key=_pool_key(obj))
         except SourceError as exc:
             message = f"unable to archive artifact to storage: {exc.message}"
             conditions.mark_true(status, STORAGE_OPERATION_FAILED, exc.reason, message, gen)
