@@ -6,6 +6,25 @@ Measures, against a fresh embedded cluster over HTTPS with its token:
 - `kubectl apply --server-side` of M objects, and, as the baseline measured in the
   same run, `kubectl apply --dry-run=client` of the same files (kubectl's own cost
   without the server doing any work), so the ratio shows what the server adds.
+
+Two more phases measure the write path and what the store keeps, in-process:
+
+    .venv/bin/python bench/bench_apiserver.py --writes 1000 [--memory 1000]
+        [--against /tmp/base/src] [--rounds 2]
+
+- ``--writes N``: the requests the Kustomization controller makes for N apps of
+  Flux's benchmark shape (a ServiceAccount, a Service, a Deployment, an Ingress),
+  each server-side applied after a dry run, plus the Kustomization itself
+  created and its status patched three times, sent through the in-process
+  transport by 8 concurrent clients, then the workload simulator's own writes
+  (ReplicaSets, Endpoints, Deployment status) until all are settled. Reported:
+  CPU seconds of the whole process (client and server share it, as under
+  ``sluice up``) and wall time.
+- ``--memory N``: the same load under tracemalloc; reported: what the
+  cluster keeps (store and watch history) in MiB per 1,000 apps, and the
+  share of ``managedFields`` in the stored objects.
+- ``--against SRC`` runs the same phases with another tree's ``src/`` (a
+  baseline) interleaved in the same session, each in a fresh process.
 Numbers are printed; nothing is asserted.
 """
 
@@ -13,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -23,8 +43,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+NAMESPACE = "bench-apps"
+APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
 
 
 class ServerProcess:
@@ -238,13 +263,224 @@ async def baseline(bg: ServerProcess, n: int) -> float:
     return rate
 
 
+def app_objects(i: int) -> list[dict[str, Any]]:
+    """The four objects of one app of Flux's benchmark (as bench_kustomizations builds them)."""
+    name = f"app-{i:04d}"
+    meta = {"name": name, "namespace": NAMESPACE,
+            "labels": {"kustomize.toolkit.fluxcd.io/name": name,
+                       "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+         "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                  "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                      "serviceAccountName": name,
+                      "containers": [{"name": "app", "image": "ghcr.io/stefanprodan/podinfo:6.9.2",
+                                      "ports": [{"containerPort": 8080}]}]}}}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
+         "spec": {"rules": [{"host": f"{name}.example.com", "http": {"paths": [
+             {"path": "/", "pathType": "Prefix", "backend": {"service": {
+                 "name": name, "port": {"number": 80}}}}]}}]}},
+    ]
+
+
+_PLURALS = {"ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts/{name}",
+            "Service": "/api/v1/namespaces/{ns}/services/{name}",
+            "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+            "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/{name}"}
+_KS = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations"
+
+
+def _condition(status: str, reason: str, message: str) -> dict[str, Any]:
+    return {"type": "Ready", "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": "2026-12-07T12:00:00Z", "observedGeneration": 1}
+
+
+async def _app_requests(c: Any, i: int) -> None:
+    """What the Kustomization controller sends for one app (dry run, apply, status)."""
+    name = f"app-{i:04d}"
+    ks = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+          "metadata": {"name": name, "namespace": "flux-system"},
+          "spec": {"interval": "1h", "path": f"./apps/{name}", "prune": True, "wait": True,
+                   "sourceRef": {"kind": "GitRepository", "name": "fleet"}}}
+    r = await c.post(_KS, json=ks)
+    assert r.status_code == 201, r.text
+    status_url = f"{_KS}/{name}/status"
+    for status in ({"conditions": [_condition("Unknown", "Progressing", "Reconciliation in "
+                                              "progress")]},
+                   {"conditions": [_condition("Unknown", "Progressing", "Health check in "
+                                              "progress")],
+                    "inventory": {"entries": [{"id": f"{NAMESPACE}_{name}_{k}", "v": "v1"}
+                                              for k in _PLURALS]}},
+                   {"conditions": [_condition("True", "ReconciliationSucceeded",
+                                              "Applied revision: main@sha1:0123456789")],
+                    "lastAppliedRevision": "main@sha1:0123456789"}):
+        body = {"status": status}
+        r = await c.patch(status_url, content=json.dumps(body),
+                          headers={"Content-Type": MERGE}, params={"fieldManager": "gotk"})
+        assert r.status_code == 200, r.text
+        if "inventory" in status:
+            for obj in app_objects(i):
+                url = _PLURALS[obj["kind"]].format(ns=NAMESPACE, name=name)
+                params = {"fieldManager": "kustomize-controller", "force": "true"}
+                r = await c.patch(url, content=json.dumps(obj), headers={"Content-Type": APPLY},
+                                  params={**params, "dryRun": "All"})
+                assert r.status_code in (200, 201), r.text
+                r = await c.patch(url, content=json.dumps(obj), headers={"Content-Type": APPLY},
+                                  params=params)
+                assert r.status_code in (200, 201), r.text
+            for obj in app_objects(i):
+                r = await c.get(_PLURALS[obj["kind"]].format(ns=NAMESPACE, name=name))
+                assert r.status_code == 200
+
+
+async def _write_load(cluster: Any, n: int) -> None:
+    import httpx2
+
+    async with httpx2.AsyncClient(base_url=cluster.url, transport=cluster.in_process_transport(),
+                                  headers={"Authorization": f"Bearer {cluster.token}"},
+                                  timeout=120) as c:
+        r = await c.post("/api/v1/namespaces", json={"metadata": {"name": NAMESPACE}})
+        assert r.status_code == 201, r.text
+        await _pool(n, 8, lambda i: _app_requests(c, i))
+    # The simulator's own writes: every Deployment rolled out (ReplicaSet, status).
+    storage = cluster.cluster.storage
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        done = sum(1 for d in storage.list(("apps", "deployments"), NAMESPACE)
+                   if (d.get("status") or {}).get("observedGeneration") ==
+                   d["metadata"].get("generation")
+                   and any(c.get("type") == "Available" for c in
+                           (d.get("status") or {}).get("conditions") or []))
+        if done == n and storage.count(("apps", "replicasets")) >= n:
+            break
+        await asyncio.sleep(0.1)  # polling the store for the simulator to settle
+    else:
+        raise SystemExit("the simulator did not settle")
+
+
+def phase_writes(n: int) -> dict[str, Any]:
+    from sluice.apiserver.server import EmbeddedCluster
+
+    async def run() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with EmbeddedCluster(Path(tmp)) as cluster:
+                cpu, wall = time.process_time(), time.perf_counter()
+                await _write_load(cluster, n)
+                return {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
+                        "revision": cluster.cluster.storage.revision}
+    return asyncio.run(run())
+
+
+def _deep_size(obj: Any, seen: set[int]) -> int:
+    total, stack = 0, [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, (list, tuple)):
+            stack.extend(o)
+    return total
+
+
+def phase_memory(n: int) -> dict[str, Any]:
+    import gc
+    import tracemalloc
+
+    from sluice.apiserver.server import EmbeddedCluster
+
+    async def run() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with EmbeddedCluster(Path(tmp)) as cluster:
+                gc.collect()
+                tracemalloc.start()
+                before = tracemalloc.get_traced_memory()[0]
+                await _write_load(cluster, n)
+                cl = cluster.cluster
+                # The garbage collector and simulator queue follow-ups; let them run.
+                await asyncio.sleep(1.0)  # not a sync point: lets delayed timers fire
+                gc.collect()
+                kept = tracemalloc.get_traced_memory()[0] - before
+                history = len(cl.events._history)
+                cl.events._history.clear()
+                gc.collect()
+                store = tracemalloc.get_traced_memory()[0] - before
+                tracemalloc.stop()
+                seen: set[int] = set()
+                objects = mf = 0
+                for key in cl.storage.keys():
+                    for o in cl.storage.list(key):
+                        objects += 1
+                        mf += _deep_size(o["metadata"].get("managedFields"), seen)
+                return {"kept_mib": kept / 2**20, "store_mib": store / 2**20,
+                        "history_events": history, "objects": objects,
+                        "managed_fields_mib": mf / 2**20}
+    return asyncio.run(run())
+
+
+def _child(phase: str, n: int, src: str | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = str(Path(src).resolve())
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--n", str(n)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(f"{phase} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def compare_phases(writes: int, memory: int, against: str | None, rounds: int) -> None:
+    variants = [("this tree", None)] + ([(f"against {against}", against)] if against else [])
+    if writes:
+        print(f"writes for {writes} apps (~{writes * 17:,} requests + the simulator's), "
+              f"CPU seconds of the process:")
+        for _ in range(rounds):
+            for label, src in variants:
+                r = _child("writes", writes, src)
+                print(f"  {r['cpu']:6.2f} s CPU  {r['wall']:6.2f} s wall  "
+                      f"{r['revision']:>7} revisions  {label}", flush=True)
+    if memory:
+        print(f"memory kept by the cluster after {memory} apps (tracemalloc):")
+        for label, src in variants:
+            r = _child("memory", memory, src)
+            per = 1000 / memory
+            print(f"  {r['kept_mib'] * per:6.1f} MiB per 1,000 apps kept "
+                  f"({r['store_mib'] * per:.1f} store, "
+                  f"{(r['kept_mib'] - r['store_mib']) * per:.1f} watch history of "
+                  f"{r['history_events']} events); {r['objects']} objects, managedFields "
+                  f"{r['managed_fields_mib'] * per:.1f} MiB per 1,000 apps  {label}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--apply", type=int, default=1_000)
+    parser.add_argument("--writes", type=int, default=0, metavar="N",
+                        help="only the in-process write-path phase, for N apps")
+    parser.add_argument("--memory", type=int, default=0, metavar="N",
+                        help="only the memory phase (tracemalloc), for N apps")
+    parser.add_argument("--against", metavar="SRC", help="baseline tree's src/ for the phases")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phase:
+        fn = phase_writes if args.phase == "writes" else phase_memory
+        print(json.dumps(fn(args.n)))
+        return
+    if args.writes or args.memory:
+        compare_phases(args.writes, args.memory, args.against, args.rounds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         bg = ServerProcess(Path(tmp))
         try:

@@ -177,6 +177,34 @@ def _item_element(item: Any, kind: str, keys: tuple[str, ...], items: Schema | N
     return "v:" + canonical_json(item)
 
 
+def _plain_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), check_circular=False)
+
+
+def same_json(left: Any, right: Any) -> bool:
+    """Whether two JSON values are the same JSON, as comparing their canonical forms says.
+
+    Python's ``==`` alone is not enough: ``1``, ``1.0`` and ``true`` are equal for it
+    but three different JSON values. So ``==`` (in C, and quick to say "different")
+    comes first; values it finds equal are then told apart by type and, for
+    containers, by their encodings (two encodings with the same key order are the
+    same value; only a differing key order needs the canonical, sorted form).
+    """
+    if left is right:
+        return True
+    if left != right:
+        return False
+    kind = type(left)
+    if kind is not type(right):
+        return False
+    if kind is str or kind is int or kind is bool or left is None:
+        return True
+    if kind is float:
+        return canonical_json(left) == canonical_json(right)  # -0.0 is not 0.0
+    return _plain_json(left) == _plain_json(right) or \
+        canonical_json(left) == canonical_json(right)
+
+
 def _category(value: Any) -> str:
     if isinstance(value, dict):
         return "map"
@@ -288,7 +316,11 @@ def compare(lhs: Any, rhs: Any, root: Schema) -> tuple[set[Path], set[Path], set
             left = type(right)()
         if right is None and isinstance(left, (dict, list)):
             right = type(left)()
-        if left is not MISSING and right is not MISSING and _category(left) != _category(right):
+        both = left is not MISSING and right is not MISSING
+        if both and same_json(left, right):
+            # Most of an update is unchanged: skip equal subtrees without walking them.
+            return
+        if both and _category(left) != _category(right):
             modified.add(path)
             for value, into in ((left, removed), (right, added)):
                 inner: set[Path] = set()
@@ -309,9 +341,8 @@ def compare(lhs: Any, rhs: Any, root: Schema) -> tuple[set[Path], set[Path], set
             for element in [*litems, *(e for e in ritems if e not in litems)]:
                 walk(litems.get(element, MISSING), ritems.get(element, MISSING), items,
                      (*path, element))
-        elif left is not MISSING and right is not MISSING:
-            if canonical_json(left) != canonical_json(right):
-                modified.add(path)
+        elif both:
+            modified.add(path)  # two different leaves (equal ones returned above)
             return
         if not path:
             return

@@ -206,8 +206,8 @@ def record_update(
     root = root_schema(schema)
     entries = _base_entries(old, new, subresource)
     before = old if old is not None else _creation_baseline(new)
-    changed = _update_set(before, new, root, subresource, ignore_status)
-    _, _, removed_all = compare(before, new, root)
+    added, modified, removed_all = compare(before, new, root)
+    changed = {p for p in added | modified if tracked(p, subresource, ignore_status)}
     removed = {p for p in removed_all if tracked(p, subresource, ignore_status)}
 
     api_version = str(new.get("apiVersion") or (old or {}).get("apiVersion") or "")
