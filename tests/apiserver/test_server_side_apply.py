@@ -399,6 +399,20 @@ def test_record_update_of_a_no_op_keeps_entries_and_times() -> None:
         created["metadata"]["managedFields"]
 
 
+@pytest.mark.parametrize(("before", "after"), [(1, 1.0), (1, True), (0, False), (0.0, -0.0),
+                                               ([1], [True]), ([{"a": 1}], [{"a": 1.0}])])
+def test_record_update_tells_apart_values_python_finds_equal(before: Any, after: Any) -> None:
+    # 1 == 1.0 == True in Python, not in JSON: the writer of such a change owns the field.
+    old = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"},
+           "spec": {"v": before, "same": {"a": [1, 2]}}}
+    old["metadata"]["managedFields"] = record_update(None, old, "one", None, T1)
+    new = copy.deepcopy(old)
+    new["spec"]["v"] = after
+    fields = record_update(old, new, "two", None, T2)
+    assert [(e["manager"], e["fieldsV1"]) for e in fields if e["manager"] == "two"] == [
+        ("two", {"f:spec": {"f:v": {}}})]
+
+
 def test_record_update_on_create_marks_created_maps_like_kubernetes() -> None:
     pod_like = deployment()
     pod_like["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
