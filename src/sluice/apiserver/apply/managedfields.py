@@ -24,7 +24,6 @@ object's inlined OpenAPI schema (``x-kubernetes-list-type``, ``-list-map-keys``,
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ from sluice.apiserver.apply.fieldsets import (
     tracked,
 )
 from sluice.apiserver.errors import ApiError, BadRequest, Cause
+from sluice.core.jsoncopy import json_copy
 
 __all__ = [
     "Path",
@@ -135,7 +135,8 @@ def apply(
     if isinstance(config_meta, dict) and config_meta.get("managedFields") is not None:
         raise BadRequest("metadata.managedFields must be nil")
     root = root_schema(schema)
-    current: dict[str, Any] = copy.deepcopy(live) if live is not None else {}
+    # Read only: the merge below shares its untouched parts, then is copied whole.
+    current: dict[str, Any] = live if live is not None else {}
     entries = _decode_or_empty(current)
     if live is not None and not entries:
         # An object written before field tracking: whatever it holds belongs to a
@@ -152,7 +153,7 @@ def apply(
 
     # The merge shares untouched subtrees with ``current``; pruning edits in place,
     # and ``current`` must stay as it was for the comparison below.
-    merged: dict[str, Any] = copy.deepcopy(merge_values(current, view, root))
+    merged: dict[str, Any] = json_copy(merge_values(current, view, root))
     this_id = (manager, "Apply", subresource, "")
     previous = next((e for e in entries if e.ident() == this_id), None)
     others = [e for e in entries if e.ident() != this_id]
@@ -231,8 +232,8 @@ def record_update(
 def _config_view(config: dict[str, Any], subresource: str, ignore_status: bool) -> dict[str, Any]:
     """The part of an applied configuration that apply may write."""
     if subresource == "status":
-        return {"status": copy.deepcopy(config["status"])} if "status" in config else {}
-    view = copy.deepcopy(config)
+        return {"status": json_copy(config["status"])} if "status" in config else {}
+    view = json_copy(config)
     if ignore_status:
         view.pop("status", None)
     meta = view.get("metadata")

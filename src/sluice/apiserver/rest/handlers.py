@@ -289,8 +289,10 @@ class Api:
         if validation not in ("Strict", "Warn", "Ignore"):
             raise BadRequest(f'fieldValidation must be one of "Ignore", "Warn" or "Strict", '
                              f'got "{validation}"')
+        # Responses are only encoded: they may share the stored objects' values.
         return WriteOptions(dry_run=bool(dry), manager=_manager(request),
-                            force=_bool(q.get("force")), field_validation=validation)
+                            force=_bool(q.get("force")), field_validation=validation,
+                            shared_result=True)
 
     async def _pod_subresource(self, request: web.Request, rt: ResourceType, ns: str,
                                name: str, sub: str) -> web.StreamResponse:
@@ -311,7 +313,7 @@ class Api:
         method = request.method
         if method == "GET":
             if name and not _bool(q.get("watch")):
-                obj = c.get(rt, ns, name)
+                obj = c.get(rt, ns, name, view=True)
                 if sub == "scale":
                     return json_response(scale_of(rt, obj))
                 return self._maybe_table(request, rt, [obj], single=True)
@@ -322,7 +324,8 @@ class Api:
             if _bool(q.get("watch")):
                 return await self._watch(request, rt, ns or None, labels, fields)
             limit = _int_param(q, "limit")
-            result = c.list(rt, ns or None, labels, fields, limit, q.get("continue", ""))
+            result = c.list(rt, ns or None, labels, fields, limit, q.get("continue", ""),
+                            view=True)
             if _wants_table(request):
                 return self._table(request, rt, result["items"], result["metadata"])
             return json_response(result)
@@ -498,7 +501,7 @@ class Api:
         first = [True]
 
         async def send(etype: str, obj: Obj) -> None:
-            out: Any = c.as_served(rt, obj) if etype != "BOOKMARK" else obj
+            out: Any = c.served_view(rt, obj) if etype != "BOOKMARK" else obj
             if table and etype != "BOOKMARK":
                 out = tables.table_for(rt.kind, rt.group, [out], c.printer_columns(rt),
                                        q.get("includeObject", "Metadata"), datetime.now(UTC))

@@ -7,19 +7,24 @@ Status errors: 400 for a malformed patch, 422 for one that does not apply.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from sluice.apiserver.errors import ApiError, BadRequest
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
+    """RFC 7386 JSON merge patch: a new value, ``target`` left as it is.
+
+    The result shares what the patch does not touch with ``target`` (a status
+    patch copies the status, not the whole object) and copies what comes from
+    ``patch``; change it only after a copy.
+    """
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return json_copy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
             out.pop(k, None)

@@ -83,6 +83,9 @@ class WriteOptions:
     force: bool = False
     # Strict | Warn | Ignore: what to do with unknown or duplicate fields.
     field_validation: str = "Warn"
+    # The caller only reads (encodes) the result: it may share the stored object's
+    # values instead of being a deep copy (the HTTP handlers; see Cluster.served_view).
+    shared_result: bool = False
 
 
 @dataclass
@@ -170,6 +173,21 @@ class Cluster:
         out["kind"] = rt.kind
         return out
 
+    def served_view(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A stored object as served at ``rt``'s version, sharing its values: read only.
+
+        Encoding a response, comparing with the previous version or patching over it
+        (the patch functions copy what they change) needs no deep copy: the stored
+        objects are never changed in place, each write stores a new one. Only a
+        version conversion makes a copy here.
+        """
+        if rt.is_custom and obj.get("apiVersion") != rt.api_version:
+            return self.as_served(rt, obj)
+        if obj.get("apiVersion") == rt.api_version and obj.get("kind") == rt.kind:
+            return obj
+        # The same key order as as_served's copy, so both encode to the same bytes.
+        return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
+
     def _check_namespace(self, rt: ResourceType, namespace: str, creating: bool,
                          name: str = "") -> None:
         if not rt.namespaced:
@@ -182,14 +200,15 @@ class Cluster:
                             f"namespace {namespace} because it is being terminated")
 
     # ------------------------------------------------------------------- reads
-    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+    def get(self, rt: ResourceType, namespace: str, name: str, view: bool = False) -> Obj:
+        """The object as served (a copy; with ``view``, a read-only :meth:`served_view`)."""
         obj = self.storage.get(rt.storage_key, namespace if rt.namespaced else "", name)
         if obj is None:
             raise NotFound(rt.group, rt.plural, name)
-        return self.as_served(rt, obj)
+        return self.served_view(rt, obj) if view else self.as_served(rt, obj)
 
     def list(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
-             fields: FieldSelector, limit: int = 0, cont: str = "") -> Obj:
+             fields: FieldSelector, limit: int = 0, cont: str = "", view: bool = False) -> Obj:
         ns = namespace if rt.namespaced else None
         start: tuple[str, str] | None = None
         if cont:
@@ -228,7 +247,7 @@ class Cluster:
                     {"rv": self.storage.revision,
                      "start": f"{last.get('namespace', '')}/{last['name']}"}).encode()).decode()
                 break
-            items.append(self.as_served(rt, obj))
+            items.append(self.served_view(rt, obj) if view else self.as_served(rt, obj))
         meta_out: Obj = {"resourceVersion": str(self.storage.revision)}
         if next_token:
             meta_out["continue"] = next_token
@@ -240,7 +259,7 @@ class Cluster:
 
     # ------------------------------------------------------------------ create
     def create(self, rt: ResourceType, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
-        obj = copy.deepcopy(body)
+        obj = json_copy(body)
         check_kind(rt, obj)
         meta = _meta(obj)
         strip_server_fields(meta)
@@ -271,14 +290,14 @@ class Cluster:
                 operation="Update") if opts.manager else []
             if fields:
                 meta["managedFields"] = fields
-        return self._commit(rt, None, obj, opts.dry_run)
+        return self._commit(rt, None, obj, opts)
 
     # ------------------------------------------------------------------ update
     def update(self, rt: ResourceType, namespace: str, name: str, body: Obj,
                opts: WriteOptions, subresource: str = "") -> Obj:
         ns = namespace if rt.namespaced else ""
         old = self.storage.get(rt.storage_key, ns, name)
-        obj = copy.deepcopy(body)
+        obj = json_copy(body)
         check_kind(rt, obj)
         meta = _meta(obj)
         if meta.get("name") and meta["name"] != name:
@@ -302,13 +321,14 @@ class Cluster:
         if given_rv and given_rv != old["metadata"]["resourceVersion"]:
             raise Conflict(rt.group, rt.plural, name, "the object has been modified; please "
                            "apply your changes to the latest version and try again")
-        served = self.as_served(rt, old)
+        # Read only from here on (_prepare_update copies what it keeps of it).
+        served = self.served_view(rt, old)
         new = self._prepare_update(rt, served, obj, subresource)
         new = self._admit(rt, served, new, opts, subresource)
         new["metadata"]["managedFields"] = managedfields.record_update(
             served, new, opts.manager or "unknown", self.schema(rt), now_rfc3339(),
             subresource=subresource)
-        return self._commit(rt, old, new, opts.dry_run)
+        return self._commit(rt, old, new, opts)
 
     def _prepare_update(self, rt: ResourceType, old: Obj, new: Obj, subresource: str) -> Obj:
         """Keep what a write may not change: server metadata, and spec/status per subresource."""
@@ -322,13 +342,13 @@ class Cluster:
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]
         if subresource == "finalize":
             # Namespaces' /finalize moves only spec.finalizers (the namespace controller's job).
-            kept = copy.deepcopy(old)
+            kept = json_copy(old)
             kept.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
                 "finalizers") or []
             return kept
         if subresource == "status":
             # Only status moves through /status; everything else keeps its stored value.
-            kept = copy.deepcopy(old)
+            kept = json_copy(old)
             kept["metadata"]["managedFields"] = meta.get("managedFields",
                                                          old["metadata"].get("managedFields"))
             if "status" in new:
@@ -337,7 +357,7 @@ class Cluster:
                 kept.pop("status", None)
             return kept
         if rt.status and "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            new["status"] = json_copy(old["status"])
         elif rt.status:
             new.pop("status", None)
         return new
@@ -351,7 +371,8 @@ class Cluster:
             return self._apply(rt, namespace, name, old, patch, opts, subresource)
         if old is None:
             raise NotFound(rt.group, rt.plural, name)
-        current = self.as_served(rt, old)
+        # The patch functions return new objects and leave this one as it is.
+        current = self.served_view(rt, old)
         if content_type == JSON_PATCH:
             patched = json_patch(current, patch)
         elif content_type == MERGE_PATCH:
@@ -404,7 +425,7 @@ class Cluster:
             cmeta["namespace"] = namespace
         schema = self.schema(rt)
         now = now_rfc3339()
-        live = self.as_served(rt, old) if old is not None else None
+        live = self.served_view(rt, old) if old is not None else None  # apply copies it
         try:
             applied = managedfields.apply(live, config, opts.manager, opts.force, schema, now,
                                           subresource=subresource)
@@ -417,7 +438,8 @@ class Cluster:
                 raise NotFound(rt.group, rt.plural, name)
             fields = applied["metadata"].get("managedFields")
             created = self.create(rt, namespace, applied, WriteOptions(
-                dry_run=opts.dry_run, manager="", field_validation=opts.field_validation))
+                dry_run=opts.dry_run, manager="", field_validation=opts.field_validation,
+                shared_result=opts.shared_result))
             if fields is not None and not opts.dry_run:
                 # create() keeps the body's managedFields; should admission have lost them,
                 # write them back as a real update (new revision, MODIFIED event) rather than
@@ -425,9 +447,9 @@ class Cluster:
                 stored = self.storage.get(rt.storage_key, created["metadata"].get(
                     "namespace", ""), created["metadata"]["name"])
                 if stored is not None and stored["metadata"].get("managedFields") != fields:
-                    owned = copy.deepcopy(stored)
+                    owned = json_copy(stored)
                     owned["metadata"]["managedFields"] = fields
-                    created = self._commit(rt, stored, owned, False)
+                    created = self._commit(rt, stored, owned, opts)
             elif fields is not None:
                 created["metadata"]["managedFields"] = fields
             return created
@@ -436,7 +458,7 @@ class Cluster:
         new = self._admit(rt, live, new, opts, subresource)
         if "managedFields" in applied["metadata"]:
             new["metadata"]["managedFields"] = applied["metadata"]["managedFields"]
-        return self._commit(rt, old, new, opts.dry_run)
+        return self._commit(rt, old, new, opts)
 
     # ------------------------------------------------------------------ delete
     def delete(self, rt: ResourceType, namespace: str, name: str, opts: DeleteOptions) -> Obj:
@@ -464,7 +486,7 @@ class Cluster:
         if finalizers or is_namespace:
             if meta.get("deletionTimestamp"):
                 return self.as_served(rt, old)
-            new = copy.deepcopy(old)
+            new = json_copy(old)
             nmeta = new["metadata"]
             nmeta["deletionTimestamp"] = now_rfc3339()
             nmeta["deletionGracePeriodSeconds"] = 0
@@ -474,7 +496,7 @@ class Cluster:
                 nmeta["generation"] = int(nmeta["generation"]) + 1
             if is_namespace:
                 new.setdefault("status", {})["phase"] = "Terminating"
-            return self._commit(rt, old, new, opts.dry_run, finalize=False)
+            return self._commit(rt, old, new, WriteOptions(dry_run=opts.dry_run), finalize=False)
         if opts.dry_run:
             return self.as_served(rt, old)
         return self._remove(rt, old)
@@ -484,7 +506,7 @@ class Cluster:
         rv = self.storage.delete(rt.storage_key, meta.get("namespace", ""), meta["name"])
         if rt.storage_key == SERVICES_KEY:
             self._ips.release(_cluster_ip(old))
-        gone = copy.deepcopy(old)
+        gone = json_copy(old)
         gone["metadata"]["resourceVersion"] = str(rv)
         self.events.publish(Event("DELETED", rt.storage_key, meta.get("namespace", ""),
                                   gone, old, rv))
@@ -526,22 +548,24 @@ class Cluster:
         return self._ips.allocate()
 
     # ----------------------------------------------------------------- commit
-    def _commit(self, rt: ResourceType, old: Obj | None, new: Obj, dry_run: bool,
+    def _commit(self, rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions,
                 finalize: bool = True) -> Obj:
+        """Store ``new`` (the registry's own object, which it may keep) in place of ``old``."""
+        served = self.served_view if opts.shared_result else self.as_served
         stored = self._to_storage(rt, new)
         if old is not None and _same(old, stored):
-            return self.as_served(rt, old)
+            return served(rt, old)
         size = len(json.dumps(stored, separators=(",", ":")))
         if size > MAX_OBJECT_BYTES:
             raise RequestEntityTooLarge(f"etcdserver: request is too large ({size} bytes, "
                                         f"limit {MAX_OBJECT_BYTES})")
-        if dry_run:
+        if opts.dry_run:
             out = self.as_served(rt, stored)
             if old is None:
                 out["metadata"].pop("resourceVersion", None)
             return out
         stored_obj, removed = offload.on_loop(lambda: self._store(rt, old, stored, finalize))
-        return removed if removed is not None else self.as_served(rt, stored_obj)
+        return removed if removed is not None else served(rt, stored_obj)
 
     def _store(self, rt: ResourceType, old: Obj | None, stored: Obj,
                finalize: bool) -> tuple[Obj, Obj | None]:
@@ -573,12 +597,16 @@ class Cluster:
         return stored, None
 
     def _to_storage(self, rt: ResourceType, obj: Obj) -> Obj:
-        """A copy of ``obj`` (as served at ``rt``) in the storage version."""
+        """``obj`` (as served at ``rt``) in the storage version: converted, or ``obj`` itself.
+
+        Every write builds its object from copies (of the body, of the stored
+        version), so the one it commits can be stored as it is, without a copy.
+        """
         version = self._storage_api_version(rt)
         converted = None
         if rt.is_custom and version != rt.api_version:
             converted = convert(rt.group, rt.kind, obj, version.rpartition("/")[2])
-        stored = converted if converted is not None else json_copy(obj)
+        stored = converted if converted is not None else obj
         stored["apiVersion"] = version
         return stored
 
