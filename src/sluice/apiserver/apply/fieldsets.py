@@ -5,7 +5,8 @@ structured-merge-diff). It walks a JSON object alongside its inlined OpenAPI
 schema and answers: which field paths does the object set (:func:`fields_of`),
 which paths differ between two objects (:func:`compare`), what is the merge of
 a live object and an applied configuration (:func:`merge_values`), and how to
-drop one path (:func:`remove_path`); plus the fieldsV1 encoding of a set.
+drop one path (:func:`remove_path`). The fieldsV1 encoding of a set is
+:mod:`.fieldsv1`.
 
 A path is a tuple of elements spelled as in fieldsV1: ``f:<field>``,
 ``k:<json of the key fields>`` for an item of a keyed list, ``v:<json>`` for
@@ -482,10 +483,10 @@ def remove_path(obj: Any, path: Path, schema: Schema | None) -> bool:
     return False
 
 
-# --- fieldsV1 and text ----------------------------------------------------------------------------
+# --- order and text ----------------------------------------------------------------------------
 
 
-def _element_key(element: str) -> tuple[int, int, str]:
+def element_key(element: str) -> tuple[int, int, str]:
     """Kubernetes' order of path elements: fields, then keys, values, indexes."""
     rank = "fkvi".find(element[0])
     if element[0] == "i":
@@ -497,69 +498,7 @@ def path_order(path: Path) -> tuple[tuple[int, int, int, str], ...]:
     """Sort key listing a set as Kubernetes iterates it: at each level the members
     first, then the children, each in element order."""
     last = len(path) - 1
-    return tuple((0 if i == last else 1, *_element_key(e)) for i, e in enumerate(path))
-
-
-def to_fields_v1(paths: set[Path]) -> dict[str, Any]:
-    """The fieldsV1 JSON of a field set, e.g. ``{"f:data": {".": {}, "f:a": {}}}``.
-
-    A path that is a member and also has members below it gets a ``.`` entry.
-    """
-    tree: dict[str, Any] = {}
-    for path in paths:
-        children = tree
-        for depth, element in enumerate(path):
-            node = children.setdefault(element, [False, {}])
-            if depth == len(path) - 1:
-                node[0] = True
-            children = node[1]
-
-    def emit(children: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for element in sorted(children, key=_element_key):
-            member, below = children[element]
-            body: dict[str, Any] = {".": {}} if member and below else {}
-            body.update(emit(below))
-            out[element] = body
-        return out
-
-    return emit(tree)
-
-
-def from_fields_v1(fields_v1: dict[str, Any]) -> set[Path]:
-    """The field set a fieldsV1 JSON object encodes; ValueError when malformed."""
-    out: set[Path] = set()
-
-    def walk(node: dict[str, Any], prefix: Path) -> None:
-        for key, child in node.items():
-            if not isinstance(child, dict):
-                raise ValueError(f"fieldsV1 entry {key!r} must be an object")
-            if key == ".":
-                if prefix:
-                    out.add(prefix)
-                continue
-            path = (*prefix, _normalize_element(key))
-            if child:
-                walk(child, path)
-            else:
-                out.add(path)
-
-    walk(fields_v1, ())
-    return out
-
-
-def _normalize_element(element: str) -> str:
-    kind, body = element[:2], element[2:]
-    if kind == "f:":
-        return element
-    if kind in ("k:", "v:"):
-        value = json.loads(body)
-        if kind == "k:" and not isinstance(value, dict):
-            raise ValueError(f"a key element must hold a JSON object: {element!r}")
-        return kind + canonical_json(value)
-    if kind == "i:" and body.lstrip("-").isdigit():
-        return f"i:{int(body)}"
-    raise ValueError(f"unknown path element {element!r}")
+    return tuple((0 if i == last else 1, *element_key(e)) for i, e in enumerate(path))
 
 
 def path_text(path: Path) -> str:

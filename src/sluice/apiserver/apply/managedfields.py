@@ -19,7 +19,8 @@ item of a list keyed by its map keys, ``v:"value"`` for an item of a set and
 ``i:3`` for a positional item. Which lists and maps are granular comes from the
 object's inlined OpenAPI schema (``x-kubernetes-list-type``, ``-list-map-keys``,
 ``-map-type``, or for built-ins ``x-kubernetes-patch-strategy`` and
-``-patch-merge-key``); the walking itself lives in :mod:`.fieldsets`.
+``-patch-merge-key``); the walking itself lives in :mod:`.fieldsets`, the
+fieldsV1 encoding (one shared copy of each tree) in :mod:`.fieldsv1`.
 """
 
 from __future__ import annotations
@@ -32,16 +33,15 @@ from sluice.apiserver.apply.fieldsets import (
     Path,
     compare,
     fields_of,
-    from_fields_v1,
     merge_values,
     named_field_closure,
     path_order,
     path_text,
     remove_path,
     root_schema,
-    to_fields_v1,
     tracked,
 )
+from sluice.apiserver.apply.fieldsv1 import from_fields_v1, to_fields_v1
 from sluice.apiserver.errors import ApiError, BadRequest, Cause
 from sluice.core.jsoncopy import json_copy
 

@@ -259,7 +259,10 @@ class Cluster:
 
     # ------------------------------------------------------------------ create
     def create(self, rt: ResourceType, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
-        obj = json_copy(body)
+        return self._create(rt, namespace, json_copy(body), opts)
+
+    def _create(self, rt: ResourceType, namespace: str, obj: Obj, opts: WriteOptions) -> Obj:
+        """Create from ``obj``, the registry's own object (a copy of a body, an apply's merge)."""
         check_kind(rt, obj)
         meta = _meta(obj)
         strip_server_fields(meta)
@@ -309,7 +312,7 @@ class Cluster:
                 # a stale writer cannot resurrect an object someone else has deleted.
                 raise NotFound(rt.group, rt.plural, name)
             meta["name"] = name
-            return self.create(rt, namespace, obj, opts)
+            return self._create(rt, namespace, obj, opts)
         given_uid = meta.get("uid")
         if given_uid and given_uid != old["metadata"].get("uid"):
             # A body naming another incarnation of the object (deleted and recreated since
@@ -437,7 +440,9 @@ class Cluster:
             if subresource:
                 raise NotFound(rt.group, rt.plural, name)
             fields = applied["metadata"].get("managedFields")
-            created = self.create(rt, namespace, applied, WriteOptions(
+            # The merge is apply's own new object: created without another copy, so its
+            # managedFields stay the shared trees apply encoded.
+            created = self._create(rt, namespace, applied, WriteOptions(
                 dry_run=opts.dry_run, manager="", field_validation=opts.field_validation,
                 shared_result=opts.shared_result))
             if fields is not None and not opts.dry_run:
