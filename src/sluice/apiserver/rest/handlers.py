@@ -338,7 +338,7 @@ class Api:
                 raise BadRequest("the request body must be an object")
             obj = await self._write(request, rt, c.create, rt, ns, body,
                                     self._write_options(request))
-            return json_response(obj, 201)
+            return self._object_response(obj, 201)
         if method == "PUT":
             if not name:
                 raise MethodNotAllowed("the server does not allow this method on the requested "
@@ -352,7 +352,7 @@ class Api:
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
             obj = await self._write(request, rt, c.update, rt, ns, name, body, opts,
                                     sub if sub in ("status", "finalize") else "")
-            return json_response(obj, 200 if existed else 201)
+            return self._object_response(obj, 200 if existed else 201)
         if method == "PATCH":
             if not name:
                 raise MethodNotAllowed("the server does not allow this method on the requested "
@@ -370,7 +370,8 @@ class Api:
             existed = c.storage.get(rt.storage_key, ns if rt.namespaced else "", name) is not None
             obj = await self._write(request, rt, c.patch, rt, ns, name, ctype, body, opts,
                                     "status" if sub == "status" else "")
-            return json_response(obj, 201 if (ctype == APPLY_PATCH and not existed) else 200)
+            return self._object_response(obj, 201 if (ctype == APPLY_PATCH and not existed)
+                                         else 200)
         if method == "DELETE":
             if sub:
                 # Subresources are read and written, never deleted: DELETE .../scale or
@@ -394,6 +395,11 @@ class Api:
                                               "kind": rt.plural,
                                               "uid": obj["metadata"].get("uid", "")}})
         raise MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    def _object_response(self, obj: Obj, status: int) -> web.Response:
+        """A written object, as the text just stored for it when that is what it is."""
+        return web.Response(body=self.cluster.encoded(obj), status=status,
+                            headers={"Content-Type": "application/json"})
 
     async def _wait_for_revision(self, wanted: int) -> None:
         """A watch from a revision not reached yet: as kube-apiserver's watch cache, wait up
@@ -485,7 +491,14 @@ class Api:
         since = None if initial else int(rv_text)
         if since is not None and since > c.storage.revision:
             await self._wait_for_revision(since)
-        watcher, replay = c.events.subscribe(rt.storage_key, namespace, match, since)
+        def encode(obj: Obj) -> bytes:
+            return _dumps(c.served_view(rt, obj))
+
+        # A Table watch renders each event for its own columns; a JSON watch shares the
+        # encoding of each event with every watcher of the same version.
+        watcher, replay = c.events.subscribe(
+            rt.storage_key, namespace, match, since, encode=None if table else encode,
+            form=f"{rt.api_version}/{rt.kind}")
         current = c.storage.revision
         snapshot: list[Obj] = []
         if initial:
@@ -542,9 +555,13 @@ class Api:
                     continue
                 if item is None:
                     break
-                etype, obj, rv = item
+                etype, obj, rv, raw = item
                 last_rv = rv
-                await send(etype, obj)
+                if raw is None:
+                    await send(etype, obj)
+                else:
+                    await resp.write(b'{"type":"' + etype.encode() + b'","object":' + raw +
+                                     b"}\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

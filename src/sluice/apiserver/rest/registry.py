@@ -57,7 +57,7 @@ from sluice.apiserver.schemas.resources import (
     types_from_crd,
 )
 from sluice.apiserver.store import offload
-from sluice.apiserver.store.storage import Storage
+from sluice.apiserver.store.storage import Storage, encode
 from sluice.apiserver.store.watch import Event, EventLog
 from sluice.core.jsoncopy import json_copy
 
@@ -123,6 +123,8 @@ class Cluster:
         self.catalogue = catalogue or Catalogue.with_builtins()
         self.events = EventLog(storage.revision)
         self._ips = ClusterIPAllocator()
+        # The object last stored and its encoding (see encoded()).
+        self._last_body: tuple[Obj, str] | None = None
         for svc in storage.list(SERVICES_KEY):
             self._ips.reserve(_cluster_ip(svc))
         self.builtin_schema: Callable[[ResourceType], Obj | None] = lambda rt: None
@@ -187,6 +189,17 @@ class Cluster:
             return obj
         # The same key order as as_served's copy, so both encode to the same bytes.
         return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
+
+    def encoded(self, obj: Obj) -> bytes:
+        """``obj``'s JSON; the text stored for it when it is the object last written.
+
+        A write's response is usually the stored object itself (a served_view), so
+        the encoding made for the database is served again rather than redone.
+        """
+        last = self._last_body
+        if last is not None and last[0] is obj:
+            return last[1].encode()
+        return encode(obj).encode()
 
     def _check_namespace(self, rt: ResourceType, namespace: str, creating: bool,
                          name: str = "") -> None:
@@ -560,11 +573,8 @@ class Cluster:
         stored = self._to_storage(rt, new)
         if old is not None and _same(old, stored):
             return served(rt, old)
-        size = len(json.dumps(stored, separators=(",", ":")))
-        if size > MAX_OBJECT_BYTES:
-            raise RequestEntityTooLarge(f"etcdserver: request is too large ({size} bytes, "
-                                        f"limit {MAX_OBJECT_BYTES})")
         if opts.dry_run:
+            _check_size(encode(stored))
             out = self.as_served(rt, stored)
             if old is None:
                 out["metadata"].pop("resourceVersion", None)
@@ -591,12 +601,18 @@ class Cluster:
             if rt.storage_key != NAMESPACE_KEY or not (stored.get("spec") or {}).get(
                     "finalizers"):
                 return stored, self._remove(rt, stored)
-        self.storage.put(rt.storage_key, stored)
+        # Encoded once, with its revision: the size check, the database row, the
+        # response (encoded_as) and every watcher's event all use this text.
+        meta["resourceVersion"] = str(self.storage.revision + 1)
+        body = encode(stored)
+        _check_size(body)
+        self.storage.put(rt.storage_key, stored, body)
+        self._last_body = (stored, body)
         if rt.storage_key == SERVICES_KEY:
             self._ips.reserve(_cluster_ip(stored))
         etype = "ADDED" if old is None else "MODIFIED"
         self.events.publish(Event(etype, rt.storage_key, meta.get("namespace", ""), stored, old,
-                                  int(meta["resourceVersion"])))
+                                  int(meta["resourceVersion"])), body)
         if rt.storage_key == CRD_KEY:
             self._register_crd(stored)
         return stored, None
@@ -642,6 +658,12 @@ _CREATE_ON_UPDATE_KINDS = {("", "Endpoints"), ("", "Event"), ("", "LimitRange"),
                            ("events.k8s.io", "Event"), ("coordination.k8s.io", "Lease"),
                            *(("rbac.authorization.k8s.io", k) for k in
                              ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"))}
+
+
+def _check_size(body: str) -> None:
+    if len(body) > MAX_OBJECT_BYTES:
+        raise RequestEntityTooLarge(f"etcdserver: request is too large ({len(body)} bytes, "
+                                    f"limit {MAX_OBJECT_BYTES})")
 
 
 def _same(old: Obj, new: Obj) -> bool:

@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def encode(obj: Obj) -> str:
+    """The compact JSON an object is stored (and served) as."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
 def _ns_name(obj: Obj) -> ObjectKey:
     meta = obj.get("metadata") or {}
     return (meta.get("namespace") or "", meta.get("name") or "")
@@ -93,12 +98,19 @@ class Storage:
     def count(self, key: StorageKey) -> int:
         return len(self._objects.get(key, {}))
 
-    def put(self, key: StorageKey, obj: Obj) -> Obj:
-        """Store ``obj`` under the next revision, which becomes its resourceVersion."""
+    def put(self, key: StorageKey, obj: Obj, body: str | None = None) -> str:
+        """Store ``obj`` under the next revision, which becomes its resourceVersion.
+
+        ``body`` is ``obj`` already encoded with that revision set (the registry
+        encodes it once to check its size, and serves the same text); returns
+        the encoding stored.
+        """
         rv = self._rv + 1
-        obj.setdefault("metadata", {})["resourceVersion"] = str(rv)
+        meta = obj.setdefault("metadata", {})
+        if body is None or meta.get("resourceVersion") != str(rv):
+            meta["resourceVersion"] = str(rv)
+            body = encode(obj)
         ns, name = _ns_name(obj)
-        body = json.dumps(obj, separators=(",", ":"))
         with self._transaction():
             self._db.execute(
                 "INSERT INTO objects (grp, res, ns, name, rv, body) VALUES (?,?,?,?,?,?) "
@@ -107,7 +119,7 @@ class Storage:
             self._set_rv(rv)
         self._rv = rv
         self._objects.setdefault(key, {})[(ns, name)] = obj
-        return obj
+        return body
 
     def delete(self, key: StorageKey, namespace: str, name: str) -> int:
         """Remove an object; returns the revision of the deletion."""

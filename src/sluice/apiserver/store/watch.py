@@ -35,12 +35,21 @@ class Event:
     rv: int
 
 
+# What a watcher queues: (type, object, revision, the object's JSON if encoded already).
+Item = tuple[str, Obj, int, bytes | None]
+
+
 @dataclass(eq=False)
 class Watcher:
     key: tuple[str, str]
     namespace: str | None
     match: Callable[[Obj], bool]
-    queue: asyncio.Queue[tuple[str, Obj, int] | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Item | None] = field(default_factory=asyncio.Queue)
+    # How this watcher's client gets objects (the served version's JSON), and a name
+    # for that form shared by the watchers that get the same bytes ("apps/v1/Deployment"):
+    # an event is then encoded once for all of them, not once per watcher.
+    encode: Callable[[Obj], bytes] | None = None
+    form: str = ""
     # Highest revision delivered; events at or below it are duplicates of the replay.
     sent_rv: int = 0
     # A watcher that falls this far behind is ended rather than buffered without bound;
@@ -48,7 +57,9 @@ class Watcher:
     limit: int = 10_000
     overflowed: bool = False
 
-    def offer(self, ev: Event) -> None:
+    def offer(self, ev: Event, encoded: dict[str, bytes] | None = None) -> None:
+        """Queue ``ev`` if this watcher sees it; ``encoded`` holds the event object's
+        encodings by form, shared by the watchers of one publish."""
         if ev.key != self.key or ev.rv <= self.sent_rv:
             return
         if self.namespace is not None and ev.namespace != self.namespace:
@@ -77,7 +88,15 @@ class Watcher:
             self.queue.put_nowait(None)
             return
         self.sent_rv = ev.rv
-        self.queue.put_nowait((kind, obj, ev.rv))
+        raw = None
+        if self.encode is not None:
+            if obj is ev.obj and encoded is not None:
+                raw = encoded.get(self.form)
+                if raw is None:
+                    raw = encoded[self.form] = self.encode(obj)
+            else:
+                raw = self.encode(obj)
+        self.queue.put_nowait((kind, obj, ev.rv, raw))
 
     def close(self) -> None:
         self.queue.put_nowait(None)
@@ -97,21 +116,32 @@ class EventLog:
         """In-process subscribers (garbage collector, workload simulator) see every event."""
         self._listeners.append(fn)
 
-    def publish(self, ev: Event) -> None:
+    def publish(self, ev: Event, body: str | None = None) -> None:
+        """Record ``ev`` and hand it to the watchers; ``body`` is its object's stored JSON."""
         if len(self._history) == self._history.maxlen:
             self._floor = self._history[0].rv
         self._history.append(ev)
+        # The stored text is what watchers of the storage version are sent.
+        encoded: dict[str, bytes] = {}
+        if body is not None and self._watchers:
+            encoded[f"{ev.obj.get('apiVersion')}/{ev.obj.get('kind')}"] = body.encode()
         for w in list(self._watchers):
-            w.offer(ev)
+            w.offer(ev, encoded)
         for fn in self._listeners:
             fn(ev)
 
     def subscribe(self, key: tuple[str, str], namespace: str | None,
-                  match: Callable[[Obj], bool], since: int | None) -> tuple[Watcher, list[Event]]:
-        """Register a watcher and return the history it must replay first (after ``since``)."""
+                  match: Callable[[Obj], bool], since: int | None,
+                  encode: Callable[[Obj], bytes] | None = None,
+                  form: str = "") -> tuple[Watcher, list[Event]]:
+        """Register a watcher and return the history it must replay first (after ``since``).
+
+        ``encode`` and ``form``: see :class:`Watcher` (an HTTP watch passes its
+        served version's encoder; in-process subscribers pass none).
+        """
         if since is not None and since < self._floor:
             raise Gone(f"too old resource version: {since} ({self._floor})")
-        w = Watcher(key, namespace, match)
+        w = Watcher(key, namespace, match, encode=encode, form=form)
         replay = [] if since is None else [e for e in self._history if e.rv > since]
         self._watchers.add(w)
         return w, replay
