@@ -401,6 +401,32 @@ async def test_new_commit_is_picked_up_after_requested_at_and_no_change_means_no
     assert not harness.storage.exists(first_artifact["path"])
 
 
+async def test_an_outdated_mark_left_over_is_cleared_once_the_stored_artifact_is_current(
+    harness: Harness, git_http: GitHTTPServer
+) -> None:
+    # What a pass that marked the build and never finished it leaves (a pass started
+    # from a stale copy did that under load); the next pass finds the remote at the
+    # stored revision, and `flux reconcile` must read Ready=True, not NewRevision.
+    repo = git_http.create_repo("app.git", {"app.yaml": "v: 1\n"})
+    await harness.create("app", git_http.repo_url("app.git"), ref={"branch": "main"})
+    obj = await harness.ready("app", f"main@sha1:{repo.head()}")
+    revision = obj["status"]["artifact"]["revision"]
+    outdated = {"type": "ArtifactOutdated", "status": "True", "reason": "NewRevision",
+                "message": f"new upstream revision '{revision}'",
+                "observedGeneration": obj["metadata"]["generation"],
+                "lastTransitionTime": "2024-01-01T00:00:00Z"}
+    await harness.objects.patch_status(harness.repos, "app", {"status": {"conditions": [
+        *obj["status"]["conditions"], outdated]}}, harness.namespace)
+    await harness.request_reconcile("app", "2024-01-01T00:03:00Z")
+    obj = await harness.wait("app", lambda o: o["status"].get("lastHandledReconcileAt")
+                             == "2024-01-01T00:03:00Z", "request handled")
+    assert condition(obj, "ArtifactOutdated") is None
+    ready = condition(obj, "Ready")
+    assert ready is not None
+    assert (ready["status"], ready["reason"], ready["message"]) == (
+        "True", "Succeeded", f"stored artifact for revision '{revision}'")
+
+
 async def test_missing_branch_fails_and_keeps_the_previous_artifact(
     harness: Harness, git_http: GitHTTPServer
 ) -> None:

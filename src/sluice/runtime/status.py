@@ -14,7 +14,14 @@ here once for every kind:
 * ``reconcile.fluxcd.io/requestedAt`` (set by ``flux reconcile``) is
   acknowledged by copying it to ``status.lastHandledReconcileAt`` at the end
   of the reconcile it triggered; the CLI waits for that;
-* ``spec.suspend: true`` stops reconciliation (deletion still cleans up).
+* ``spec.suspend: true`` stops reconciliation (deletion still cleans up);
+* a reconcile starts from the informer's copy, which can still be older than
+  this controller's own last write (the watch event is on its way). Diffing
+  against that stale copy would send its old conditions over the newer ones
+  (a GitRepository queued again right after a pass overwrote ``Ready=True``
+  with the previous pass's ``ArtifactOutdated``, and ``flux reconcile`` read
+  the mix as a failure). `StatusPatcher.current` reads the object from the
+  API instead, only in that case.
 """
 
 from __future__ import annotations
@@ -87,6 +94,28 @@ class StatusPatcher:
         self.objects = objects
         self.mapping = mapping
         self.field_manager = field_manager
+        # (namespace, name) -> resourceVersion of our last write the informer may not
+        # have seen yet; dropped once a copy at least that new is read.
+        self._written: dict[tuple[str, str], int] = {}
+
+    async def current(self, raw: Obj | None) -> Obj | None:
+        """``raw`` (the informer's copy), or the object as the API has it when ``raw``
+        predates this patcher's last write to it (None if it is gone meanwhile).
+        """
+        if raw is None:
+            return None
+        meta = raw.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        written = self._written.get(key)
+        if written is None:
+            return raw
+        seen = _version(meta.get("resourceVersion"))
+        if seen is not None and seen >= written:
+            del self._written[key]
+            return raw
+        fresh = await self.objects.get_or_none(self.mapping, key[1], key[0] or None)
+        self._written.pop(key, None)
+        return fresh
 
     async def patch_status(self, obj: Resource, before: dict[str, Any]) -> Obj | None:
         """Write the difference between ``before`` and ``obj.status``; None if no change.
@@ -125,9 +154,20 @@ class StatusPatcher:
         self._refresh(obj, updated)
         return updated
 
-    @staticmethod
-    def _refresh(obj: Resource, updated: Obj | None) -> None:
+    def _refresh(self, obj: Resource, updated: Obj | None) -> None:
         if isinstance(updated, dict):
             rv = (updated.get("metadata") or {}).get("resourceVersion")
             if rv:
                 obj.metadata.resource_version = str(rv)
+                version = _version(rv)
+                if version is not None:
+                    self._written[(obj.namespace or "", obj.name)] = version
+
+
+def _version(rv: object) -> int | None:
+    """A resourceVersion as a number: etcd's and the embedded server's are counters.
+
+    Kubernetes calls them opaque; one that is not a number disables the check.
+    """
+    text = str(rv or "")
+    return int(text) if text.isdigit() else None

@@ -15,7 +15,8 @@ see exactly what they would with Flux:
 5. *source*: read the auth Secret, resolve includes, ask the remote for the
    ref's revision (one ls-remote); when it equals the stored artifact's and
    nothing that shapes the content changed (ignore rules, includes,
-   submodules), stop: no clone, no new artifact. Otherwise check out, and
+   submodules), stop: no clone, no new artifact (an ``ArtifactOutdated`` left by
+   an interrupted pass is cleared). Otherwise check out, and
    if the revision is new mark ``ArtifactOutdated=True NewRevision`` and
    ``Reconciling`` ``building artifact: new upstream revision '...'``
    (written at once, so users see the build in progress);
@@ -223,7 +224,7 @@ class GitRepositoryReconciler:
 
     # --------------------------------------------------------------- reconcile
     async def reconcile(self, request: Request) -> Result:
-        raw = self.informer.get(request.namespace, request.name)
+        raw = await self.patcher.current(self.informer.get(request.namespace, request.name))
         if raw is None:
             await self.fetches.discard(request)
             return Result()
@@ -413,6 +414,11 @@ class GitRepositoryReconciler:
         log.debug("%s %s/%s: no changes since last reconciliation of %s", KIND, obj.namespace,
                   obj.name, revision)
         conditions.delete(status, FETCH_FAILED)
+        # As source-controller's artifact step for a revision it already stores: an
+        # ArtifactOutdated left by an interrupted pass is no longer true.
+        conditions.delete(status, ARTIFACT_OUTDATED)
+        conditions.mark_true(status, ARTIFACT_IN_STORAGE, "Succeeded",
+                             f"stored artifact for revision '{art.revision}'", state.generation)
         return True
 
     async def _reconcile_source(self, state: _State, auth: GitAuth,

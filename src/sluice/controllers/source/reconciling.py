@@ -141,7 +141,7 @@ class SourceReconciler(Generic[R]):
 
     # ------------------------------------------------------------- the loop
     async def reconcile(self, request: Request) -> Result:
-        raw = self.informer.get(request.namespace, request.name)
+        raw = await self.patcher.current(self.informer.get(request.namespace, request.name))
         if raw is None:
             return Result()
         obj: R = self.model.from_dict(raw)  # type: ignore[assignment]
