@@ -26,7 +26,9 @@ import gzip
 import hashlib
 import os
 import posixpath
+import queue
 import tarfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,20 +112,63 @@ class TarGzWriter:
     """Entries in, the reproducible tar.gz out; the caller supplies the order.
 
     Headers and small contents are gathered into `BATCH`-sized writes:
-    per-entry gzip calls dominate on trees of many small files.
+    per-entry gzip calls dominate on trees of many small files. Compression
+    and hashing run on a thread of their own (zlib, crc32 and sha256 release
+    the GIL on large buffers), so they overlap with reading and framing the
+    next entries; at most a few batches wait in between. `close` returns the
+    summary; `abort` (or leaving a ``with`` block on an error) stops the
+    thread and leaves `out` unfinished.
     """
 
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], *, threaded: bool = True) -> None:
         self._hashing = _HashingWriter(out)
         self._gz = gzip.GzipFile(fileobj=self._hashing, mode="wb",
                                  compresslevel=COMPRESSLEVEL, mtime=0, filename="")
         self._batch = bytearray()
+        self._offset = 0  # uncompressed bytes handed to gzip
         self.entries = 0
+        self._failure: BaseException | None = None
+        self._queue: queue.Queue[bytes | memoryview | None] | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=4)
+            self._thread = threading.Thread(target=self._compress, name="sluice-targz",
+                                            daemon=True)
+            self._thread.start()
+
+    def __enter__(self) -> TarGzWriter:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is not None:
+            self.abort()
+
+    def _compress(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._gz.write(chunk)
+                except BaseException as err:  # raised in the caller's thread
+                    self._failure = err
+
+    def _write(self, data: bytes | memoryview) -> None:
+        if self._failure is not None:
+            raise self._failure
+        self._offset += len(data)
+        if self._queue is None:
+            self._gz.write(data)
+        else:
+            self._queue.put(data)
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._write(bytes(self._batch))
+            self._batch.clear()
 
     def _spill(self) -> None:
         if len(self._batch) >= BATCH:
-            self._gz.write(self._batch)
-            self._batch.clear()
+            self._flush()
 
     def directory(self, rel: str) -> None:
         self._batch += _header(rel + "/", tarfile.DIRTYPE, 0o755)
@@ -141,11 +186,10 @@ class TarGzWriter:
         batch = self._batch
         batch += _header(rel, tarfile.REGTYPE, 0o755 if executable else 0o644, size)
         if size > BATCH:
-            self._gz.write(batch)
-            batch.clear()
+            self._flush()
             view = memoryview(data)
             for start in range(0, size, BATCH):
-                self._gz.write(view[start:start + BATCH])
+                self._write(view[start:start + BATCH])
         else:
             batch += data
         batch += _PADS[-size % tarfile.BLOCKSIZE]
@@ -155,25 +199,37 @@ class TarGzWriter:
     def stream(self, rel: str, size: int, executable: bool, chunks: Iterable[bytes]) -> None:
         """A regular file of `size` bytes read in `chunks`, never whole in memory."""
         self._batch += _header(rel, tarfile.REGTYPE, 0o755 if executable else 0o644, size)
-        self._gz.write(self._batch)
-        self._batch.clear()
+        self._flush()
         remaining = size
         for chunk in chunks:
             if len(chunk) > remaining:
                 raise ArchiveError(f"'{rel}' changed while archiving")
-            self._gz.write(chunk)
+            self._write(chunk)
             remaining -= len(chunk)
         if remaining:
             raise ArchiveError(f"'{rel}' changed while archiving")
         self._batch += _PADS[-size % tarfile.BLOCKSIZE]
         self.entries += 1
 
+    def _stop(self) -> None:
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def abort(self) -> None:
+        """Stop compressing; `out` holds an unfinished stream."""
+        self._failure = self._failure or ArchiveError("archive aborted")
+        self._stop()
+
     def close(self) -> ArchiveSummary:
         """End-of-archive marker, padded to a full record as tar(1) does; the summary."""
-        written = self._gz.tell() + len(self._batch) + 2 * tarfile.BLOCKSIZE
+        written = self._offset + len(self._batch) + 2 * tarfile.BLOCKSIZE
         self._batch += tarfile.NUL * (2 * tarfile.BLOCKSIZE + (-written % tarfile.RECORDSIZE))
-        self._gz.write(self._batch)
-        self._batch.clear()
+        self._flush()
+        self._stop()
+        if self._failure is not None:
+            raise self._failure
         self._gz.close()
         return ArchiveSummary(f"sha256:{self._hashing.sha256.hexdigest()}", self._hashing.size,
                               self.entries)
@@ -218,28 +274,33 @@ def archive_directory(source: Path, out: IO[bytes],
     if not source.is_dir():
         raise ArchiveError(f"source '{source}' is not a directory")
     try:
-        writer = TarGzWriter(out)
-        for rel, entry in walk(source, rules):
-            if entry.is_symlink():
-                link = symlink_target(source, rel)
-                if link is not None:  # out of the source root: left out, as Flux does
-                    writer.symlink(rel, link)
-            elif entry.is_dir(follow_symlinks=False):
-                writer.directory(rel)
-            elif entry.is_file(follow_symlinks=False):
-                st = entry.stat(follow_symlinks=False)
-                executable = bool(st.st_mode & 0o111)
-                if st.st_size <= BATCH:
-                    with open(entry.path, "rb") as handle:
-                        content = handle.read(st.st_size + 1)
-                    if len(content) != st.st_size:
-                        raise ArchiveError(f"'{rel}' changed while archiving")
-                    writer.file(rel, content, executable)
-                else:
-                    writer.stream(rel, st.st_size, executable, _chunks(entry.path, st.st_size))
-            # sockets, FIFOs and devices never belong in an artifact
-        return writer.close()
+        with TarGzWriter(out) as writer:
+            return _walk_into(writer, source, rules)
     except ArchiveError:
         raise
     except (OSError, tarfile.TarError) as err:
         raise ArchiveError(f"failed to archive '{source}': {err}") from None
+
+
+def _walk_into(writer: TarGzWriter, source: Path, rules: IgnoreRules) -> ArchiveSummary:
+    """Every kept entry of `source`, in `walk` order, into `writer`; the summary."""
+    for rel, entry in walk(source, rules):
+        if entry.is_symlink():
+            link = symlink_target(source, rel)
+            if link is not None:  # out of the source root: left out, as Flux does
+                writer.symlink(rel, link)
+        elif entry.is_dir(follow_symlinks=False):
+            writer.directory(rel)
+        elif entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            executable = bool(st.st_mode & 0o111)
+            if st.st_size <= BATCH:
+                with open(entry.path, "rb") as handle:
+                    content = handle.read(st.st_size + 1)
+                if len(content) != st.st_size:
+                    raise ArchiveError(f"'{rel}' changed while archiving")
+                writer.file(rel, content, executable)
+            else:
+                writer.stream(rel, st.st_size, executable, _chunks(entry.path, st.st_size))
+        # sockets, FIFOs and devices never belong in an artifact
+    return writer.close()

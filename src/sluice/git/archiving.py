@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pygit2
 
@@ -75,15 +75,19 @@ def archive(workdir: str, out: str, spec_ignore: str | None, from_disk: bool,
     return summary
 
 
-def plain_tree(repo: pygit2.Repository, tree: pygit2.Tree,
-               ignore_files: list[tuple[str, str]] | None = None) -> bool:
+# One directory as the walk needs it, in name order: (name, kind, blob or subdirectory).
+_Listing = list[Any]
+_KIND_FILE, _KIND_EXECUTABLE, _KIND_DIR = 0, 1, 2
+
+
+def plain_tree(repo: pygit2.Repository, tree: pygit2.Tree) -> bool:
     """Whether a checkout of `tree` would write exactly its blobs (see the module docs).
 
     `ops.checkout` without a work tree still writes the files when not, so
     that a tree a checkout refuses (a ``..`` entry) fails the checkout as
     before, and `archive` then finds them on disk.
     """
-    return _config_plain(repo) and _plain(tree, "", [] if ignore_files is None else ignore_files)
+    return _config_plain(repo) and _scan(tree, "", []) is not None
 
 
 def _archive(path: Path, out: IO[bytes], spec_ignore: str | None,
@@ -92,7 +96,8 @@ def _archive(path: Path, out: IO[bytes], spec_ignore: str | None,
         repo = pygit2.Repository(str(path))
         tree = repo.head.peel(pygit2.Commit).tree
         ignore_files: list[tuple[str, str]] = []
-        if not plain_tree(repo, tree, ignore_files):
+        listing = _scan(tree, "", ignore_files) if _config_plain(repo) else None
+        if listing is None:
             # Something only a checkout shows exactly: `checkout` wrote the files.
             return archive_directory(path, out, load_ignore_rules(path, spec_ignore))
         rules = IgnoreRules.defaults()
@@ -101,9 +106,9 @@ def _archive(path: Path, out: IO[bytes], spec_ignore: str | None,
         if spec_ignore:
             rules = rules.extend(spec_ignore)
         if rules.is_ignored(".git", True):
-            writer = TarGzWriter(out)
-            _emit(writer, tree, "", rules)
-            return writer.close()
+            with TarGzWriter(out) as writer:
+                _emit(writer, listing, "", rules)
+                return writer.close()
         # `spec.ignore` brings `.git` back: the files and the repository, as on disk.
         repo.checkout_tree(  # type: ignore[no-untyped-call]
             tree, strategy=pygit2.enums.CheckoutStrategy.FORCE)
@@ -120,58 +125,54 @@ def _config_plain(repo: pygit2.Repository) -> bool:
     return not ("core.eol" in config and str(config["core.eol"]).lower() == "crlf")
 
 
-def _plain(tree: pygit2.Tree, rel: str, ignore_files: list[tuple[str, str]]) -> bool:
-    """Whether a checkout of `tree` writes exactly its blobs; gathers `.sourceignore` texts.
+def _scan(tree: pygit2.Tree, rel: str, ignore_files: list[tuple[str, str]]) -> _Listing | None:
+    """`tree` listed for `_emit`, or None when a checkout would not write exactly its blobs.
 
-    The texts come parents first, as `load_ignore_rules` reads them (a
-    directory's own file before any of its subdirectories', these in name
-    order), so the rule layers stack the same way.
+    Gathers the `.sourceignore` texts parents first, as `load_ignore_rules`
+    reads them (a directory's own file before any of its subdirectories',
+    these in name order), so the rule layers stack the same way. Blobs are
+    not read here (but for ignore files): `_emit` reads each once.
     """
-    subtrees: list[tuple[str, pygit2.Tree]] = []
-    empty = True
+    listing: _Listing = []
     for entry in tree:
-        empty = False
         raw = entry.raw_name or b""
         if len(raw) > _NAME_MAX:
-            return False
+            return None
         name = raw.decode("ascii", "replace")
         if not _PLAIN_NAME.fullmatch(name) or name.lower() in (".git", ".gitattributes"):
-            return False
+            return None
         mode = entry.filemode
         if mode == _TREE:
-            assert isinstance(entry, pygit2.Tree)
-            subtrees.append((name, entry))
+            listing.append([name, _KIND_DIR, entry])
         elif mode == _FILE or mode == _EXECUTABLE:
+            listing.append([name, _KIND_FILE if mode == _FILE else _KIND_EXECUTABLE, entry])
             if name == IGNORE_FILE:
                 assert isinstance(entry, pygit2.Blob)
                 ignore_files.append((rel, entry.data.decode("utf-8", errors="replace")))
         else:
-            return False  # symlink, submodule
-    if empty and rel:
-        return False  # a checkout writes no directory for an empty tree
-    subtrees.sort(key=lambda item: item[0])
-    return all(_plain(sub, f"{rel}/{name}" if rel else name, ignore_files)
-               for name, sub in subtrees)
+            return None  # symlink, submodule
+    if not listing and rel:
+        return None  # a checkout writes no directory for an empty tree
+    listing.sort(key=lambda item: item[0])  # byte order (names are ASCII here)
+    for item in listing:
+        if item[1] == _KIND_DIR:
+            sub = _scan(item[2], f"{rel}/{item[0]}" if rel else item[0], ignore_files)
+            if sub is None:
+                return None
+            item[2] = sub
+    return listing
 
 
-def _emit(writer: TarGzWriter, tree: pygit2.Tree, rel: str, rules: IgnoreRules) -> None:
-    """The kept entries of `tree` into `writer`, in `sourceignore.walk`'s order."""
-    for entry in sorted(tree, key=_name):
-        name = entry.name or ""
+def _emit(writer: TarGzWriter, listing: _Listing, rel: str, rules: IgnoreRules) -> None:
+    """The kept entries of `listing` into `writer`, in `sourceignore.walk`'s order."""
+    for n, (name, kind, value) in enumerate(listing):
+        listing[n] = None  # each blob is let go once written
         path = f"{rel}/{name}" if rel else name
-        if entry.type_str == "tree":
-            if rules.is_ignored(path, True):
-                continue  # pruned whole, as the walk of a checkout does
-            writer.directory(path)
-            assert isinstance(entry, pygit2.Tree)
-            _emit(writer, entry, path, rules)
+        if kind == _KIND_DIR:
+            if not rules.is_ignored(path, True):  # else pruned whole, as a walk does
+                writer.directory(path)
+                _emit(writer, value, path, rules)
         elif not rules.is_ignored(path, False):
-            assert isinstance(entry, pygit2.Blob)
-            executable = entry.filemode == _EXECUTABLE
             # A big blob goes through as a view: libgit2 holds it once, Python never copies it.
-            writer.file(path, entry.data if entry.size <= BATCH else memoryview(entry),
-                        executable)
-
-
-def _name(entry: pygit2.Object) -> str:
-    return entry.name or ""
+            writer.file(path, value.data if value.size <= BATCH else memoryview(value),
+                        kind == _KIND_EXECUTABLE)
