@@ -1,6 +1,7 @@
 """API server GET latency while a 10,000-file checkout and its artifact are made, vs idle.
 
     .venv/bin/python bench/bench_artifact_latency.py [--files 10000] [--rounds 3]
+                                                     [--paths objects,thread]
 
 Under ``sluice up`` the embedded cluster and the source controller share one
 process and one event loop. The checkout runs in a git worker process and
@@ -13,13 +14,17 @@ loop, or every client of the cluster (kubectl, the controllers) waits. Here:
   the thing measured) GETs one ConfigMap over HTTPS every 10 ms and records
   each answer's latency;
 - busy phase: this process checks out the repository's tip (served by
-  ``git http-backend`` from another child process) and archives it, exactly
-  as the GitRepository reconciler does (`sluice.controllers.source.git.checkout`
-  then `Storage.archive`), while the prober runs;
-- idle phase, right after: the prober runs as long again, nothing else.
+  ``git http-backend`` from another child process) and archives it, while
+  the prober runs, by one of two paths (``--paths``, interleaved per round):
+  ``objects``, what the GitRepository reconciler does (`checkout` without a
+  work tree, then `Storage.archive_checkout`: a Git worker writes the
+  tar.gz from the commit's objects), and ``thread``, what it did before
+  (checkout writing the files, then `Storage.archive` on a thread of this
+  process, whose Python work shares this interpreter with the API server);
+- idle phase, right after each busy one: the prober runs as long again.
 
-Reported per phase: requests answered, p50, p99 and max latency. Nothing is
-asserted; the ratio busy/idle is the figure.
+Reported per path and phase: requests answered, p50, p99 and max latency.
+Nothing is asserted; the ratio busy/idle is the figure.
 """
 
 from __future__ import annotations
@@ -90,7 +95,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--paths", default="objects,thread",
+                        help="comma-separated: objects (today's reconciler), thread (before)")
     args = parser.parse_args()
+    paths = [p for p in args.paths.split(",") if p]
     bench_dir = Path(__file__).parent
     with tempfile.TemporaryDirectory(prefix="sluice-bench-lat-") as tmp:
         root = Path(tmp)
@@ -115,36 +123,47 @@ async def main() -> None:
             probe = Prober(prober)
             storage = Storage(root / "store")
 
-            async def work(n: int) -> float:
-                """What a GitRepository reconcile does on a new revision; its duration."""
-                dest = root / f"co-{n}"
+            async def work(dest: Path, path: str) -> float:
+                """A GitRepository reconcile's work on a new revision; its duration."""
                 started = time.perf_counter()
-                commit = await checkout(url, GitRef(branch="main"), None, dest, timeout=300)
-                await storage.archive("GitRepository", "bench", "app", f"{commit.hash}.tar.gz",
-                                      dest, commit.revision, load_ignore_rules(dest))
+                if path == "objects":
+                    commit = await checkout(url, GitRef(branch="main"), None, dest, timeout=300,
+                                            worktree=False)
+                    await storage.archive_checkout("GitRepository", "bench", "app",
+                                                   f"{commit.hash}.tar.gz", dest,
+                                                   commit.revision)
+                else:
+                    commit = await checkout(url, GitRef(branch="main"), None, dest, timeout=300)
+                    await storage.archive("GitRepository", "bench", "app",
+                                          f"{commit.hash}.tar.gz", dest, commit.revision,
+                                          load_ignore_rules(dest))
                 return time.perf_counter() - started
 
-            idle: list[float] = []
-            busy: list[float] = []
+            idle: dict[str, list[float]] = {p: [] for p in paths}
+            busy: dict[str, list[float]] = {p: [] for p in paths}
             try:
                 for n in range(args.rounds):
-                    await probe.go()
-                    took = await work(n)
-                    busy += await probe.stop()
-                    await asyncio.to_thread(shutil.rmtree, root / f"co-{n}")
-                    await probe.go()
-                    await asyncio.sleep(took)
-                    idle += await probe.stop()
-                    print(f"round {n + 1}: checkout + artifact {took:.2f}s", flush=True)
+                    for path in paths:
+                        dest = root / f"co-{n}-{path}"
+                        await probe.go()
+                        took = await work(dest, path)
+                        busy[path] += await probe.stop()
+                        await asyncio.to_thread(shutil.rmtree, dest)
+                        await probe.go()
+                        await asyncio.sleep(took)
+                        idle[path] += await probe.stop()
+                        print(f"round {n + 1} ({path}): checkout + artifact {took:.2f}s",
+                              flush=True)
             finally:
                 assert prober.stdin is not None
                 prober.stdin.close()
                 await prober.wait()
                 git.stdin.close()
                 await git.wait()
-    print(f"idle:                      {summary(idle)}")
-    print(f"during checkout + archive: {summary(busy)}")
-    print(f"p99 ratio busy/idle: {_p99(busy) / _p99(idle):.2f}x")
+    for path in paths:
+        print(f"{path:>7} idle:                      {summary(idle[path])}")
+        print(f"{path:>7} during checkout + archive: {summary(busy[path])}")
+        print(f"{path:>7} p99 ratio busy/idle: {_p99(busy[path]) / _p99(idle[path]):.2f}x")
 
 
 def _p99(latencies: list[float]) -> float:
