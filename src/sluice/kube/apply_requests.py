@@ -23,6 +23,7 @@ from sluice.kube.errors import ApiStatusError, is_not_found
 from sluice.kube.inventory import Owner
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
+from sluice.kube.requests import send
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -67,8 +68,8 @@ class ApplyRequests:
         if body is not None:
             content = json.dumps(body, separators=(",", ":")).encode()
             headers["Content-Type"] = content_type
-        resp = await self._http.request(method, path, params=dict(params or {}),
-                                        content=content, headers=headers)
+        resp = await send(self._http, method, path, params=params, content=content,
+                          headers=headers)
         if resp.status_code >= 400:
             try:
                 status = json.loads(resp.content)

@@ -26,6 +26,7 @@ import httpx2
 from sluice.kube.config import Connection
 from sluice.kube.errors import ApiStatusError, is_not_found
 from sluice.kube.mapping import ResourceMapping, RestMapper
+from sluice.kube.requests import send
 
 __all__ = ["Obj", "Objects"]
 
@@ -76,8 +77,8 @@ class Objects:
         if body is not None:
             content = json.dumps(body).encode()
             headers["Content-Type"] = content_type
-        resp = await self._http.request(method, path, params=dict(params or {}),
-                                        content=content, headers=headers)
+        resp = await send(self._http, method, path, params=params, content=content,
+                          headers=headers)
         if resp.status_code >= 400:
             raise _error(resp, resp.content)
         if not resp.content:
