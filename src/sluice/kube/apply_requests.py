@@ -21,6 +21,7 @@ import httpx2
 from sluice.kube.apply_types import ClaimCheck, DryRun
 from sluice.kube.errors import ApiStatusError, is_not_found
 from sluice.kube.inventory import Owner
+from sluice.kube.latest import LatestObjects
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Objects
 from sluice.kube.requests import send
@@ -56,6 +57,9 @@ class ApplyRequests:
         # Called with every live object a request returns (GETs and real writes, not
         # dry runs): how `sluice.runtime.livestate` learns the versions an apply saw.
         self.observe = observe
+        # The newest copy of each object requests returned (same rule), for the health
+        # checks that follow an apply (`sluice.kube.latest`): they need no GET then.
+        self.latest = LatestObjects()
         self.concurrency = max(1, concurrency)
         self.custom_stage_kinds = custom_stage_kinds
         self._http: httpx2.AsyncClient = client.connection.http
@@ -79,9 +83,10 @@ class ApplyRequests:
             err.code = resp.status_code
             raise err
         out = resp.json() if resp.content else None
-        if (self.observe is not None and method != "DELETE" and isinstance(out, dict)
-                and "dryRun" not in (params or {})):
-            self.observe(out)
+        if method != "DELETE" and isinstance(out, dict) and "dryRun" not in (params or {}):
+            self.latest.offer(out)
+            if self.observe is not None:
+                self.observe(out)
         return out
 
     async def _ssa(self, d: DryRun | tuple[ResourceMapping, Obj], *, dry_run: bool) -> Obj:

@@ -35,6 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from sluice.kube.errors import KubeError, is_not_found
+from sluice.kube.latest import LatestObjects
 from sluice.kube.objects import Objects
 from sluice.kube.ordering import ObjectRef
 
@@ -417,7 +418,8 @@ def _ref_of(item: ObjectRef | Mapping[str, Any]) -> ObjectRef:
     return item if isinstance(item, ObjectRef) else ObjectRef.of(item)
 
 
-async def _probe(client: Objects, ref: ObjectRef, sem: asyncio.Semaphore) -> HealthResult:
+async def _probe(client: Objects, ref: ObjectRef, sem: asyncio.Semaphore,
+                 latest: LatestObjects | None = None) -> HealthResult:
     async with sem:
         try:
             mapping = await client.mapping(ref.api_version, ref.kind)
@@ -430,6 +432,8 @@ async def _probe(client: Objects, ref: ObjectRef, sem: asyncio.Semaphore) -> Hea
             if is_not_found(exc):
                 return compute_status(None, ref)
             return HealthResult(ref, Status.UNKNOWN, exc.message)
+        if latest is not None:
+            latest.offer(obj)
         return compute_status(obj, ref)
 
 
@@ -440,26 +444,58 @@ def _listing(results: Sequence[HealthResult]) -> str:
 async def wait_for_health(client: Objects, objects: Sequence[ObjectRef | Mapping[str, Any]],
                           timeout: float,  # noqa: ASYNC109 - Flux's spec.timeout, polled
                           poll: float = DEFAULT_POLL, *, fail_fast: bool = True,
-                          concurrency: int = 8) -> HealthReport:
+                          concurrency: int = 8,
+                          latest: LatestObjects | None = None) -> HealthReport:
     """Poll ``objects`` until all are Current, one Failed (``fail_fast``), or ``timeout``.
 
     The first check runs at once, so objects that are already healthy cost one
     round of GETs. Objects are given as `ObjectRef` (with a version) or as the
     manifests that were applied. Never raises for an unhealthy set: the
     verdict is in the returned report's ``error``.
+
+    With ``latest`` (`sluice.kube.latest`: the copies an apply was answered
+    and what watches saw since), an object with a copy there not judged yet
+    is judged from it instead of a GET, at once when it arrives; one without
+    news is read with a GET each ``poll`` seconds, as before. A set fed by
+    answers and watches is then checked without any request.
     """
     refs = [_ref_of(o) for o in objects]
     start = time.monotonic()
     deadline = start + timeout
     sem = asyncio.Semaphore(max(1, concurrency))
     pending = list(refs)
-    latest: dict[tuple[str, str, str, str], HealthResult] = {}
+    latest_result: dict[tuple[str, str, str, str], HealthResult] = {}
+    judged: dict[tuple[str, str, str, str], int] = {}  # the copy of `latest` each was judged on
+    next_get: dict[tuple[str, str, str, str], float] = {}
     while True:
-        results = await asyncio.gather(*(_probe(client, ref, sem) for ref in pending))
-        for r in results:
-            latest[r.ref.key] = r
+        now = time.monotonic()
+        to_get: list[ObjectRef] = []
+        for ref in pending:
+            seen = latest.get(ref.key) if latest is not None else None
+            if latest is not None and seen is not None and judged.get(ref.key) != seen.seq:
+                judged[ref.key] = seen.seq
+                result = latest_result[ref.key] = compute_status(seen.obj, ref)
+                if result.current or latest.fed(ref.key):
+                    next_get[ref.key] = now + poll
+                    continue
+                # Not healthy yet and no watch brings its next change: read it now,
+                # as polling would (a controller may have written its status already).
+                next_get[ref.key] = now
+            if next_get.get(ref.key, 0.0) <= now:
+                to_get.append(ref)
+        if to_get:
+            fetched = await asyncio.gather(*(_probe(client, ref, sem, latest)
+                                             for ref in to_get))
+            now = time.monotonic()
+            for r in fetched:
+                latest_result[r.ref.key] = r
+                next_get[r.ref.key] = now + poll
+                seen = latest.get(r.ref.key) if latest is not None else None
+                if seen is not None:
+                    judged[r.ref.key] = seen.seq
+        results = [latest_result[ref.key] for ref in pending]
         pending = [r.ref for r in results if not r.current]
-        ordered = [latest[ref.key] for ref in refs]
+        ordered = [latest_result[ref.key] for ref in refs]
         elapsed = time.monotonic() - start
         if not pending:
             return HealthReport(ordered, None, elapsed)
@@ -470,7 +506,12 @@ async def wait_for_health(client: Objects, objects: Sequence[ObjectRef | Mapping
                                 failed_fast=True)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            waiting = [latest[ref.key] for ref in refs if not latest[ref.key].current]
+            waiting = [latest_result[ref.key] for ref in refs
+                       if not latest_result[ref.key].current]
             return HealthReport(ordered, "timeout waiting for: " + _listing(waiting), elapsed,
                                 timed_out=True)
-        await asyncio.sleep(min(poll, remaining))
+        due = min(next_get[ref.key] for ref in pending) - time.monotonic()
+        if latest is None:
+            await asyncio.sleep(min(max(due, 0.0), remaining))
+        else:
+            await latest.wait(min(max(due, 0.0), remaining))

@@ -55,6 +55,11 @@ cannot be pinned on given objects (an apply that failed, a relist after
 ``410 Gone``, a kind whose watch cannot start) makes `drift` answer None:
 the owner must be reconciled in full.
 
+A health check after an apply can `follow` the objects it waits on: every
+watch event of theirs is offered to its `sluice.kube.latest.LatestObjects`,
+so the status a Deployment's controller writes after the apply arrives
+without a GET.
+
 Events that arrive while the owner is applying are held until `commit`: one
 explained by what the apply itself observed afterwards (its own write, or a
 change the dry run already saw and corrected) is dropped; any other leaves
@@ -76,8 +81,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -87,10 +90,12 @@ from typing import Any
 import httpx2
 
 from sluice.kube.errors import KubeError, NoKindMatch, is_gone
+from sluice.kube.latest import LatestObjects
 from sluice.kube.mapping import ResourceMapping, split_api_version
 from sluice.kube.objects import Obj, Objects
+from sluice.runtime.owned_fields import owned_digest
 
-__all__ = ["Drift", "LiveState", "Observer", "owned_digest"]
+__all__ = ["Drift", "LiveState", "Observer"]
 
 log = logging.getLogger("sluice.runtime.livestate")
 
@@ -101,7 +106,6 @@ Observer = Callable[[Mapping[str, Any]], None]
 
 _MIN_RETRY = 0.1
 _MAX_RETRY = 10.0
-_DIGEST_BYTES = 16
 
 
 def _newer(a: str, b: str) -> bool:
@@ -111,65 +115,6 @@ def _newer(a: str, b: str) -> bool:
     if a.isdigit() and b.isdigit():
         return int(a) > int(b)
     return True
-
-
-def _project(value: Any, tree: Mapping[str, Any], out: list[Any]) -> None:
-    """Append the values of ``value`` at the paths of fieldsV1 ``tree``, in tree order."""
-    for elem in sorted(tree):
-        sub = tree[elem]
-        if elem == ".":
-            continue
-        child: Any = None
-        if elem.startswith("f:"):
-            child = value.get(elem[2:]) if isinstance(value, dict) else None
-        elif elem.startswith("k:"):
-            try:
-                keys = json.loads(elem[2:])
-            except ValueError:
-                keys = None
-            if isinstance(value, list) and isinstance(keys, dict):
-                child = next((item for item in value if isinstance(item, dict) and all(
-                    item.get(k) == v for k, v in keys.items())), None)
-        elif elem.startswith("i:"):
-            index = elem[2:]
-            if isinstance(value, list) and index.isdigit() and int(index) < len(value):
-                child = value[int(index)]
-        elif elem.startswith("v:"):
-            try:
-                item = json.loads(elem[2:])
-            except ValueError:
-                item = None
-            child = isinstance(value, list) and item in value
-        out.append(elem)
-        if isinstance(sub, dict) and sub and not (len(sub) == 1 and "." in sub):
-            _project(child, sub, out)
-        else:
-            out.append(child)
-
-
-def owned_digest(obj: Mapping[str, Any], field_manager: str | tuple[str, ...]) -> bytes:
-    """A short digest of what ``field_manager`` owns in ``obj`` (fields and their values).
-
-    Only the manager's ``Apply`` entry counts (server-side apply is how
-    appliers write). Changes to other fields leave it unchanged; a change to
-    an owned value, or a field whose ownership another manager took, changes it.
-    Several managers (a tuple) count together: Helm's SDK names itself after
-    the process, and the HelmRelease drift correction applies as ``helm``.
-    """
-    managers = (field_manager,) if isinstance(field_manager, str) else field_manager
-    meta = obj.get("metadata") or {}
-    parts: list[Any] = []
-    for entry in meta.get("managedFields") or []:
-        if (isinstance(entry, dict) and entry.get("manager") in managers
-                and entry.get("operation") == "Apply" and not entry.get("subresource")):
-            fields = entry.get("fieldsV1") or {}
-            out: list[Any] = []
-            if isinstance(fields, dict):
-                _project(obj, fields, out)
-            parts.append([str(entry.get("manager")), fields, out])
-    parts.sort(key=lambda part: str(part[0]))
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=_DIGEST_BYTES).digest()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -314,6 +259,10 @@ class _KindWatch:
 
     def _event(self, etype: str, obj: Obj) -> None:
         key, rv = _key(obj), _rv(obj)
+        followers = self.state._followers.get((self.kind, key)) if self.state._followers \
+            else None
+        for latest in followers or ():
+            latest.offer(obj, deleted=etype == "DELETED")
         entry = self.entries.get(key)
         if entry is None:
             # The digest too: on a first apply every object is unrecorded, and the
@@ -376,6 +325,8 @@ class LiveState:
         self.watch_timeout = watch_timeout
         self._owners: dict[str, _Owner] = {}
         self._watches: dict[Kind, _KindWatch] = {}
+        # Health checks waiting on objects (`follow`): every watch event of theirs.
+        self._followers: dict[Ident, list[LatestObjects]] = {}
         # How many times an owner was found dirty (for metrics and tests).
         self.drift_count = 0
 
@@ -480,6 +431,37 @@ class LiveState:
         await self._stop_unused()
         if state.dirty:
             self._notify(owner)
+
+    def follow(self, latest: LatestObjects, refs: Iterable[Any]) -> Callable[[], None]:
+        """Offer ``latest`` every watch event on ``refs`` (objects with group, kind,
+        namespace, name), until the returned undo is called.
+
+        What a health check after an apply waits on (`sluice.kube.latest`): the
+        status a Deployment's controller writes then arrives with the watch event,
+        without a GET. Only kinds some owner already applied are watched; for the
+        others ``latest.fed`` says no and the health check reads the object itself.
+        """
+        idents = {((str(r.group), str(r.kind)), (str(r.namespace), str(r.name))) for r in refs}
+        for ident in idents:
+            self._followers.setdefault(ident, []).append(latest)
+
+        def fed(key: tuple[str, str, str, str]) -> bool:
+            ident = ((key[0], key[1]), (key[2], key[3]))
+            watch = self._watches.get(ident[0])
+            return ident in idents and watch is not None and watch.synced
+
+        latest.feeder = fed
+
+        def undo() -> None:
+            latest.feeder = None
+            for ident in idents:
+                followers = self._followers.get(ident)
+                if followers is not None and latest in followers:
+                    followers.remove(latest)
+                    if not followers:
+                        del self._followers[ident]
+
+        return undo
 
     def abort(self, owner: str) -> None:
         """``owner``'s apply failed: not clean until its next successful commit."""

@@ -409,8 +409,9 @@ class KustomizationReconciler:
                            + (" (deleted)" if d.deleted else "") for d in drift))
         owner = owner_key(*key)
         observe = self.live.begin(owner, partial=True)
+        manager = self._resource_manager(obj, observe)
+        unfollow = self.live.follow(manager.latest, record.health)
         try:
-            manager = self._resource_manager(obj, observe)
             timeout = self._timeout(obj)
             changes = await self._apply(state, manager, subset, timeout)
             if record.health:
@@ -419,6 +420,8 @@ class KustomizationReconciler:
         except BaseException:
             self.live.abort(owner)
             raise
+        finally:
+            unfollow()
         await self.live.commit(owner, changes.refs(skipped=False), partial=True)
         return True
 
@@ -463,8 +466,11 @@ class KustomizationReconciler:
         meta = {"revision": revision}
         if state.origin_revision:
             meta["originRevision"] = state.origin_revision
+        manager = self._resource_manager(obj, observe)
+        # The health check judges what the apply was answered and what the watches
+        # see next (a Deployment's status), without reading the objects back.
+        unfollow = self.live.follow(manager.latest, (ObjectRef.of(o) for o in objects))
         try:
-            manager = self._resource_manager(obj, observe)
             changes = await self._apply(state, manager, objects, timeout)
             await self._prune(state, manager, changes)
             drifted = bool(changes.changed())
@@ -475,6 +481,8 @@ class KustomizationReconciler:
             status.history = upsert(status.history, checksum, time.monotonic() - started,
                                     exc.reason, meta)
             raise
+        finally:
+            unfollow()
         status.last_applied_revision = revision
         status.last_applied_origin_revision = state.origin_revision or None
         conditions.mark_true(status, READY, RECONCILIATION_SUCCEEDED,
@@ -580,7 +588,7 @@ class KustomizationReconciler:
         conditions.mark_unknown(status, HEALTHY, PROGRESSING, message, gen)
         await self._write(state)
         report = await wait_for_health(manager.client, refs, budget, self.options.health_poll,
-                                       fail_fast=True)
+                                       fail_fast=True, latest=manager.latest)
         elapsed = format_seconds(report.elapsed)
         if not report.healthy:
             error = report.error or "health check failed"
