@@ -32,6 +32,9 @@ class KustomizationOptions:
     http_retry: int = 9
     # Health checks poll every 5 s in Flux; the stage waits reuse it.
     health_poll: float = 5.0
+    # A step's Reconciling message after the reconcile's first is written only if the
+    # step lasts this long (`progress.StatusWriter`; Flux writes each at once).
+    progress_delay: float = 1.0
     # Flux never waits less than 30 s (Kustomization.GetTimeout).
     min_timeout: float = 30.0
     # Feature gate StrictPostBuildSubstitutions (on by default).

@@ -27,7 +27,7 @@ repository written for Flux behaves the same under Sluice:
    (``Deployment/agnhost/agnhost created``);
 8. *inventory* in ``status.inventory``, then *prune* of what left it (only
    after a successful apply) -> PruneFailed;
-9. *health* (``wait: true`` or ``healthChecks``) within the timeout ->
+9. *health* (`health_check`; ``wait: true`` or ``healthChecks``) within the timeout ->
    ``Healthy`` and HealthCheckFailed;
 10. ``lastAppliedRevision`` and ``Ready=True ReconciliationSucceeded``
     ``Applied revision: main@sha1:...``; event ``Reconciliation finished in
@@ -75,8 +75,6 @@ from sluice.api.meta import (
     ARTIFACT_FAILED,
     BUILD_FAILED,
     DEPENDENCY_NOT_READY,
-    HEALTH_CHECK_FAILED,
-    HEALTHY,
     KUSTOMIZE_NAME_LABEL,
     PROGRESSING,
     PRUNE_FAILED,
@@ -84,7 +82,6 @@ from sluice.api.meta import (
     RECONCILIATION_FAILED,
     RECONCILIATION_SUCCEEDED,
     RECONCILING,
-    SUCCEEDED,
     ResourceInventory,
 )
 from sluice.controllers.kustomization.artifact_cache import ArtifactCache, CachedArtifact
@@ -99,6 +96,7 @@ from sluice.controllers.kustomization.building import (
 from sluice.controllers.kustomization.dependencies import DependencyNotReady, check_dependencies
 from sluice.controllers.kustomization.drift import BuildCache, drifted_objects, pack
 from sluice.controllers.kustomization.fetch import ArtifactFetchError, ArtifactNotFound
+from sluice.controllers.kustomization.health_check import check_health, health_refs
 from sluice.controllers.kustomization.history import build_digest, upsert
 from sluice.controllers.kustomization.nochange import (
     Applied,
@@ -109,7 +107,7 @@ from sluice.controllers.kustomization.nochange import (
     still_healthy,
 )
 from sluice.controllers.kustomization.options import SOURCE_KINDS, KustomizationOptions
-from sluice.controllers.kustomization.progress import ReconcileState, StepFailed
+from sluice.controllers.kustomization.progress import ReconcileState, StatusWriter, StepFailed
 from sluice.controllers.kustomization.substitution import (
     load_variables,
     scan_quoting,
@@ -121,7 +119,6 @@ from sluice.core.durations import format_seconds, seconds_or
 from sluice.kube.apply import ApplyError, ApplyOptions, ResourceManager
 from sluice.kube.errors import KubeError, is_not_found
 from sluice.kube.events import EventRecorder
-from sluice.kube.health import wait_for_health
 from sluice.kube.impersonation import ImpersonatingClients
 from sluice.kube.inventory import (
     ChangeSet,
@@ -132,7 +129,6 @@ from sluice.kube.inventory import (
     finalize,
     prune,
 )
-from sluice.kube.mapping import split_api_version
 from sluice.kube.objects import Obj, Objects
 from sluice.kube.ordering import ObjectRef
 from sluice.runtime import conditions
@@ -178,6 +174,7 @@ class KustomizationReconciler:
                               selector=KUSTOMIZE_NAME_LABEL, untracked=is_shared)
         self.applied: dict[tuple[str, str], Applied] = {}
         self.builds = BuildCache(self.options.build_cache_bytes)
+        self.status = StatusWriter(patcher, self.options.progress_delay)
 
     async def close(self) -> None:
         """Remove the extracted artifacts, stop the live-state watches, release clients."""
@@ -194,8 +191,7 @@ class KustomizationReconciler:
         return max(timeout, self.options.min_timeout)
 
     async def _write(self, state: ReconcileState) -> None:
-        await self.patcher.patch_status(state.obj, state.written)
-        state.written = state.obj.status.to_dict()
+        await self.status.write(state)
 
     def _metadata(self, state: ReconcileState, revision: str | None = None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -270,6 +266,8 @@ class KustomizationReconciler:
             result = await self._reconcile(state)
         except StepFailed as exc:
             failure = exc
+        finally:
+            await self.status.settle(state)
         self._finish_status(state)
         await self._write(state)
         interval = seconds_or(obj.spec.interval, 600.0)
@@ -442,7 +440,7 @@ class KustomizationReconciler:
         url, digest = str(artifact.get("url") or ""), artifact.get("digest")
         if not self.artifacts.has(url, digest):
             # Only a download is worth showing; an extracted artifact is instant.
-            await self._write(state)
+            await self.status.progress(state)
         try:
             async with self.artifacts.use(url, digest) as extracted:
                 try:
@@ -453,7 +451,7 @@ class KustomizationReconciler:
                 conditions.mark_reconciling(
                     status, PROGRESSING,
                     f"Building manifests for revision {revision} with a timeout of {budget}", gen)
-                await self._write(state)
+                await self.status.progress(state)
                 objects = await self._build(state, extracted, folder, variables)
         except ArtifactNotFound as exc:
             raise self._fail(state, ARTIFACT_FAILED, exc.message, event=False,
@@ -555,52 +553,19 @@ class KustomizationReconciler:
                      obj.name, message)
             await self._event(state, "info", message)
 
-    def _health_refs(self, state: ReconcileState, changes: ChangeSet) -> list[ObjectRef]:
-        obj = state.obj
-        if obj.spec.wait:
-            refs = changes.refs(skipped=False)
-        else:
-            refs = []
-            for check in obj.spec.health_checks or []:
-                group, version = split_api_version(check.api_version or "")
-                refs.append(ObjectRef(group, check.kind, check.namespace or obj.namespace or "",
-                                      check.name, version))
-        # Waiting on itself would deadlock.
-        return [r for r in refs if not (r.group == GROUP and r.kind == KIND
-                                        and r.namespace == obj.namespace and r.name == obj.name)]
-
-    async def _check_health(self, state: ReconcileState, manager: ResourceManager, changes: ChangeSet,
-                            budget: float, changed_revision: bool,
+    async def _check_health(self, state: ReconcileState, manager: ResourceManager,
+                            changes: ChangeSet, budget: float, changed_revision: bool,
                             refs: list[ObjectRef] | None = None) -> list[ObjectRef]:
-        """Wait for health (``wait``/``healthChecks``, or ``refs``); returns the objects
-        checked."""
-        obj, status, gen = state.obj, state.obj.status, state.generation
+        """The health step (`health_check`), on ``wait``/``healthChecks`` or ``refs``."""
+        spec = state.obj.spec
         if refs is None:
-            refs = self._health_refs(state, changes) if (obj.spec.wait
-                                                          or obj.spec.health_checks) else []
-        if not refs:
-            conditions.delete(status, HEALTHY)
-            return refs
-        was_healthy = conditions.is_true(status, HEALTHY)
-        message = (f"Running health checks for revision {state.revision} with a timeout of "
-                   f"{format_seconds(budget)}")
-        conditions.mark_reconciling(status, PROGRESSING, message, gen)
-        conditions.mark_unknown(status, HEALTHY, PROGRESSING, message, gen)
-        await self._write(state)
-        report = await wait_for_health(manager.client, refs, budget, self.options.health_poll,
-                                       fail_fast=True, latest=manager.latest)
-        elapsed = format_seconds(report.elapsed)
-        if not report.healthy:
-            error = report.error or "health check failed"
-            conditions.mark_false(status, HEALTHY, HEALTH_CHECK_FAILED, error, gen)
-            raise self._fail(state, HEALTH_CHECK_FAILED,
-                             f"health check failed after {elapsed}: {error}")
-        message = f"Health check passed in {elapsed}"
-        if not was_healthy or changed_revision:
+            refs = health_refs(state.obj, changes) if spec.wait or spec.health_checks else []
+
+        async def event(state: ReconcileState, message: str) -> None:
             await self._event(state, "info", message)
-        # Written with the final status, a moment later.
-        conditions.mark_true(status, HEALTHY, SUCCEEDED, message, gen)
-        return refs
+
+        return await check_health(state, manager, refs, budget, self.options.health_poll,
+                                  changed_revision, progress=self.status.progress, event=event)
 
     # ------------------------------------------------------------- deletion
     async def _finalize(self, state: ReconcileState) -> None:
