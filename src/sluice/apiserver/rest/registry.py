@@ -4,12 +4,13 @@
 create, get, list, update, patch, apply and delete into checked writes on
 :mod:`storage`, stamping server-owned metadata, defaulting and validating,
 keeping ``managedFields``, handling finalizers and ``deletionTimestamp``, and
-publishing one watch event per write. The HTTP handlers translate requests
-into these calls; the garbage collector, the namespace lifecycle and the
+publishing one watch event per write. What the verbs share (types, served
+copies and views, the commit onto storage) is :mod:`stored`; their options are
+:mod:`write_options`. The HTTP handlers translate requests into these calls; the garbage collector, the namespace lifecycle and the
 workload simulator call them directly, in the same event loop, so every
 method here runs to completion without awaiting and needs no locks. The one
 exception: a write with a large body may be admitted in a worker thread
-(:mod:`offload`); its final step, :meth:`Cluster._store`, still runs on the
+(:mod:`offload`); its final step, :meth:`StoredObjects._store`, still runs on the
 loop and refuses a write whose object changed meanwhile, which is then
 admitted again.
 """
@@ -17,14 +18,10 @@ admitted again.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from sluice.api.conversion import convert
 from sluice.apiserver.apply import managedfields
 from sluice.apiserver.errors import (
     AlreadyExists,
@@ -34,7 +31,6 @@ from sluice.apiserver.errors import (
     Forbidden,
     Gone,
     NotFound,
-    RequestEntityTooLarge,
     UnsupportedMediaType,
 )
 from sluice.apiserver.rest import decoding, strategic
@@ -47,58 +43,32 @@ from sluice.apiserver.rest.objectmeta import (
 )
 from sluice.apiserver.rest.patching import json_patch, merge_patch
 from sluice.apiserver.rest.selectors import FieldSelector, LabelSelector
-from sluice.apiserver.schemas.crd_status import established
-from sluice.apiserver.schemas.defaults import ClusterIPAllocator
-from sluice.apiserver.schemas.resources import (
-    CRD_KEY,
-    NAMESPACE_KEY,
-    Catalogue,
-    ResourceType,
-    types_from_crd,
+from sluice.apiserver.rest.stored import StoredObjects
+from sluice.apiserver.rest.write_options import (
+    APPLY_PATCH,
+    APPLY_PATCH_CBOR,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    DeleteOptions,
+    WriteOptions,
 )
-from sluice.apiserver.store import offload
-from sluice.apiserver.store.storage import Storage, encode
-from sluice.apiserver.store.watch import Event, EventLog
+from sluice.apiserver.schemas.resources import NAMESPACE_KEY, ResourceType
 from sluice.core.jsoncopy import json_copy
 
+# The options and media types are imported from here by most callers.
+__all__ = [
+    "APPLY_PATCH",
+    "APPLY_PATCH_CBOR",
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "STRATEGIC_PATCH",
+    "Cluster",
+    "DeleteOptions",
+    "WriteOptions",
+]
+
 Obj = dict[str, Any]
-
-# etcd refuses values over 1.5 MiB; the API server reports it before storing anything.
-MAX_OBJECT_BYTES = 1_572_864
-SERVICES_KEY = ("", "services")
-
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-APPLY_PATCH = "application/apply-patch+yaml"
-APPLY_PATCH_CBOR = "application/apply-patch+cbor"
-
-
-@dataclass
-class WriteOptions:
-    """Query parameters shared by writes."""
-
-    dry_run: bool = False
-    manager: str = ""
-    force: bool = False
-    # Strict | Warn | Ignore: what to do with unknown or duplicate fields.
-    field_validation: str = "Warn"
-    # The caller only reads (encodes) the result: it may share the stored object's
-    # values instead of being a deep copy (the HTTP handlers; see Cluster.served_view).
-    shared_result: bool = False
-
-
-@dataclass
-class DeleteOptions:
-    propagation: str = ""  # Orphan | Background | Foreground; "" = the kind's default
-    precondition_uid: str = ""
-    precondition_rv: str = ""
-    dry_run: bool = False
-    grace_period: int | None = None
-
-
-def _cluster_ip(service: Obj) -> str:
-    return str((service.get("spec") or {}).get("clusterIP") or "")
 
 
 def _meta(obj: Obj) -> Obj:
@@ -115,91 +85,9 @@ def _meta(obj: Obj) -> Obj:
     return meta
 
 
-class Cluster:
-    """Kubernetes API semantics over :class:`Storage`."""
-
-    def __init__(self, storage: Storage, catalogue: Catalogue | None = None) -> None:
-        self.storage = storage
-        self.catalogue = catalogue or Catalogue.with_builtins()
-        self.events = EventLog(storage.revision)
-        self._ips = ClusterIPAllocator()
-        # The object last stored and its encoding (see encoded()).
-        self._last_body: tuple[Obj, str] | None = None
-        for svc in storage.list(SERVICES_KEY):
-            self._ips.reserve(_cluster_ip(svc))
-        self.builtin_schema: Callable[[ResourceType], Obj | None] = lambda rt: None
-        for crd in storage.list(CRD_KEY):
-            self._register_crd(crd)
-
-    # ----------------------------------------------------------------- helpers
-    def resource(self, group: str, version: str, plural: str) -> ResourceType:
-        rt = self.catalogue.get(group, version, plural)
-        if rt is None:
-            raise NotFound("", "", "")
-        return rt
-
-    def crd_version(self, rt: ResourceType) -> Obj | None:
-        if not rt.is_custom:
-            return None
-        crd = self.storage.get(CRD_KEY, "", rt.crd_name)
-        if not crd:
-            return None
-        for v in crd["spec"].get("versions", []):
-            if v.get("name") == rt.version:
-                return dict(v)
-        return None
-
-    def schema(self, rt: ResourceType) -> Obj | None:
-        """The OpenAPI v3 schema of a type: the CRD's, or the built-in one."""
-        if rt.is_custom:
-            v = self.crd_version(rt)
-            return ((v or {}).get("schema") or {}).get("openAPIV3Schema")
-        return self.builtin_schema(rt)
-
-    def printer_columns(self, rt: ResourceType) -> list[Obj] | None:
-        if not rt.is_custom:
-            return None
-        v = self.crd_version(rt) or {}
-        cols = v.get("additionalPrinterColumns")
-        if cols is None:
-            return [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
-        return list(cols)
-
-    def as_served(self, rt: ResourceType, obj: Obj) -> Obj:
-        """A copy of a stored object as served at ``rt``'s version (converted if need be)."""
-        converted = None
-        if rt.is_custom and obj.get("apiVersion") != rt.api_version:
-            converted = convert(rt.group, rt.kind, obj, rt.version)
-        out = converted if converted is not None else json_copy(obj)
-        out["apiVersion"] = rt.api_version
-        out["kind"] = rt.kind
-        return out
-
-    def served_view(self, rt: ResourceType, obj: Obj) -> Obj:
-        """A stored object as served at ``rt``'s version, sharing its values: read only.
-
-        Encoding a response, comparing with the previous version or patching over it
-        (the patch functions copy what they change) needs no deep copy: the stored
-        objects are never changed in place, each write stores a new one. Only a
-        version conversion makes a copy here.
-        """
-        if rt.is_custom and obj.get("apiVersion") != rt.api_version:
-            return self.as_served(rt, obj)
-        if obj.get("apiVersion") == rt.api_version and obj.get("kind") == rt.kind:
-            return obj
-        # The same key order as as_served's copy, so both encode to the same bytes.
-        return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
-
-    def encoded(self, obj: Obj) -> bytes:
-        """``obj``'s JSON; the text stored for it when it is the object last written.
-
-        A write's response is usually the stored object itself (a served_view), so
-        the encoding made for the database is served again rather than redone.
-        """
-        last = self._last_body
-        if last is not None and last[0] is obj:
-            return last[1].encode()
-        return encode(obj).encode()
+class Cluster(StoredObjects):
+    """Kubernetes API semantics over :class:`Storage`: the verbs (see :class:`StoredObjects`
+    for what they share: types, served forms, the commit)."""
 
     def _check_namespace(self, rt: ResourceType, namespace: str, creating: bool,
                          name: str = "") -> None:
@@ -519,30 +407,6 @@ class Cluster:
             return self.as_served(rt, old)
         return self._remove(rt, old)
 
-    def _remove(self, rt: ResourceType, old: Obj) -> Obj:
-        meta = old["metadata"]
-        rv = self.storage.delete(rt.storage_key, meta.get("namespace", ""), meta["name"])
-        if rt.storage_key == SERVICES_KEY:
-            self._ips.release(_cluster_ip(old))
-        gone = json_copy(old)
-        gone["metadata"]["resourceVersion"] = str(rv)
-        self.events.publish(Event("DELETED", rt.storage_key, meta.get("namespace", ""),
-                                  gone, old, rv))
-        if rt.storage_key == CRD_KEY:
-            self._drop_custom_resources(old)
-            self._unregister_crd(old)
-        return self.as_served(rt, gone)
-
-    def _drop_custom_resources(self, crd: Obj) -> None:
-        """A deleted CRD takes its objects with it, as the API server's CRD cleanup does."""
-        spec = crd.get("spec") or {}
-        key = (spec.get("group", ""), (spec.get("names") or {}).get("plural", ""))
-        types = self.catalogue.for_storage_key(*key)
-        if not types:
-            return
-        for obj in list(self.storage.list(key)):
-            self._remove(types[0], obj)
-
     def delete_collection(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
                           fields: FieldSelector, opts: DeleteOptions) -> Obj:
         listed = self.list(rt, namespace, labels, fields)
@@ -562,97 +426,6 @@ class Cluster:
         return admit(rt, old, obj, schema=self.schema(rt), subresource=subresource,
                      field_validation=opts.field_validation, allocate_ip=self._allocate_ip)
 
-    def _allocate_ip(self) -> str:
-        return self._ips.allocate()
-
-    # ----------------------------------------------------------------- commit
-    def _commit(self, rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions,
-                finalize: bool = True) -> Obj:
-        """Store ``new`` (the registry's own object, which it may keep) in place of ``old``."""
-        served = self.served_view if opts.shared_result else self.as_served
-        stored = self._to_storage(rt, new)
-        if old is not None and _same(old, stored):
-            return served(rt, old)
-        if opts.dry_run:
-            _check_size(encode(stored))
-            out = self.as_served(rt, stored)
-            if old is None:
-                out["metadata"].pop("resourceVersion", None)
-            return out
-        stored_obj, removed = offload.on_loop(lambda: self._store(rt, old, stored, finalize))
-        return removed if removed is not None else served(rt, stored_obj)
-
-    def _store(self, rt: ResourceType, old: Obj | None, stored: Obj,
-               finalize: bool) -> tuple[Obj, Obj | None]:
-        """The write itself, always on the event loop: (stored object, or the removed one).
-
-        A write admitted in a worker (see :mod:`offload`) read ``old`` earlier: if the
-        object changed since, the write is stale and is admitted again from the new state,
-        as kube-apiserver's GuaranteedUpdate retries on a resourceVersion mismatch.
-        """
-        meta = stored["metadata"]
-        current = self.storage.get(rt.storage_key, meta.get("namespace", ""), meta["name"])
-        if current is not old:
-            raise offload.Stale()
-        if finalize and meta.get("deletionTimestamp") and not meta.get("finalizers") and \
-                old is not None:
-            # The last finalizer is gone: the object goes. A namespace also waits for its
-            # own spec.finalizers, which the namespace lifecycle clears once it is empty.
-            if rt.storage_key != NAMESPACE_KEY or not (stored.get("spec") or {}).get(
-                    "finalizers"):
-                return stored, self._remove(rt, stored)
-        # Encoded once, with its revision: the size check, the database row, the
-        # response (encoded_as) and every watcher's event all use this text.
-        meta["resourceVersion"] = str(self.storage.revision + 1)
-        body = encode(stored)
-        _check_size(body)
-        self.storage.put(rt.storage_key, stored, body)
-        self._last_body = (stored, body)
-        if rt.storage_key == SERVICES_KEY:
-            self._ips.reserve(_cluster_ip(stored))
-        etype = "ADDED" if old is None else "MODIFIED"
-        self.events.publish(Event(etype, rt.storage_key, meta.get("namespace", ""), stored, old,
-                                  int(meta["resourceVersion"])), body)
-        if rt.storage_key == CRD_KEY:
-            self._register_crd(stored)
-        return stored, None
-
-    def _to_storage(self, rt: ResourceType, obj: Obj) -> Obj:
-        """``obj`` (as served at ``rt``) in the storage version: converted, or ``obj`` itself.
-
-        Every write builds its object from copies (of the body, of the stored
-        version), so the one it commits can be stored as it is, without a copy.
-        """
-        version = self._storage_api_version(rt)
-        converted = None
-        if rt.is_custom and version != rt.api_version:
-            converted = convert(rt.group, rt.kind, obj, version.rpartition("/")[2])
-        stored = converted if converted is not None else obj
-        stored["apiVersion"] = version
-        return stored
-
-    def _storage_api_version(self, rt: ResourceType) -> str:
-        if rt.storage_version and rt.storage_version != rt.version:
-            return f"{rt.group}/{rt.storage_version}"
-        return rt.api_version
-
-    # ------------------------------------------------------------------- CRDs
-    def _register_crd(self, crd: Obj) -> None:
-        self.catalogue.remove_crd(crd["metadata"]["name"])
-        if crd["metadata"].get("deletionTimestamp"):
-            return
-        for rt in types_from_crd(crd):
-            self.catalogue.add(rt)
-        new = established(crd)
-        if new is not None:
-            self.storage.put(CRD_KEY, new)
-            self.events.publish(Event("MODIFIED", CRD_KEY, "", new, crd,
-                                      int(new["metadata"]["resourceVersion"])))
-
-    def _unregister_crd(self, crd: Obj) -> None:
-        self.catalogue.remove_crd(crd["metadata"]["name"])
-
-
 # Kinds whose PUT creates a missing object, as their kube-apiserver strategies allow.
 _CREATE_ON_UPDATE_KINDS = {("", "Endpoints"), ("", "Event"), ("", "LimitRange"),
                            ("events.k8s.io", "Event"), ("coordination.k8s.io", "Lease"),
@@ -660,22 +433,3 @@ _CREATE_ON_UPDATE_KINDS = {("", "Endpoints"), ("", "Event"), ("", "LimitRange"),
                              ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"))}
 
 
-def _check_size(body: str) -> None:
-    if len(body) > MAX_OBJECT_BYTES:
-        raise RequestEntityTooLarge(f"etcdserver: request is too large ({len(body)} bytes, "
-                                    f"limit {MAX_OBJECT_BYTES})")
-
-
-def _same(old: Obj, new: Obj) -> bool:
-    """A write that changes nothing but managedFields timestamps is a no-op, as in Kubernetes."""
-    def norm(o: Obj) -> Obj:
-        c = copy.copy(o)
-        m = dict(c.get("metadata") or {})
-        m.pop("resourceVersion", None)
-        mf = m.pop("managedFields", None) or []
-        m["managedFields"] = [{k: v for k, v in e.items() if k != "time"} for e in mf]
-        c["metadata"] = m
-        c.pop("apiVersion", None)
-        return c
-
-    return norm(old) == norm(new)
