@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from sluice.apiserver.errors import Invalid
+from sluice.apiserver.errors import ApiError, Invalid
+from sluice.apiserver.rest.registry import MERGE_PATCH, Cluster, WriteOptions
 from sluice.apiserver.schemas.crd_definition import validate_crd_definition
 from sluice.apiserver.schemas.structural import (
     apply_defaults,
@@ -709,3 +710,42 @@ def test_valid_re2_patterns_python_cannot_run_are_accepted_but_not_enforced() ->
     }}
     assert schema_causes(schema) == {}
     assert validate({"greek": "abc", "late_flags": "v1"}, schema) == []
+
+
+# ---------------------------------------------------------------- the status subresource
+
+
+def test_a_status_write_is_validated_against_the_status_schema_only(cluster: Cluster) -> None:
+    crd_type = cluster.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    ns_type = cluster.resource("", "v1", "namespaces")
+    cluster.create(ns_type, "", {"metadata": {"name": "flux-system"}}, WriteOptions())
+    cluster.create(crd_type, "", GITREPO_CRD, WriteOptions(manager="test"))
+    rt = cluster.resource("source.toolkit.fluxcd.io", "v1", "gitrepositories")
+    cluster.create(rt, "flux-system", gitrepo(), WriteOptions(manager="test"))
+    # The definition tightens: the stored spec no longer passes it.
+    stricter = copy.deepcopy(GITREPO_CRD)
+    schema = stricter["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["spec"]["properties"]["url"]["pattern"] = "^ssh://.*$"
+    stricter["metadata"]["resourceVersion"] = cluster.get(
+        crd_type, "", GITREPO_CRD["metadata"]["name"])["metadata"]["resourceVersion"]
+    cluster.update(crd_type, "", GITREPO_CRD["metadata"]["name"], stricter,
+                   WriteOptions(manager="test"))
+    condition = {"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok",
+                 "lastTransitionTime": "2024-05-01T10:00:00Z"}
+    status = {"status": {"conditions": [condition]}}
+    opts = WriteOptions(manager="source-controller")
+
+    # As kube-apiserver: a /status write is checked against the status schema alone.
+    written = cluster.patch(rt, "flux-system", "podinfo", MERGE_PATCH, status, opts, "status")
+    assert written["status"]["conditions"] == [condition]
+    bad = {"status": {"conditions": [{**condition, "lastTransitionTime": "yesterday"}]}}
+    with pytest.raises(ApiError) as refused:
+        cluster.patch(rt, "flux-system", "podinfo", MERGE_PATCH, bad, opts, "status")
+    assert refused.value.code == 422
+    assert [c["field"] for c in refused.value.status()["details"]["causes"]] == [
+        "status.conditions[0].lastTransitionTime"]
+    # A write of the object itself is checked whole.
+    with pytest.raises(ApiError) as spec_refused:
+        cluster.patch(rt, "flux-system", "podinfo", MERGE_PATCH,
+                      {"metadata": {"labels": {"a": "b"}}}, opts)
+    assert [c["field"] for c in spec_refused.value.status()["details"]["causes"]] == ["spec.url"]

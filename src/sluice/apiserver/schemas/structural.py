@@ -56,6 +56,7 @@ __all__ = [
     "prune",
     "schema_for_version",
     "validate",
+    "validate_status",
     "validate_value",
 ]
 
@@ -267,6 +268,19 @@ def validate(obj: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:
     (``x-kubernetes-validations``) are not evaluated.
     """
     return validate_value(obj, schema)
+
+
+def validate_status(obj: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:
+    """What a write to the ``/status`` subresource is checked against: the status schema.
+
+    kube-apiserver validates such a write against the status stanza's schema only
+    (its CRD handler builds a separate validator for it); the rest of the object
+    is the stored one, which the write cannot change.
+    """
+    status_schema = _props(schema).get("status")
+    if "status" not in obj or not isinstance(status_schema, dict):
+        return []
+    return validate_value(obj["status"], status_schema, "status")
 
 
 def validate_value(value: Any, schema: dict[str, Any], path: str = "") -> list[Cause]:
