@@ -20,6 +20,9 @@ Two more phases measure the write path and what the store keeps, in-process:
   (ReplicaSets, Endpoints, Deployment status) until all are settled. Reported:
   CPU seconds of the whole process (client and server share it, as under
   ``sluice up``) and wall time.
+- ``--registry N``: CPU milliseconds per write of the registry's verbs called
+  directly (no HTTP, no simulator) on N Deployments: create by server-side
+  apply, a status update, a dry-run re-apply (what every reconcile sends).
 - ``--memory N``: the same load under tracemalloc; reported: what the
   cluster keeps (store and watch history) in MiB per 1,000 apps, and the
   share of ``managedFields`` in the stored objects.
@@ -390,6 +393,44 @@ def _deep_size(obj: Any, seen: set[int]) -> int:
     return total
 
 
+def phase_registry(n: int) -> dict[str, Any]:
+    """CPU milliseconds per write of the registry's verbs alone (no HTTP, no simulator)."""
+    from sluice.apiserver.rest.registry import Cluster, WriteOptions
+    from sluice.apiserver.server import _builtin_schema
+    from sluice.apiserver.store.storage import Storage
+
+    cluster = Cluster(Storage())
+    cluster.builtin_schema = _builtin_schema
+    cluster.create(cluster.resource("", "v1", "namespaces"), "",
+                   {"metadata": {"name": NAMESPACE}}, WriteOptions())
+    rt = cluster.resource("apps", "v1", "deployments")
+    objs = [app_objects(i)[2] for i in range(n)]
+    ssa = WriteOptions(manager="kustomize-controller", force=True)
+    out: dict[str, Any] = {}
+    start = time.process_time()
+    for o in objs:
+        cluster.patch(rt, NAMESPACE, o["metadata"]["name"], APPLY, o, ssa)
+    out["apply_create_ms"] = (time.process_time() - start) * 1000 / n
+    start = time.process_time()
+    for k in range(5):
+        for o in objs:
+            stored = cluster.storage.get(rt.storage_key, NAMESPACE, o["metadata"]["name"])
+            assert stored is not None
+            body = dict(stored)
+            body["status"] = {"observedGeneration": 1, "replicas": k, "conditions": [
+                {"type": "Available", "status": "True", "reason": f"r{k}"}]}
+            cluster.update(rt, NAMESPACE, o["metadata"]["name"], body,
+                           WriteOptions(manager="kube-controller-manager"), subresource="status")
+    out["status_update_ms"] = (time.process_time() - start) * 1000 / n / 5
+    start = time.process_time()
+    for _ in range(5):
+        for o in objs:
+            cluster.patch(rt, NAMESPACE, o["metadata"]["name"], APPLY, o,
+                          WriteOptions(manager="kustomize-controller", force=True, dry_run=True))
+    out["dry_run_apply_ms"] = (time.process_time() - start) * 1000 / n / 5
+    return out
+
+
 def phase_memory(n: int) -> dict[str, Any]:
     import gc
     import tracemalloc
@@ -437,8 +478,17 @@ def _child(phase: str, n: int, src: str | None) -> dict[str, Any]:
     return result
 
 
-def compare_phases(writes: int, memory: int, against: str | None, rounds: int) -> None:
+def compare_phases(writes: int, memory: int, against: str | None, rounds: int,
+                   registry: int = 0) -> None:
     variants = [("this tree", None)] + ([(f"against {against}", against)] if against else [])
+    if registry:
+        print(f"registry verbs on {registry} Deployments, CPU ms per write (no HTTP):")
+        for _ in range(rounds):
+            for label, src in variants:
+                r = _child("registry", registry, src)
+                print(f"  create by apply {r['apply_create_ms']:.3f}  status update "
+                      f"{r['status_update_ms']:.3f}  dry-run apply {r['dry_run_apply_ms']:.3f}  "
+                      f"{label}", flush=True)
     if writes:
         print(f"writes for {writes} apps (~{writes * 17:,} requests + the simulator's), "
               f"CPU seconds of the process:")
@@ -467,6 +517,8 @@ def main() -> None:
     parser.add_argument("--apply", type=int, default=1_000)
     parser.add_argument("--writes", type=int, default=0, metavar="N",
                         help="only the in-process write-path phase, for N apps")
+    parser.add_argument("--registry", type=int, default=0, metavar="N",
+                        help="only the registry phase (verbs without HTTP), on N Deployments")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
                         help="only the memory phase (tracemalloc), for N apps")
     parser.add_argument("--against", metavar="SRC", help="baseline tree's src/ for the phases")
@@ -475,11 +527,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        fn = phase_writes if args.phase == "writes" else phase_memory
+        fn = {"writes": phase_writes, "memory": phase_memory,
+              "registry": phase_registry}[args.phase]
         print(json.dumps(fn(args.n)))
         return
-    if args.writes or args.memory:
-        compare_phases(args.writes, args.memory, args.against, args.rounds)
+    if args.writes or args.memory or args.registry:
+        compare_phases(args.writes, args.memory, args.against, args.rounds, args.registry)
         return
     with tempfile.TemporaryDirectory() as tmp:
         bg = ServerProcess(Path(tmp))

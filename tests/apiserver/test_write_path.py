@@ -93,3 +93,25 @@ async def test_shared_managed_fields_never_leak_between_objects(cluster: Cluster
     assert two is not None
     assert two["metadata"]["managedFields"][0]["fieldsV1"] == before
     assert "f:replicas" in before["f:spec"]
+
+
+def test_an_update_of_a_built_in_still_prunes_and_type_checks_what_it_changes(
+        api: httpx.Client, namespace: str) -> None:
+    # Updates only look at what changed since the stored version: that part must still
+    # be pruned and type-checked as a create is.
+    url = DEPLOY.format(ns=namespace) + "/typed"
+    merge = {"Content-Type": MERGE_PATCH}
+    assert api.post(DEPLOY.format(ns=namespace), json=deployment("typed")).status_code == 201
+    r = api.patch(url, content=json.dumps({"spec": {"replicas": "three"}}), headers=merge)
+    assert r.status_code == 400
+    assert "spec.replicas" in r.json()["message"]
+    r = api.patch(url, content=json.dumps({"bogus": {"a": 1}, "spec": {"paused": True}}),
+                  headers=merge, params={"fieldValidation": "Strict"})
+    assert r.status_code == 400
+    assert 'unknown field "bogus"' in r.json()["message"]
+    r = api.patch(url, content=json.dumps({"bogus": {"a": 1}, "spec": {"paused": True}}),
+                  headers=merge)
+    assert r.status_code == 200, r.text
+    assert "bogus" not in r.json()
+    assert r.json()["spec"]["paused"] is True
+    assert "bogus" not in api.get(url).json()

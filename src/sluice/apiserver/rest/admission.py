@@ -81,15 +81,21 @@ def admit(rt: ResourceType, old: Obj | None, obj: Obj, *, schema: Obj | None,
     else:
         if schema:
             # Built-in kinds decode into fixed types: unknown fields vanish, or are
-            # refused under strict field validation.
-            unknown = structural.prune(obj, schema)
+            # refused under strict field validation. What an update keeps as the stored
+            # object has it was decoded (pruned, type-checked) then, with the same fixed
+            # schema: only what changed is looked at (an unchanged spec under a status
+            # write, say), with the same outcome and a fraction of the walk.
+            changed = _changed(obj, old)
+            looked_at = list(changed)
+            unknown = structural.prune(changed, schema)
+            for key in looked_at:
+                if key not in changed:
+                    obj.pop(key, None)  # a top-level field prune dropped from the view
             if unknown and field_validation == "Strict":
                 raise unknown_fields(unknown)
             # A value of the wrong type cannot be decoded into the Go struct: 400, as
             # kube-apiserver answers before any validation runs.
-            # What an update leaves as it was decoded before: only the parts that
-            # changed are checked (an unchanged spec under a status write, say).
-            wrong = [c for c in structural.validate(_changed(obj, old), schema)
+            wrong = [c for c in structural.validate(changed, schema)
                      if c.reason == "FieldValueTypeInvalid"]
             if wrong:
                 raise BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled '
@@ -127,14 +133,23 @@ def admit(rt: ResourceType, old: Obj | None, obj: Obj, *, schema: Obj | None,
     return obj
 
 def _changed(obj: Obj, old: Obj | None) -> Obj:
-    """The top-level fields of ``obj`` that are not the same JSON as in ``old``.
+    """A view of ``obj``: its top-level fields (and metadata fields) that are not the
+    same JSON as in ``old``, sharing their values with ``obj``.
 
-    Type checks depend on nothing but a value and its schema, so a field kept as
-    the stored object has it (which passed them) passes them again.
+    Pruning and type checks depend on nothing but a value and its schema, so a
+    field kept as the stored object has it (which went through them) needs neither.
     """
     if old is None:
         return obj
-    return {k: v for k, v in obj.items() if k not in old or not same_json(v, old[k])}
+    view = {k: v for k, v in obj.items()
+            if k != "metadata" and (k not in old or not same_json(v, old[k]))}
+    meta, old_meta = obj.get("metadata"), old.get("metadata")
+    if isinstance(meta, dict) and isinstance(old_meta, dict):
+        view["metadata"] = {k: v for k, v in meta.items()
+                            if k not in old_meta or not same_json(v, old_meta[k])}
+    elif "metadata" in obj:
+        view["metadata"] = meta
+    return view
 
 
 def bump_generation(rt: ResourceType, old: Obj, new: Obj) -> None:
