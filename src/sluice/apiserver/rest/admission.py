@@ -95,8 +95,7 @@ def admit(rt: ResourceType, old: Obj | None, obj: Obj, *, schema: Obj | None,
                 raise unknown_fields(unknown)
             # A value of the wrong type cannot be decoded into the Go struct: 400, as
             # kube-apiserver answers before any validation runs.
-            wrong = [c for c in structural.validate(changed, schema)
-                     if c.reason == "FieldValueTypeInvalid"]
+            wrong = structural.type_errors(changed, schema)
             if wrong:
                 raise BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled '
                                  f"as a {rt.kind}: {wrong[0].field}: {wrong[0].message}")

@@ -55,6 +55,7 @@ __all__ = [
     "apply_defaults",
     "prune",
     "schema_for_version",
+    "type_errors",
     "validate",
     "validate_status",
     "validate_value",
@@ -281,6 +282,59 @@ def validate_status(obj: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:
     if "status" not in obj or not isinstance(status_schema, dict):
         return []
     return validate_value(obj["status"], status_schema, "status")
+
+
+def type_errors(obj: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:
+    """The ``FieldValueTypeInvalid`` causes :func:`validate` would give, in its order.
+
+    What decoding a built-in kind into its Go type refuses: a value of the wrong
+    type, a null where one cannot be, a string not in its format. Only those
+    checks are walked (the built-in kinds' other keywords are not enforced this
+    way), except at composite keywords, which are checked whole and filtered.
+    """
+    out: list[Cause] = []
+    _check_types(obj, schema, "", out)
+    return out
+
+
+def _check_types(value: Any, s: Any, path: str, out: list[Cause]) -> None:
+    if not isinstance(s, dict):
+        return
+    if any(k in s for k in ("allOf", "anyOf", "oneOf", "not")):
+        out.extend(c for c in _check(value, s, path) if c.reason == "FieldValueTypeInvalid")
+        return
+    name = path or "."
+    types = _expected_types(s)
+    if value is None:
+        if not _flag(s, "nullable") and types:
+            out.append(type_invalid(path, "null",
+                                    f"{name} in body must be of type {','.join(types)}: \"null\""))
+        return
+    if types and not any(_is_type(value, t) for t in types):
+        actual = _type_name(value)
+        out.append(type_invalid(path, actual,
+                                f"{name} in body must be of type {','.join(types)}: {go_quote(actual)}"))
+        return
+    if isinstance(value, str):
+        fmt = s.get("format")
+        if isinstance(fmt, str) and fmt and not check_format(fmt, value):
+            out.append(type_invalid(path, value,
+                                    f"{name} in body must be of type {fmt}: {go_quote(value)}"))
+    elif isinstance(value, list):
+        items = _items(s)
+        if items is not None:
+            for i, item in enumerate(value):
+                _check_types(item, items, index(path, i), out)
+    elif isinstance(value, dict):
+        props = _props(s)
+        for key, prop in props.items():
+            if key in value:
+                _check_types(value[key], prop, child(path, key), out)
+        extra = s.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key, item in value.items():
+                if key not in props:
+                    _check_types(item, extra, child(path, key), out)
 
 
 def validate_value(value: Any, schema: dict[str, Any], path: str = "") -> list[Cause]:
