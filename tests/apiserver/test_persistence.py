@@ -97,3 +97,25 @@ def _up(data: Path, url: str) -> bool:
     except (httpx.HTTPError, OSError):
         time.sleep(0)  # yield; wait_for paces the retries
         return False
+
+
+def test_the_revision_resumes_past_the_last_write_and_the_last_deletion(tmp_path: Path) -> None:
+    # Rows carry their revision; a deletion's is kept apart. Either may be the last.
+    from sluice.apiserver.store.storage import Storage
+
+    key = ("", "configmaps")
+    db = tmp_path / "cluster.db"
+    store = Storage(db)
+    for name in ("a", "b", "c"):
+        store.put(key, {"metadata": {"name": name, "namespace": "ns"}})
+    store.delete(key, "ns", "c")
+    store.close()
+    store = Storage(db)
+    assert store.revision == 4
+    assert [o["metadata"]["resourceVersion"] for o in store.list(key)] == ["1", "2"]
+    store.put(key, {"metadata": {"name": "a", "namespace": "ns"}})
+    store.close()
+    store = Storage(db)
+    assert store.revision == 5
+    assert store.get(key, "ns", "a")["metadata"]["resourceVersion"] == "5"  # type: ignore[index]
+    store.close()

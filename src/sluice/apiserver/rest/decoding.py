@@ -82,8 +82,16 @@ def json_depth(raw: bytes) -> int:
     return deepest
 
 
+def deeper_than(raw: bytes, levels: int) -> bool:
+    """Whether ``raw`` nests deeper than ``levels``; a text with no more opening
+    brackets than that (most bodies) cannot, and is not scanned."""
+    if raw.count(b"{") + raw.count(b"[") <= levels:
+        return False
+    return json_depth(raw) > levels
+
+
 def load_json(raw: bytes) -> Any:
-    if json_depth(raw) > MAX_DEPTH:
+    if deeper_than(raw, MAX_DEPTH):
         raise _too_deep("json")
     return json.loads(raw, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
 
@@ -277,7 +285,7 @@ def load_yaml(raw: bytes) -> Any:
             pass  # not JSON after all (or YAML reads it differently: NaN is a string there)
     # PyYAML's scanner does work proportional to the flow depth for every token: bound it
     # before scanning (brackets in plain scalars only make this estimate larger).
-    if json_depth(raw) > MAX_DEPTH:
+    if deeper_than(raw, MAX_DEPTH):
         raise _too_deep("yaml")
     loader = _KubeLoader(raw)
     try:

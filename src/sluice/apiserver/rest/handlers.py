@@ -265,7 +265,7 @@ class Api:
             raise BadRequest("the request body is empty")
         # Heavy: big, or nested deep enough that field tracking (quadratic in the depth)
         # costs more than the size suggests; both are decoded and admitted off the loop.
-        heavy = len(raw) >= INLINE_BODY_BYTES or decoding.json_depth(raw) > DEEP_BODY_LEVELS
+        heavy = len(raw) >= INLINE_BODY_BYTES or decoding.deeper_than(raw, DEEP_BODY_LEVELS)
         request[_HEAVY_BODY] = heavy
         ctype = request.content_type
         if request.method != "PATCH" and "Content-Type" in request.headers and \

@@ -3,8 +3,9 @@
 Kubernetes keeps every object in etcd under one monotonically increasing
 revision that becomes each object's ``resourceVersion``. Here the same role is
 played by a SQLite database in WAL mode: every write gets the next revision,
-and the row and the revision counter are committed together before the
-request is acknowledged, so a ``kill -9`` loses nothing that a client saw
+committed with its row (a deletion also records its revision, which no row
+keeps; on start the counter resumes from the highest) before the request is
+acknowledged, so a ``kill -9`` loses nothing that a client saw
 succeed (WAL commits reach the operating system before ``commit()`` returns;
 ``synchronous=NORMAL`` only gives up durability across a power loss).
 
@@ -70,8 +71,11 @@ class Storage:
         self._load()
 
     def _load(self) -> None:
+        # The revision is the highest of any stored row's and of the last deletion's
+        # (kept in meta, since a deleted row no longer shows it).
         row = self._db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
-        self._rv = int(row[0]) if row else 0
+        top = self._db.execute("SELECT MAX(rv) FROM objects").fetchone()
+        self._rv = max(int(row[0]) if row else 0, int(top[0] or 0) if top else 0)
         for grp, res, ns, name, body in self._db.execute(
                 "SELECT grp, res, ns, name, body FROM objects"):
             self._objects.setdefault((grp, res), {})[(ns, name)] = json.loads(body)
@@ -111,12 +115,11 @@ class Storage:
             meta["resourceVersion"] = str(rv)
             body = encode(obj)
         ns, name = _ns_name(obj)
-        with self._transaction():
-            self._db.execute(
-                "INSERT INTO objects (grp, res, ns, name, rv, body) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT (grp, res, ns, name) DO UPDATE SET rv=excluded.rv, body=excluded.body",
-                (key[0], key[1], ns, name, rv, body))
-            self._set_rv(rv)
+        # One statement, committed on its own (autocommit): the row carries the revision.
+        self._db.execute(
+            "INSERT INTO objects (grp, res, ns, name, rv, body) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT (grp, res, ns, name) DO UPDATE SET rv=excluded.rv, body=excluded.body",
+            (key[0], key[1], ns, name, rv, body))
         self._rv = rv
         self._objects.setdefault(key, {})[(ns, name)] = obj
         return body
