@@ -165,6 +165,11 @@ class _Fixer:
 
 
 def fix_name_references(resources: ResMap) -> None:
+    # Only a renamed object (prefix, suffix, a generator's hash) can be named by an
+    # old name: a build that renamed nothing, as most plain folders of manifests,
+    # has nothing to fix (and walking every reference field was half of its time).
+    if not any(res.prev_ids for res in resources):
+        return
     pool = _Pool(resources)
     for referrer in resources:
         for target in NAME_REFERENCES:
