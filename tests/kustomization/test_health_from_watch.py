@@ -16,9 +16,27 @@ from sluice.testing.background import BackgroundCluster
 from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.requests import RequestCounter
 
-from .conftest import fast_options, start_flux
+from .conftest import Flux, fast_options, start_flux
 from .test_nochange import applied_and_watched
 from .test_reconcile import CONFIGMAP, DEPLOYMENT, git_source, kustomization
+
+
+async def warmed_source(flux: Flux, namespace: str, git: GitHTTPServer, repo_name: str
+                        ) -> str:
+    """A source with ``./warm`` and ``./app`` (a Deployment and a ConfigMap each), and
+    ``./warm`` applied and watched, so that applying ``./app`` next finds the artifact
+    extracted and its kinds watched (before that, health is read with GETs, polled).
+    Returns the revision."""
+    repo = await git_source(flux, namespace, git, repo_name, {
+        "warm/deploy.yaml": DEPLOYMENT.format(name="warm"),
+        "warm/cm.yaml": CONFIGMAP.format(name="warm-config"),
+        "app/deploy.yaml": DEPLOYMENT.format(name="web"),
+        "app/cm.yaml": CONFIGMAP.format(name="web-config")})
+    revision = f"main@sha1:{repo.head()}"
+    await kustomization(flux, namespace, "warm", path="./warm", targetNamespace=namespace,
+                        interval="1h")
+    await applied_and_watched(flux, namespace, "warm", revision)
+    return revision
 
 
 async def test_wait_needs_no_health_get_once_the_kinds_are_watched(
@@ -26,17 +44,7 @@ async def test_wait_needs_no_health_get_once_the_kinds_are_watched(
         sluice_cluster: BackgroundCluster) -> None:
     async with start_flux(kubeconfig, tmp_path, namespace,
                           fast_options(health_poll=60.0)) as flux:
-        repo = await git_source(flux, namespace, git, "health.git", {
-            "warm/deploy.yaml": DEPLOYMENT.format(name="warm"),
-            "warm/cm.yaml": CONFIGMAP.format(name="warm-config"),
-            "app/deploy.yaml": DEPLOYMENT.format(name="web"),
-            "app/cm.yaml": CONFIGMAP.format(name="web-config")})
-        revision = f"main@sha1:{repo.head()}"
-        # The first Kustomization starts the watches on Deployments and ConfigMaps
-        # (before them, health is read with GETs, polled; not waited for here).
-        await kustomization(flux, namespace, "warm", path="./warm", targetNamespace=namespace,
-                            interval="1h")
-        await applied_and_watched(flux, namespace, "warm", revision)
+        revision = await warmed_source(flux, namespace, git, "health.git")
         with RequestCounter(sluice_cluster, namespace=namespace) as seen:
             await kustomization(flux, namespace, "app", path="./app",
                                 targetNamespace=namespace, interval="1h", wait=True)

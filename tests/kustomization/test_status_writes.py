@@ -20,8 +20,8 @@ from sluice.testing.gitserver import GitHTTPServer
 from sluice.testing.requests import RequestCounter
 
 from .conftest import Flux, condition, fast_options, start_flux
-from .test_nochange import applied_and_watched
-from .test_reconcile import CONFIGMAP, DEPLOYMENT, git_source, kustomization
+from .test_health_from_watch import warmed_source
+from .test_reconcile import CONFIGMAP, git_source, kustomization
 
 KS = "kustomize.toolkit.fluxcd.io/v1"
 
@@ -46,15 +46,8 @@ async def test_quick_first_apply_is_reconciling_then_ready_in_two_writes(
         sluice_cluster: BackgroundCluster) -> None:
     async with start_flux(kubeconfig, tmp_path, namespace,
                           fast_options(progress_delay=30.0)) as flux:
-        repo = await git_source(flux, namespace, git, "writes.git", {
-            "warm/cm.yaml": CONFIGMAP.format(name="warm"),
-            "app/deploy.yaml": DEPLOYMENT.format(name="web"),
-            "app/cm.yaml": CONFIGMAP.format(name="web-config")})
-        revision = f"main@sha1:{repo.head()}"
-        # Downloads the artifact and starts the watches: the next one is the quick case.
-        await kustomization(flux, namespace, "warm", path="./warm", targetNamespace=namespace,
-                            interval="1h")
-        await applied_and_watched(flux, namespace, "warm", revision)
+        # The artifact downloaded and the kinds watched: the next apply is the quick case.
+        revision = await warmed_source(flux, namespace, git, "writes.git")
         watched: list[tuple[str, str]] = []
         watcher = asyncio.create_task(_watch_ready(flux, namespace, "app", watched))
         try:
