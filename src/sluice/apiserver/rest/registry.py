@@ -57,16 +57,8 @@ from sluice.apiserver.schemas.resources import NAMESPACE_KEY, ResourceType
 from sluice.core.jsoncopy import json_copy
 
 # The options and media types are imported from here by most callers.
-__all__ = [
-    "APPLY_PATCH",
-    "APPLY_PATCH_CBOR",
-    "JSON_PATCH",
-    "MERGE_PATCH",
-    "STRATEGIC_PATCH",
-    "Cluster",
-    "DeleteOptions",
-    "WriteOptions",
-]
+__all__ = ["APPLY_PATCH", "APPLY_PATCH_CBOR", "JSON_PATCH", "MERGE_PATCH", "STRATEGIC_PATCH",
+           "Cluster", "DeleteOptions", "WriteOptions"]
 
 Obj = dict[str, Any]
 

@@ -303,23 +303,10 @@ def _check_types(value: Any, s: Any, path: str, out: list[Cause]) -> None:
     if any(k in s for k in ("allOf", "anyOf", "oneOf", "not")):
         out.extend(c for c in _check(value, s, path) if c.reason == "FieldValueTypeInvalid")
         return
-    name = path or "."
-    types = _expected_types(s)
-    if value is None:
-        if not _flag(s, "nullable") and types:
-            out.append(type_invalid(path, "null",
-                                    f"{name} in body must be of type {','.join(types)}: \"null\""))
-        return
-    if types and not any(_is_type(value, t) for t in types):
-        actual = _type_name(value)
-        out.append(type_invalid(path, actual,
-                                f"{name} in body must be of type {','.join(types)}: {go_quote(actual)}"))
+    if _wrong_type(value, s, path, out):
         return
     if isinstance(value, str):
-        fmt = s.get("format")
-        if isinstance(fmt, str) and fmt and not check_format(fmt, value):
-            out.append(type_invalid(path, value,
-                                    f"{name} in body must be of type {fmt}: {go_quote(value)}"))
+        _check_format(value, s, path, path or ".", out)
     elif isinstance(value, list):
         items = _items(s)
         if items is not None:
@@ -404,21 +391,30 @@ def _json_equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _wrong_type(value: Any, s: Schema, path: str, out: list[Cause]) -> bool:
+    """Add the cause of a null or of a value of another type than declared; True if so
+    (nothing else is checked then)."""
+    types = _expected_types(s)
+    name = path or "."
+    if value is None:
+        if not _flag(s, "nullable") and types:
+            out.append(type_invalid(path, "null",
+                                    f"{name} in body must be of type {','.join(types)}: \"null\""))
+        return True
+    if types and not any(_is_type(value, t) for t in types):
+        actual = _type_name(value)
+        out.append(type_invalid(path, actual,
+                                f"{name} in body must be of type {','.join(types)}: {go_quote(actual)}"))
+        return True
+    return False
+
+
 def _check(value: Any, s: Any, path: str) -> list[Cause]:
     if not isinstance(s, dict):
         return []
     out: list[Cause] = []
     name = path or "."
-    types = _expected_types(s)
-    if value is None:
-        if not _flag(s, "nullable") and types:
-            out.append(type_invalid(path, "null",
-                                    f"{name} in body must be of type {','.join(types)}: \"null\""))
-        return out
-    if types and not any(_is_type(value, t) for t in types):
-        actual = _type_name(value)
-        out.append(type_invalid(path, actual,
-                                f"{name} in body must be of type {','.join(types)}: {go_quote(actual)}"))
+    if _wrong_type(value, s, path, out):
         return out
     enum = s.get("enum")
     if isinstance(enum, list) and enum and not any(_json_equal(value, e) for e in enum):
@@ -450,6 +446,10 @@ def _check_string(value: str, s: Schema, path: str, name: str, out: list[Cause])
         # run is not checked.
         if isinstance(compiled, re.Pattern) and compiled.search(value) is None:
             out.append(invalid(path, value, f"{name} in body should match '{pattern}'"))
+    _check_format(value, s, path, name, out)
+
+
+def _check_format(value: str, s: Schema, path: str, name: str, out: list[Cause]) -> None:
     fmt = s.get("format")
     if isinstance(fmt, str) and fmt and not check_format(fmt, value):
         out.append(type_invalid(path, value,

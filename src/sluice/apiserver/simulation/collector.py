@@ -31,7 +31,6 @@ pass catches up with whatever happened while the collector was not running.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from typing import Any
 
@@ -46,6 +45,7 @@ from sluice.apiserver.simulation.namespace_lifecycle import (
     NamespaceLifecycle,
 )
 from sluice.apiserver.store.watch import Event
+from sluice.core.jsoncopy import json_copy
 
 log = logging.getLogger("sluice.apiserver.gc")
 
@@ -285,7 +285,7 @@ class GarbageCollector:
             return
         if any(s in ("solid", "unknown") for s in states.values()):
             # Still owned: only the references to missing or departing owners go.
-            body = copy.deepcopy(obj)
+            body = json_copy(obj)
             body["metadata"]["ownerReferences"] = [r for r in refs if r["uid"] not in gone]
             self._write(rt, body)
             return
@@ -342,7 +342,7 @@ class GarbageCollector:
         rt = self._type(dep[0])
         if rt is None:
             return
-        body = copy.deepcopy(dobj)
+        body = json_copy(dobj)
         refs = [r for r in _refs(dobj) if r["uid"] != owner_uid]
         if refs:
             body["metadata"]["ownerReferences"] = refs
@@ -352,7 +352,7 @@ class GarbageCollector:
 
     def _drop_finalizer(self, rt: ResourceType, obj: Obj, finalizer: str) -> Obj | None:
         """Remove one finalizer; removing the last one of a deleted object removes it."""
-        body = copy.deepcopy(obj)
+        body = json_copy(obj)
         rest = [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]
         if rest:
             body["metadata"]["finalizers"] = rest

@@ -9,8 +9,9 @@ every event does not produce a write, or a watch event, when nothing changed.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -40,7 +41,7 @@ def set_condition(conditions: list[Obj], ctype: str, status: str, reason: str, m
             current.get("reason") == reason and current.get("message") == message and \
             current.get("lastUpdateTime") == at:
         return conditions
-    return [copy.deepcopy(c) for c in conditions if c.get("type") != ctype] + [cond]
+    return [json_copy(c) for c in conditions if c.get("type") != ctype] + [cond]
 
 
 def get_condition(conditions: list[Obj], ctype: str) -> Obj | None:

@@ -15,7 +15,6 @@ logged at debug level and the next event brings the controller back.
 from __future__ import annotations
 
 import asyncio
-import copy
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from sluice.apiserver.simulation.shapes import (
     owner_reference,
     uid_of,
 )
+from sluice.core.jsoncopy import json_copy
 
 log = logging.getLogger("sluice.apiserver.simulator")
 
@@ -162,7 +162,7 @@ class Sim:
                     controller_ref(obj) is not None or not selector.matches(obj) or \
                     (member is not None and not member(obj)):
                 continue
-            body = copy.deepcopy(obj)
+            body = json_copy(obj)
             refs = [r for r in meta(obj).get("ownerReferences") or [] if r.get("uid") != ref["uid"]]
             body["metadata"]["ownerReferences"] = [*refs, ref]
             self.update(key, body, KCM)
@@ -176,7 +176,10 @@ class Sim:
         if rt is None:
             return None
         try:
-            return self.cluster.create(rt, namespace, body, WriteOptions(manager=manager))
+            # Results are read only here (copies are taken before any change): they
+            # may be the stored objects themselves.
+            return self.cluster.create(rt, namespace, body, WriteOptions(manager=manager,
+                                                                         shared_result=True))
         except ApiError as exc:
             self._failed("create", key, namespace, name_of(body) or
                          str(meta(body).get("generateName", "")), exc)
@@ -191,7 +194,8 @@ class Sim:
         ns = str(m.get("namespace") or "")
         try:
             return self.cluster.update(rt, ns, str(m.get("name")), obj,
-                                       WriteOptions(manager=manager), subresource=subresource)
+                                       WriteOptions(manager=manager, shared_result=True),
+                                       subresource=subresource)
         except ApiError as exc:
             self._failed("update", key, ns, str(m.get("name")), exc)
             return None
@@ -207,7 +211,7 @@ class Sim:
     def write_spec(self, key: StorageKey, stored: Obj, manager: str,
                    change: Callable[[Obj], None]) -> Obj:
         """Apply ``change`` to a copy of ``stored`` and write it when anything moved."""
-        body = copy.deepcopy(stored)
+        body = json_copy(stored)
         change(body)
         if body == stored:
             return stored
@@ -240,7 +244,7 @@ class Sim:
             (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
         if started and self.ready_delay > 0 and TERMINATION_FINALIZER not in (
                 m.get("finalizers") or []):
-            body = copy.deepcopy(pod)
+            body = json_copy(pod)
             body["metadata"]["finalizers"] = [*(m.get("finalizers") or []),
                                               TERMINATION_FINALIZER]
             if self.update(PODS, body, KUBELET) is None:

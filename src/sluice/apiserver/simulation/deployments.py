@@ -21,7 +21,6 @@ rollout status`` and Flux's health checks read.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from sluice.apiserver.simulation.conditions import get_condition, remove_condition, set_condition
@@ -41,6 +40,7 @@ from sluice.apiserver.simulation.shapes import (
     terminating,
     uid_of,
 )
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -266,9 +266,9 @@ class Deployments:
             collisions += 1
         else:
             return None, collisions
-        tpl = copy.deepcopy(template)
+        tpl = json_copy(template)
         tpl.setdefault("metadata", {}).setdefault("labels", {})[POD_TEMPLATE_HASH] = h
-        selector = copy.deepcopy(spec.get("selector") or {})
+        selector = json_copy(spec.get("selector") or {})
         selector.setdefault("matchLabels", {})[POD_TEMPLATE_HASH] = h
         annotations = {k: v for k, v in (m.get("annotations") or {}).items()
                        if k not in _NOT_COPIED}

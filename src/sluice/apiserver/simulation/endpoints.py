@@ -16,7 +16,6 @@ The ClusterIP itself is allocated by the API server, not here.
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 from typing import Any
 
@@ -38,6 +37,7 @@ from sluice.apiserver.simulation.shapes import (
     uid_of,
 )
 from sluice.apiserver.store.watch import Event
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -252,14 +252,14 @@ class Endpoints:
         ingress = (status.get("loadBalancer") or {}).get("ingress") or []
         if spec.get("type") == "LoadBalancer" and not ingress:
             ip = self.sim.lb_ips.allocate()
-            new = copy.deepcopy(status)
+            new = json_copy(status)
             new["loadBalancer"] = {"ingress": [{"ip": ip, "ipMode": "VIP"}]}
             return self.sim.write_status(SERVICES, svc, new, KCM)
         if spec.get("type") != "LoadBalancer" and ingress:
             for ing in ingress:
                 if isinstance(ing, dict) and ing.get("ip"):
                     self.sim.lb_ips.release(str(ing["ip"]))
-            new = copy.deepcopy(status)
+            new = json_copy(status)
             new["loadBalancer"] = {}
             return self.sim.write_status(SERVICES, svc, new, KCM)
         return svc

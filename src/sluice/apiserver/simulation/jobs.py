@@ -13,7 +13,6 @@ its pods) when it expires.
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
@@ -35,6 +34,7 @@ from sluice.apiserver.simulation.shapes import (
     terminating,
     uid_of,
 )
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -201,7 +201,7 @@ class Jobs:
         if index is not None:
             extra = {INDEX_KEY: str(index)}
             generate = f"{jname}-{index}-"
-        template = copy.deepcopy(spec.get("template") or {})
+        template = json_copy(spec.get("template") or {})
         body = pod_from_template(template, owner_reference(job, "batch/v1", "Job"),
                                  generate_name=generate, labels=extra, annotations=extra)
         if index is not None:

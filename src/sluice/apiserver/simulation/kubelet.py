@@ -16,7 +16,6 @@ for another scheduler, stay Pending, as they would without that node.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from typing import Any
 
@@ -44,6 +43,7 @@ from sluice.apiserver.simulation.shapes import (
     uid_of,
 )
 from sluice.apiserver.store.watch import Event
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -231,7 +231,7 @@ class Kubelet:
     def _hold(self, pod: Obj, component: str) -> None:
         """No process runs this component: its containers wait, the pod is not ready."""
         spec = pod.get("spec") or {}
-        status = copy.deepcopy(pod.get("status") or {})
+        status = json_copy(pod.get("status") or {})
         statuses = status.get("containerStatuses") or []
         if statuses and all(((cs.get("state") or {}).get("waiting") or {}).get("reason")
                             == NOT_RUNNING for cs in statuses):
@@ -278,7 +278,7 @@ class Kubelet:
         self.sim.after(self.sim.ready_delay, ("pod", key[0], key[1]))
 
     def _bind(self, pod: Obj) -> Obj | None:
-        body = copy.deepcopy(pod)
+        body = json_copy(pod)
         body["spec"]["nodeName"] = NODE_NAME
         bound = self.sim.update(PODS, body, SCHEDULER, subresource="binding")
         if bound is not None:
@@ -294,7 +294,7 @@ class Kubelet:
         """Sandbox up, containers being created: ``ContainerCreating`` (or ``Init:0/N``)."""
         at = now()
         spec = pod.get("spec") or {}
-        status = copy.deepcopy(pod.get("status") or {})
+        status = json_copy(pod.get("status") or {})
         ip = status.get("podIP") or (NODE_IP if spec.get("hostNetwork") else
                                      self.sim.pod_ips.allocate())
         inits = [c for c in spec.get("initContainers") or [] if isinstance(c, dict)]
@@ -330,7 +330,7 @@ class Kubelet:
         """Every container started and ready: ``Running`` with all containers ready."""
         at = now()
         spec = pod.get("spec") or {}
-        status = copy.deepcopy(pod.get("status") or {})
+        status = json_copy(pod.get("status") or {})
         status["phase"] = "Running"
         status["conditions"] = _conditions(status.get("conditions") or [], [
             ("PodReadyToStartContainers", "True", "", ""),
@@ -372,7 +372,7 @@ class Kubelet:
         """All containers exited 0: ``Succeeded`` (``Completed`` in kubectl)."""
         at = now()
         spec = pod.get("spec") or {}
-        status = copy.deepcopy(pod.get("status") or {})
+        status = json_copy(pod.get("status") or {})
         status["phase"] = "Succeeded"
         status["conditions"] = _conditions(status.get("conditions") or [], [
             ("PodReadyToStartContainers", "False", "", ""),
@@ -398,7 +398,7 @@ class Kubelet:
         if not self._is_due(pod, "terminate", min(self.sim.ready_delay, float(grace))):
             return
         if mine:
-            body = copy.deepcopy(pod)
+            body = json_copy(pod)
             rest = [f for f in finalizers if f != TERMINATION_FINALIZER]
             if rest:
                 body["metadata"]["finalizers"] = rest

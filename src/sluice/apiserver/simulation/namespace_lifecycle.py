@@ -20,7 +20,6 @@ goes.
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
@@ -28,6 +27,7 @@ from sluice.apiserver.errors import ApiError
 from sluice.apiserver.rest.objectmeta import now_rfc3339
 from sluice.apiserver.rest.registry import Cluster, DeleteOptions, WriteOptions
 from sluice.apiserver.schemas.resources import NAMESPACE_KEY, ResourceType
+from sluice.core.jsoncopy import json_copy
 
 log = logging.getLogger("sluice.apiserver.namespaces")
 
@@ -99,7 +99,7 @@ class NamespaceLifecycle:
                     "data": data}, WriteOptions(manager=MANAGER))
             elif cm.get("data") != data or cm.get("binaryData"):
                 # Edited by someone: the CA publisher writes it back.
-                body = copy.deepcopy(cm)
+                body = json_copy(cm)
                 body["data"] = data
                 body.pop("binaryData", None)
                 self.cluster.update(cm_type, namespace, ROOT_CA, body,
@@ -160,7 +160,7 @@ class NamespaceLifecycle:
                 "True", "SomeFinalizersRemain",
                 "Some content in the namespace has finalizers remaining: " + ", ".join(
                     f"{k} in {v} resource instances" for k, v in sorted(finalizers.items())))
-        status = copy.deepcopy(ns.get("status") or {})
+        status = json_copy(ns.get("status") or {})
         old = {c.get("type"): c for c in status.get("conditions") or []}
         at = now_rfc3339()
         conditions = []
@@ -175,7 +175,7 @@ class NamespaceLifecycle:
         if conditions == status.get("conditions"):
             return
         status["conditions"] = conditions
-        body = copy.deepcopy(ns)
+        body = json_copy(ns)
         body["status"] = status
         rt = self._type(NAMESPACE_KEY)
         if rt is None:
@@ -195,7 +195,7 @@ class NamespaceLifecycle:
         spec_finalizers = list((ns.get("spec") or {}).get("finalizers") or [])
         try:
             if KUBERNETES_FINALIZER in spec_finalizers:
-                body = copy.deepcopy(ns)
+                body = json_copy(ns)
                 body.setdefault("spec", {})["finalizers"] = [
                     f for f in spec_finalizers if f != KUBERNETES_FINALIZER]
                 self.cluster.update(rt, "", name, body, WriteOptions(manager=MANAGER),

@@ -8,8 +8,9 @@ index). The API server then defaults the spec like any other pod.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -29,4 +30,4 @@ def pod_from_template(template: Obj, owner_ref: Obj, *, name: str = "",
         m["finalizers"] = list(tmeta["finalizers"])
     m["ownerReferences"] = [dict(owner_ref)]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": m,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+            "spec": json_copy(template.get("spec") or {})}

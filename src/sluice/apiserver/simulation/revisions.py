@@ -10,7 +10,6 @@ Going back to an older template makes its revision the newest again.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from sluice.apiserver.simulation.context import CONTROLLER_REVISIONS, KCM, Sim
@@ -22,6 +21,7 @@ from sluice.apiserver.simulation.shapes import (
     template_hash,
     uid_of,
 )
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -49,7 +49,7 @@ def ensure_revision(sim: Sim, owner: Obj, kind: str) -> tuple[str, str]:
         return rname, h  # same name owned by something else: use it as a label only
     labels = dict((spec.get("selector") or {}).get("matchLabels") or {})
     labels[HASH_LABEL] = h
-    data_template = copy.deepcopy(template)
+    data_template = json_copy(template)
     data_template["$patch"] = "replace"
     body: Obj = {
         "apiVersion": "apps/v1", "kind": "ControllerRevision",
@@ -74,7 +74,7 @@ def revision_template(sim: Sim, namespace: str, name: str) -> Obj | None:
     tpl = ((rev.get("data") or {}).get("spec") or {}).get("template")
     if not isinstance(tpl, dict):
         return None
-    out = copy.deepcopy(tpl)
+    out = json_copy(tpl)
     out.pop("$patch", None)
     return out
 

@@ -9,11 +9,12 @@ Objects passed in are stored objects: these functions never modify them.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from datetime import UTC, datetime
 from typing import Any
+
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -169,7 +170,7 @@ def template_hash(template: Any, collision_count: int = 0) -> str:
 
 def without_label(template: Any, key: str) -> Any:
     """A copy of a pod template without one label (to compare templates ignoring a hash)."""
-    out = copy.deepcopy(template) if isinstance(template, dict) else {}
+    out = json_copy(template) if isinstance(template, dict) else {}
     labels = (out.get("metadata") or {}).get("labels")
     if isinstance(labels, dict):
         labels.pop(key, None)

@@ -19,7 +19,6 @@ runs it and is ready, which is what kstatus waits for.
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
@@ -38,6 +37,7 @@ from sluice.apiserver.simulation.shapes import (
     pod_ready,
     terminating,
 )
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -153,7 +153,7 @@ class StatefulSets:
         if policy.get("whenDeleted") == "Delete":
             cmeta["ownerReferences"] = [owner_reference(sts, "apps/v1", "StatefulSet")]
         body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": cmeta,
-                "spec": copy.deepcopy(template.get("spec") or {})}
+                "spec": json_copy(template.get("spec") or {})}
         self.sim.create(PVCS, ns, body, KCM)
 
     def _write_status(self, sts: Obj, pods: dict[int, Obj], current_rev: str,

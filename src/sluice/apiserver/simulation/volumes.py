@@ -15,11 +15,11 @@ default for provisioned volumes) deletes it, ``Retain`` leaves it
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from sluice.apiserver.simulation.context import KCM, PVCS, PVS, STORAGE_CLASSES, Sim
 from sluice.apiserver.simulation.shapes import meta, name_of, terminating, uid_of
+from sluice.core.jsoncopy import json_copy
 
 Obj = dict[str, Any]
 
@@ -64,7 +64,7 @@ class Volumes:
 
         pvc = self.sim.write_spec(PVCS, pvc, KCM, claim_spec)
         pv_spec = pv.get("spec") or {}
-        new_status = copy.deepcopy(pvc.get("status") or {})
+        new_status = json_copy(pvc.get("status") or {})
         new_status.update({"phase": "Bound",
                            "accessModes": list(pv_spec.get("accessModes") or []),
                            "capacity": dict(pv_spec.get("capacity") or {})})
@@ -85,7 +85,7 @@ class Volumes:
         if policy == "Delete":
             self.sim.delete(PVS, "", name, uid=uid_of(pv))
             return
-        status = copy.deepcopy(pv.get("status") or {})
+        status = json_copy(pv.get("status") or {})
         status["phase"] = "Released"
         self.sim.write_status(PVS, pv, status, KCM)
 
@@ -132,6 +132,6 @@ class Volumes:
                     "pv.kubernetes.io/bound-by-controller"] = "yes"
 
             pv = self.sim.write_spec(PVS, pv, KCM, change)
-        status = copy.deepcopy(pv.get("status") or {})
+        status = json_copy(pv.get("status") or {})
         status["phase"] = "Bound"
         return self.sim.write_status(PVS, pv, status, KCM)
