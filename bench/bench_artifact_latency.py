@@ -23,7 +23,14 @@ loop, or every client of the cluster (kubectl, the controllers) waits. Here:
   process, whose Python work shares this interpreter with the API server);
 - idle phase, right after each busy one: the prober runs as long again.
 
-Reported per path and phase: requests answered, p50, p99 and max latency.
+The Git pool is started before the first round (one ls-remote), as it is
+in a running controller: its first start (a zygote importing pygit2) is
+not what is measured.
+
+Reported per path and phase: requests answered, p50, p99 and max latency,
+and the loop's own stalls (how late 5 ms sleeps on it wake up): the prober's
+latency also grows when the machine's cores are busy, the loop lag only when
+this interpreter is.
 Nothing is asserted; the ratio busy/idle is the figure.
 """
 
@@ -42,7 +49,7 @@ from pathlib import Path
 from sluice.apiserver.rest.registry import WriteOptions
 from sluice.apiserver.server import EmbeddedCluster
 from sluice.controllers.source.artifacts import Storage
-from sluice.controllers.source.git import GitRef, checkout
+from sluice.controllers.source.git import GitRef, checkout, remote_revision
 from sluice.core.sourceignore import load_ignore_rules
 
 _PROBER = """
@@ -82,6 +89,30 @@ class Prober:
         self.stdin.write(b"stop\n")
         await self.stdin.drain()
         return list(json.loads(await self.stdout.readline()))
+
+
+class LoopLag:
+    """How late 5 ms sleeps on this loop wake up, while the block runs (the loop's stalls)."""
+
+    def __init__(self, out: list[float]) -> None:
+        self.out = out
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _probe(self) -> None:
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.out.append(time.perf_counter() - started - 0.005)
+
+    async def __aenter__(self) -> LoopLag:
+        self.task = asyncio.create_task(self._probe())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.stop.set()
+        assert self.task is not None
+        await self.task
 
 
 def summary(latencies: list[float]) -> str:
@@ -139,18 +170,25 @@ async def main() -> None:
                                           load_ignore_rules(dest))
                 return time.perf_counter() - started
 
+            # A running controller has its Git pool up (zygote and a worker): start
+            # it now, not inside the first measured window.
+            await remote_revision(url, GitRef(branch="main"))
             idle: dict[str, list[float]] = {p: [] for p in paths}
             busy: dict[str, list[float]] = {p: [] for p in paths}
+            lag_idle: dict[str, list[float]] = {p: [] for p in paths}
+            lag_busy: dict[str, list[float]] = {p: [] for p in paths}
             try:
                 for n in range(args.rounds):
                     for path in paths:
                         dest = root / f"co-{n}-{path}"
                         await probe.go()
-                        took = await work(dest, path)
+                        async with LoopLag(lag_busy[path]):
+                            took = await work(dest, path)
                         busy[path] += await probe.stop()
                         await asyncio.to_thread(shutil.rmtree, dest)
                         await probe.go()
-                        await asyncio.sleep(took)
+                        async with LoopLag(lag_idle[path]):
+                            await asyncio.sleep(took)
                         idle[path] += await probe.stop()
                         print(f"round {n + 1} ({path}): checkout + artifact {took:.2f}s",
                               flush=True)
@@ -164,6 +202,9 @@ async def main() -> None:
         print(f"{path:>7} idle:                      {summary(idle[path])}")
         print(f"{path:>7} during checkout + archive: {summary(busy[path])}")
         print(f"{path:>7} p99 ratio busy/idle: {_p99(busy[path]) / _p99(idle[path]):.2f}x")
+        print(f"{path:>7} event-loop lag (5 ms sleeps) idle: max {max(lag_idle[path]) * 1000:.1f} ms"
+              f" | busy: max {max(lag_busy[path]) * 1000:.1f} ms,"
+              f" p99 {_p99(lag_busy[path]) * 1000:.1f} ms")
 
 
 def _p99(latencies: list[float]) -> float:
