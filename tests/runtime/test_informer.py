@@ -9,6 +9,7 @@ from typing import Any
 from sluice.kube.config import connect
 from sluice.kube.objects import Objects
 from sluice.runtime.informer import Informer
+from sluice.runtime.manager import Manager, ManagerOptions
 from sluice.testing.background import BackgroundCluster
 from sluice.testing.polling import async_wait_for
 
@@ -144,3 +145,31 @@ async def test_relist_after_410_reports_what_changed_while_disconnected(tmp_path
             task.cancel()
     finally:
         await connection.aclose()
+
+
+async def test_controllers_cache_keeps_no_field_ownership(objects: Objects,
+                                                          namespace: str) -> None:
+    """The manager's shared informers drop managedFields (most of a status-heavy
+    object's copy); the object itself keeps them, and everything else is cached."""
+    m = await objects.mapping("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
+    await objects.create(m, _kustomization("listed", namespace, "repo-a"),
+                         field_manager="test")
+    manager = Manager(objects.connection, ManagerOptions(metrics_addr=None))
+    informer = await manager.informer(m.api_version, m.kind, namespace=namespace)
+    assert informer.strip_managed_fields
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.wait_synced(), 10)
+        await objects.create(m, _kustomization("watched", namespace, "repo-b"),
+                             field_manager="test")
+        await until(lambda: informer.get(namespace, "watched") is not None,
+                    what="the watched object cached")
+        for name in ("listed", "watched"):
+            live = await objects.get(m, name, namespace)
+            assert [e["manager"] for e in live["metadata"]["managedFields"]] == ["test"]
+            cached = informer.get(namespace, name)
+            assert cached is not None and "managedFields" not in cached["metadata"]
+            del live["metadata"]["managedFields"]
+            assert cached == live
+    finally:
+        task.cancel()

@@ -130,7 +130,8 @@ class Manager:
         if existing is not None:
             return existing
         mapping = await self.objects.mapping(api_version, kind)
-        informer = Informer(self.objects, mapping, namespace=ns, label_selector=label_selector)
+        informer = Informer(self.objects, mapping, namespace=ns, label_selector=label_selector,
+                            strip_managed_fields=True)
         self._informers[key] = informer
         if self._leading.is_set():
             self._start_informer(informer)
