@@ -7,8 +7,10 @@ from typing import Any
 
 from sluice.kube.apply import ApplyOptions, ResourceManager
 from sluice.kube.diff import MISSING, FieldChange, diff_objects, field_changes
+from sluice.kube.health import Status, compute_status
 from sluice.kube.inventory import Inventory
 from sluice.kube.objects import Objects
+from sluice.testing.polling import async_wait_for
 
 Obj = dict[str, Any]
 FAST = ApplyOptions(wait_timeout=20, wait_poll=0.1)
@@ -39,7 +41,15 @@ async def test_diff_reports_drift_creation_and_prune_without_writing(
          cm(namespace, "same"), cm(namespace, "dropped")], FAST)
     inventory = Inventory.from_change_set(applied)
     dm = await client.mapping("apps/v1", "Deployment")
-    before_rv = (await client.get(dm, "agnhost", namespace))["metadata"]["resourceVersion"]
+
+    async def rolled_out() -> Obj | None:
+        # The cluster's Deployment controller writes status until the rollout is done;
+        # only then does an unchanged resourceVersion mean the diff wrote nothing.
+        dep = await client.get(dm, "agnhost", namespace)
+        return dep if compute_status(dep).status == Status.CURRENT else None
+
+    before_rv = (await async_wait_for(rolled_out, what="agnhost rolled out")
+                 )["metadata"]["resourceVersion"]
 
     build = [deployment(namespace, image="agnhost:2.40", replicas=3),
              secret(namespace, user="admin", password="new", token="t0k3n"),

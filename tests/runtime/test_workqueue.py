@@ -82,6 +82,17 @@ async def test_add_after_delays_and_the_earlier_deadline_wins() -> None:
     assert q.pending_delay("a") is None
 
 
+async def test_a_pass_that_starts_drops_the_retry_an_earlier_pass_asked_for() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add_after("a", 30.0)  # "retry in 30 s" from a pass that found no artifact yet
+    q.add("a")  # the artifact arrives: an event starts the next pass now
+    assert await q.get() == "a"
+    assert q.pending_delay("a") is None  # no second pass once this one is done
+    q.add_after("a", 60.0)  # what the running pass asks for itself stays
+    q.done("a")
+    assert len(q) == 0 and q.pending_delay("a") is not None
+
+
 async def test_rate_limited_adds_back_off_until_forgotten() -> None:
     q: WorkQueue[str] = WorkQueue(ExponentialBackoff(min_delay=0.01, max_delay=1.0))
     assert q.add_rate_limited("a") == 0.01

@@ -10,6 +10,11 @@ delaying queue, which every Flux controller runs on):
 * ``add_after`` queues a key after a delay; for a key already waiting, the
   earlier deadline wins (so a short error backoff is never pushed back by a
   long interval requeue, and vice versa);
+* a key handed to a worker drops its pending delayed add: that pass decides
+  the next run itself. (client-go keeps the timer: a "retry in 1s" left by a
+  pass that found no artifact yet fired during the pass an event started, and
+  a second full reconcile followed a successful one, showing Ready=Unknown
+  right after ``bootstrap`` had reported the sync done);
 * ``add_rate_limited`` queues after the key's exponential backoff
   (`ExponentialBackoff`: 750 ms doubling to 15 min, Flux's
   ``--min-retry-delay``/``--max-retry-delay``); ``forget`` resets it after a
@@ -141,7 +146,7 @@ class WorkQueue(Generic[K]):
         self.backoff.forget(key)
 
     def cancel_delayed(self, key: K) -> None:
-        """Drop a pending delayed add (the object is gone)."""
+        """Drop a pending delayed add (the object is gone, or a pass is starting)."""
         pending = self._timers.pop(key, None)
         if pending is not None:
             pending[1].cancel()
@@ -175,6 +180,7 @@ class WorkQueue(Generic[K]):
         key = self._queue.popleft()
         self._queued.discard(key)
         self._processing.add(key)
+        self.cancel_delayed(key)  # superseded by this pass (see the module docs)
         return key
 
     def done(self, key: K) -> None:
