@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.kube.mapping import split_api_version
+from sluice.kube.versions import known_older
 
 __all__ = ["Latest", "LatestObjects", "object_key"]
 
@@ -44,13 +45,6 @@ def object_key(obj: Mapping[str, Any]) -> Key:
 
 def _rv(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
-
-
-def _older(rv: str, than: str) -> bool:
-    """Is ``rv`` known to be older than ``than``? Unknown order: no (the newer copy wins)."""
-    if rv.isdigit() and than.isdigit():
-        return int(rv) < int(than)
-    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +75,7 @@ class LatestObjects:
             return
         known = self._by_key.get(key)
         if known is not None and ((rv == known.rv and (known.obj is None) == deleted)
-                                  or _older(rv, known.rv)):
+                                  or known_older(rv, known.rv)):
             return  # the same copy again (our write's own watch event), or a stale one
         self._seq += 1
         self._by_key[key] = Latest(None if deleted else obj, rv, self._seq)

@@ -93,6 +93,7 @@ from sluice.kube.errors import KubeError, NoKindMatch, is_gone
 from sluice.kube.latest import LatestObjects
 from sluice.kube.mapping import ResourceMapping, split_api_version
 from sluice.kube.objects import Obj, Objects
+from sluice.kube.versions import known_older
 from sluice.runtime.owned_fields import owned_digest
 
 __all__ = ["Drift", "LiveState", "Observer"]
@@ -110,11 +111,7 @@ _MAX_RETRY = 10.0
 
 def _newer(a: str, b: str) -> bool:
     """Is resourceVersion ``a`` newer than ``b``? Unknown order counts as newer."""
-    if a == b:
-        return False
-    if a.isdigit() and b.isdigit():
-        return int(a) > int(b)
-    return True
+    return a != b and not known_older(a, b)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -281,7 +278,7 @@ class _KindWatch:
             return
         if etype == "DELETED":
             # A deletion's version is at least the object's last one.
-            if rv and rv.isdigit() and entry.rv.isdigit() and int(rv) < int(entry.rv):
+            if known_older(rv, entry.rv):
                 return
             self.state._drift(self, key, rv, deleted=True)
             return

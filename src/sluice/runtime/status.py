@@ -33,6 +33,7 @@ from sluice.api.meta import FINALIZER, RECONCILE_REQUEST_ANNOTATION
 from sluice.api.resource import Resource
 from sluice.kube.mapping import ResourceMapping
 from sluice.kube.objects import Obj, Objects
+from sluice.kube.versions import number as rv_number
 
 __all__ = [
     "StatusPatcher",
@@ -109,7 +110,7 @@ class StatusPatcher:
         written = self._written.get(key)
         if written is None:
             return raw
-        seen = _version(meta.get("resourceVersion"))
+        seen = rv_number(meta.get("resourceVersion"))
         if seen is not None and seen >= written:
             del self._written[key]
             return raw
@@ -159,15 +160,6 @@ class StatusPatcher:
             rv = (updated.get("metadata") or {}).get("resourceVersion")
             if rv:
                 obj.metadata.resource_version = str(rv)
-                version = _version(rv)
+                version = rv_number(rv)
                 if version is not None:
                     self._written[(obj.namespace or "", obj.name)] = version
-
-
-def _version(rv: object) -> int | None:
-    """A resourceVersion as a number: etcd's and the embedded server's are counters.
-
-    Kubernetes calls them opaque; one that is not a number disables the check.
-    """
-    text = str(rv or "")
-    return int(text) if text.isdigit() else None
