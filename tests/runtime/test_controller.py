@@ -257,13 +257,13 @@ async def test_a_copy_older_than_our_last_status_write_is_read_again(
     mapping = await objects.mapping(API, "GitRepository")
     stale = await objects.create(mapping, gitrepo("lag", namespace))
     patcher = StatusPatcher(objects, mapping, "pytest")
-    assert await patcher.current(stale) is stale  # nothing written yet: no read
+    assert await patcher.current(namespace, "lag", stale) is stale  # nothing written yet: no read
     obj = GitRepository.from_dict(stale)
     before = obj.status.to_dict()
     conditions.mark_true(obj.status, "Ready", "Succeeded", "stored artifact", 1)
     await patcher.patch_status(obj, before)
 
-    current = await patcher.current(stale)
+    current = await patcher.current(namespace, "lag", stale)
     assert current is not None and current is not stale
     assert [(c["type"], c["status"]) for c in current["status"]["conditions"]] == [
         ("Ready", "True")]
@@ -272,5 +272,13 @@ async def test_a_copy_older_than_our_last_status_write_is_read_again(
     conditions.mark_true(obj.status, "ArtifactInStorage", "Succeeded", "stored artifact", 1)
     await patcher.patch_status(obj, before)
     fresh = await objects.get(mapping, "lag", namespace)
-    assert await patcher.current(fresh) is fresh
+    assert await patcher.current(namespace, "lag", fresh) is fresh
+    assert patcher.remembered == 0  # seen: nothing more kept
+    # An object deleted after our last write is forgotten once the informer lost it.
+    before = obj.status.to_dict()
+    conditions.mark_true(obj.status, "Reconciling", "Progressing", "again", 1)
+    await patcher.patch_status(obj, before)
+    assert patcher.remembered == 1
     await objects.delete(mapping, "lag", namespace)
+    assert await patcher.current(namespace, "lag", None) is None
+    assert patcher.remembered == 0

@@ -99,17 +99,25 @@ class StatusPatcher:
         # have seen yet; dropped once a copy at least that new is read.
         self._written: dict[tuple[str, str], int] = {}
 
-    async def current(self, raw: Obj | None) -> Obj | None:
-        """``raw`` (the informer's copy), or the object as the API has it when ``raw``
-        predates this patcher's last write to it (None if it is gone meanwhile).
+    @property
+    def remembered(self) -> int:
+        """How many objects' last writes are kept (not yet seen by the informer)."""
+        return len(self._written)
+
+    async def current(self, namespace: str | None, name: str, raw: Obj | None) -> Obj | None:
+        """``raw`` (the informer's copy of namespace/name), or the object as the API
+        has it when ``raw`` predates this patcher's last write to it (None if it is
+        gone meanwhile). An object the informer no longer has is forgotten here too,
+        so what is kept stays bounded by the live objects.
         """
+        key = (namespace or "", name)
         if raw is None:
+            self._written.pop(key, None)
             return None
-        meta = raw.get("metadata") or {}
-        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         written = self._written.get(key)
         if written is None:
             return raw
+        meta = raw.get("metadata") or {}
         seen = rv_number(meta.get("resourceVersion"))
         if seen is not None and seen >= written:
             del self._written[key]

@@ -214,7 +214,8 @@ class HelmReleaseReconciler:
     # ---------------------------------------------------------- reconcile
     async def reconcile(self, request: Request) -> Result:
         # Re-read when the cache predates our own last status write (runtime.status).
-        raw = await self.patcher.current(self.informer.get(request.namespace, request.name))
+        raw = await self.patcher.current(
+            request.namespace, request.name, self.informer.get(request.namespace, request.name))
         if raw is None:
             return Result()
         hr = HelmRelease.from_dict(raw)

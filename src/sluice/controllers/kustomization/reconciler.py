@@ -240,7 +240,8 @@ class KustomizationReconciler:
     # ------------------------------------------------------------ reconcile
     async def reconcile(self, request: Request) -> Result:
         # Re-read when the cache predates our own last status write (runtime.status).
-        raw = await self.patcher.current(self.informer.get(request.namespace, request.name))
+        raw = await self.patcher.current(
+            request.namespace, request.name, self.informer.get(request.namespace, request.name))
         if raw is None:
             self.applied.pop((request.namespace, request.name), None)
             self.builds.drop((request.namespace, request.name))

@@ -224,7 +224,8 @@ class GitRepositoryReconciler:
 
     # --------------------------------------------------------------- reconcile
     async def reconcile(self, request: Request) -> Result:
-        raw = await self.patcher.current(self.informer.get(request.namespace, request.name))
+        raw = await self.patcher.current(
+            request.namespace, request.name, self.informer.get(request.namespace, request.name))
         if raw is None:
             await self.fetches.discard(request)
             return Result()

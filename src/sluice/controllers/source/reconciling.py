@@ -141,7 +141,8 @@ class SourceReconciler(Generic[R]):
 
     # ------------------------------------------------------------- the loop
     async def reconcile(self, request: Request) -> Result:
-        raw = await self.patcher.current(self.informer.get(request.namespace, request.name))
+        raw = await self.patcher.current(
+            request.namespace, request.name, self.informer.get(request.namespace, request.name))
         if raw is None:
             return Result()
         obj: R = self.model.from_dict(raw)  # type: ignore[assignment]
