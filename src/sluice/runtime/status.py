@@ -122,7 +122,7 @@ class StatusPatcher:
         if seen is not None and seen >= written:
             del self._written[key]
             return raw
-        fresh = await self.objects.get_or_none(self.mapping, key[1], key[0] or None)
+        fresh = await self.objects.get_or_none(self.mapping, name, namespace or None)
         self._written.pop(key, None)
         return fresh
 
