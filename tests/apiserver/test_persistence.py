@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -42,6 +44,36 @@ def test_restart_resumes_objects_and_old_watches_get_gone(tmp_path: Path) -> Non
                   params={"watch": "true", "resourceVersion": "1"})
         assert r.status_code == 410
         assert r.json()["reason"] == "Expired"
+
+
+def _row_rv(db: Path, name: str) -> int | None:
+    """The revision the database file holds for a default/ConfigMap, read by a second reader."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT rv FROM objects WHERE res='configmaps' AND ns='default' "
+                           "AND name=?", (name,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def test_what_a_client_sees_is_already_in_the_database(tmp_path: Path) -> None:
+    # Rows are committed by a writer thread in groups; the answer to a write and each
+    # watch event wait for their revision's commit, so neither is ahead of the disk.
+    db = tmp_path / "cluster.db"
+    with BackgroundCluster(tmp_path, install_flux_crds=False) as bg, \
+            _client(tmp_path, bg.url) as c, _client(tmp_path, bg.url) as w:
+        start = c.get("/api/v1/namespaces/default/configmaps").json()["metadata"][
+            "resourceVersion"]
+        with w.stream("GET", "/api/v1/namespaces/default/configmaps",
+                      params={"watch": "true", "resourceVersion": start}) as stream:
+            lines = stream.iter_lines()
+            for i in range(30):
+                r = c.post("/api/v1/namespaces/default/configmaps",
+                           json={"metadata": {"name": f"w{i}"}, "data": {"i": str(i)}})
+                assert r.status_code == 201
+                assert _row_rv(db, f"w{i}") == int(r.json()["metadata"]["resourceVersion"])
+                event = json.loads(next(line for line in lines if line))
+                assert event["object"]["metadata"]["name"] == f"w{i}"
+                seen = int(event["object"]["metadata"]["resourceVersion"])
+                assert (_row_rv(db, f"w{i}") or 0) >= seen
 
 
 def _free_port() -> int:

@@ -18,7 +18,8 @@ they report a real cluster's errors.
     ├── RequestEntityTooLarge     413 RequestEntityTooLarge
     ├── UnsupportedMediaType      415 UnsupportedMediaType
     ├── Invalid                   422 Invalid (with causes naming each field)
-    └── InternalError             500 InternalError
+    ├── InternalError             500 InternalError
+    └── StorageFailed             500 InternalError (the database could not commit)
 
     DataDirInUse                  (not a Status: another server holds the data directory)
 """
@@ -153,6 +154,14 @@ def Invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError:
 
 def InternalError(message: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")
+
+
+class StorageFailed(ApiError):
+    """A commit to the cluster's database failed: this write and every later one fail."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(500, "InternalError", "Internal error occurred: the cluster's "
+                         f"database could not commit: {cause}")
 
 
 class DataDirInUse(Exception):

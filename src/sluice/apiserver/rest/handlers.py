@@ -148,6 +148,9 @@ class Api:
                 return error_response(Unauthorized())
         try:
             resp: web.StreamResponse = await handler(request)
+            # No answer is ahead of the disk: a write is acknowledged, and a read shows
+            # a revision, only once it is committed (see sluice.apiserver.store.storage).
+            await self.cluster.storage.sync()
             return resp
         except ApiError as exc:
             return error_response(exc)
@@ -531,6 +534,9 @@ class Api:
 
         deadline = time.monotonic() + timeout if timeout else None
         try:
+            # An event goes out once its revision is committed (kill -9 must not take
+            # back what a watcher saw).
+            await c.storage.sync(current)
             for obj in snapshot:
                 await send("ADDED", obj)
             if send_initial and bookmarks:
@@ -550,13 +556,14 @@ class Api:
                         # Writes publish synchronously, so an empty queue means this watcher
                         # has seen everything up to the current revision: the bookmark can
                         # advance to it, sparing a quiet resource's clients a 410 later.
-                        rv_now = c.storage.revision if watcher.queue.empty() else 0
+                        rv_now = c.storage.committed if watcher.queue.empty() else 0
                         await send("BOOKMARK", bookmark(max(last_rv, watcher.sent_rv, rv_now)))
                     continue
                 if item is None:
                     break
                 etype, obj, rv, raw = item
                 last_rv = rv
+                await c.storage.sync(rv)
                 if raw is None:
                     await send(etype, obj)
                 else:
