@@ -147,14 +147,6 @@ class Storage:
         self._wake()
         await fut
 
-    def flush(self) -> None:
-        """Block until everything queued so far is committed (for code off the loop)."""
-        target = self._rv
-        with self._cond:
-            while self._committed < target and self._failure is None:
-                self._cond.wait()
-        self._check()
-
     def _check(self) -> None:
         if self._failure is not None:
             raise StorageFailed(self._failure)
