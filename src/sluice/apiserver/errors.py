@@ -157,7 +157,7 @@ def InternalError(message: str) -> ApiError:
 
 
 class StorageFailed(ApiError):
-    """A commit to the cluster's database failed: this write and every later one fail."""
+    """A commit to the cluster's database failed: every request after it gets this 500."""
 
     def __init__(self, cause: BaseException) -> None:
         super().__init__(500, "InternalError", "Internal error occurred: the cluster's "

@@ -555,7 +555,8 @@ class Api:
                     if bookmarks:
                         # Writes publish synchronously, so an empty queue means this watcher
                         # has seen everything up to the current revision: the bookmark can
-                        # advance to it, sparing a quiet resource's clients a 410 later.
+                        # advance to it (to what is committed of it), sparing a quiet
+                        # resource's clients a 410 later.
                         rv_now = c.storage.committed if watcher.queue.empty() else 0
                         await send("BOOKMARK", bookmark(max(last_rv, watcher.sent_rv, rv_now)))
                     continue

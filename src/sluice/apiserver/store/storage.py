@@ -18,9 +18,9 @@ answers a request only once `sync` says every revision it could reflect is
 committed, and a watch sends an event only once its revision is, so a
 ``kill -9`` loses nothing that a client saw (WAL commits reach the operating
 system before ``COMMIT`` returns; ``synchronous=NORMAL`` only gives up
-durability across a power loss). A commit that fails (a full disk) fails
-every write after it with `StorageFailed` rather than let the mirror drift
-from the file.
+durability across a power loss). After a commit fails (a full disk), writes
+raise `StorageFailed` and every request is answered with it (a 500), since
+the mirror then holds rows the file does not.
 
 The database holds every Secret in clear, so the file is created ``0600``
 before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the mode
