@@ -182,10 +182,10 @@ class Storage:
                           len(batch), exc)
                 with self._cond:
                     self._failure = exc
-            with self._cond:
-                if self._failure is None:
-                    self._committed = max(self._committed, top)
-                self._cond.notify_all()
+            else:
+                with self._cond:
+                    if self._failure is None:
+                        self._committed = max(self._committed, top)
             loop = self._loop
             if loop is not None:
                 try:
